@@ -64,36 +64,55 @@ static void render(const struct zt_nat_res *res, struct zt_http_resp *resp)
     else zt_http_resp_json(resp, res->status, res->body);
 }
 
-/* ---- a worker's parked poll ---- */
+/* ---- the held connections: a worker's parked poll, a gateway's request ---- */
 
-struct held_poll {
-    struct zt_nat_poll base;
+/* Either interface over a deferred connection (the interface first: a
+ * pointer to it is a pointer to the whole). */
+struct held {
+    union {
+        struct zt_nat_poll poll;
+        struct zt_nat_sink sink;
+    } base;
     struct zt__aconn *c;
 };
 
-static void poll_answer(struct zt_nat_poll *p, json_t *body)
+static struct zt__aconn *conn_of(void *base) { return ((struct held *)base)->c; }
+
+/* req deferred behind a new struct held; NULL when out of memory or it
+ * cannot be deferred. */
+static struct held *held_new(struct zt_http_req *req)
 {
-    struct held_poll *h = (struct held_poll *)p;
-    struct zt_http_resp resp;
-    zt_http_resp_init(&resp);
-    zt_http_resp_json(&resp, 200, body);
-    aconn_respond(h->c, &resp);
-    zt_free(h);
+    struct held *h = zt_calloc(1, sizeof *h);
+    if (h && !(h->c = zt__aconn_defer(req))) {
+        zt_free(h);
+        h = NULL;
+    }
+    return h;
 }
 
-static bool poll_gone(struct zt_nat_poll *p) { return aconn_gone(((struct held_poll *)p)->c); }
+/* Answer a held connection with res and let it go. */
+static void held_answer(void *base, const struct zt_nat_res *res)
+{
+    struct zt_http_resp resp;
+    zt_http_resp_init(&resp);
+    render(res, &resp);
+    aconn_respond(conn_of(base), &resp);
+    zt_free(base);
+}
+
+static void poll_answer(struct zt_nat_poll *p, json_t *body)
+{
+    held_answer(p, &(struct zt_nat_res){.status = 200, .body = body});
+}
+
+static bool poll_gone(struct zt_nat_poll *p) { return aconn_gone(conn_of(p)); }
 
 static struct zt_nat_poll *park_poll(void *ud)
 {
-    struct held_poll *h = zt_calloc(1, sizeof *h);
+    struct held *h = held_new(ud);
     if (!h) return NULL;
-    h->c = zt__aconn_defer(ud);
-    if (!h->c) {
-        zt_free(h);
-        return NULL;
-    }
-    h->base = (struct zt_nat_poll){.answer = poll_answer, .gone = poll_gone};
-    return &h->base;
+    h->base.poll = (struct zt_nat_poll){.answer = poll_answer, .gone = poll_gone};
+    return &h->base.poll;
 }
 
 void zt__orch_relay_poll(struct zt_nat_relay *r, struct zt_http_req *req, struct zt_http_resp *resp,
@@ -104,25 +123,16 @@ void zt__orch_relay_poll(struct zt_nat_relay *r, struct zt_http_req *req, struct
     render(&res, resp);
 }
 
-/* ---- a gateway's held request: the worker's answer streamed to it ---- */
-
-struct held_gw {
-    struct zt_nat_sink base;
-    struct zt__aconn *c;
-};
-
-static struct zt__aconn *gw_conn(struct zt_nat_sink *s) { return ((struct held_gw *)s)->c; }
-
 static int gw_start(struct zt_nat_sink *s, int status, const char *content_type)
 {
-    return zt_http_async_stream_start(gw_conn(s)->a, status, content_type);
+    return zt_http_async_stream_start(conn_of(s)->a, status, content_type);
 }
 
-static int gw_write(struct zt_nat_sink *s, const char *p, size_t n) { return zt_http_async_write(gw_conn(s)->a, p, n); }
+static int gw_write(struct zt_nat_sink *s, const char *p, size_t n) { return zt_http_async_write(conn_of(s)->a, p, n); }
 
 static void gw_finish(struct zt_nat_sink *s, bool ok)
 {
-    struct zt__aconn *c = gw_conn(s);
+    struct zt__aconn *c = conn_of(s);
     if (ok) zt_http_async_end(c->a);
     else zt_http_async_fail(c->a);
     zt_http_async_release(c->a);
@@ -132,27 +142,18 @@ static void gw_finish(struct zt_nat_sink *s, bool ok)
 
 static void gw_refuse(struct zt_nat_sink *s, int status, const char *code, const char *msg)
 {
-    struct zt_http_resp resp;
-    zt_http_resp_init(&resp);
-    zt_http_resp_error(&resp, status, code, msg);
-    aconn_respond(gw_conn(s), &resp);
-    zt_free(s);
+    held_answer(s, &(struct zt_nat_res){.status = status, .code = code, .msg = msg});
 }
 
-static bool gw_gone(struct zt_nat_sink *s) { return aconn_gone(gw_conn(s)); }
+static bool gw_gone(struct zt_nat_sink *s) { return aconn_gone(conn_of(s)); }
 
 static struct zt_nat_sink *park_gw(void *ud)
 {
-    struct held_gw *h = zt_calloc(1, sizeof *h);
+    struct held *h = held_new(ud);
     if (!h) return NULL;
-    h->c = zt__aconn_defer(ud);
-    if (!h->c) {
-        zt_free(h);
-        return NULL;
-    }
-    h->base = (struct zt_nat_sink){
+    h->base.sink = (struct zt_nat_sink){
         .start = gw_start, .write = gw_write, .finish = gw_finish, .refuse = gw_refuse, .gone = gw_gone};
-    return &h->base;
+    return &h->base.sink;
 }
 
 const char *zt__orch_relay_split(const char *path, const char *self_id, bool *self)
