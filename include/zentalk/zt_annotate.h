@@ -82,5 +82,11 @@ struct json_t *zt_annot_handle_event(struct zt_annot_engine *e, struct zt_annot_
                                      size_t len);
 /* An error event {"type":"error","id":id,"error":{code,message}}. */
 struct json_t *zt_annot_error_event(const char *id, const char *code, const char *msg);
+/* The version of the annotation protocol (the hello event's "version"). */
+#define ZT_ANNOT_PROTOCOL_VERSION 1
+/* The event a new connection is greeted with: {"type":"hello","version",
+ * "max_message_bytes","annotators":[names in order]} (the caller owns it;
+ * NULL when out of memory). */
+struct json_t *zt_annot_hello_event(const struct zt_annot_engine *e);
 
 #endif

@@ -98,6 +98,10 @@ ZT_NODISCARD int zt_http_start(const struct zt_http_opts *opts, struct zt_http_s
 uint16_t zt_http_port(const struct zt_http_server *s);
 /* Requests accepted and not yet completed. */
 int64_t zt_http_inflight(const struct zt_http_server *s);
+/* Wait until no request is in flight (zt_http_inflight 0), at most
+ * timeout_ms: 0, or ZT_ETIMEDOUT with requests still in flight. The wait
+ * sleeps on a condition variable signalled when the count drops to 0. */
+ZT_NODISCARD int zt_http_wait_idle(struct zt_http_server *s, uint64_t timeout_ms);
 /* Stop accepting new connections (the listening socket is closed); requests
  * in progress go on. */
 void zt_http_quiesce(struct zt_http_server *s);

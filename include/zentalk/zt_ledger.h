@@ -495,6 +495,14 @@ ZT_NODISCARD int zt_chain_deposit(struct zt_chain *c, const char *key, const cha
 struct zt_ledger *zt_chain_lock(struct zt_chain *c);
 void zt_chain_unlock(struct zt_chain *c);
 
+/* A wallet's account for a data export (GDPR): address's USER account,
+ * looked up without creating one, under the chain's mutex, as
+ * {address, balance, decimals, count, truncated, history} with up to max
+ * history entries, newest first (zt_ledger_history_to_json; truncated:
+ * max were listed). ZT_ENOTFOUND: no account (it never deposited or paid
+ * here); ZT_ENOMEM, ZT_EINVAL (max 0), or the store's error. */
+ZT_NODISCARD int zt_chain_account_export(struct zt_chain *c, const char *address, size_t max, struct json_t **out);
+
 /* A stake deposit (an admin, or the bridge): mint amount into node_id's
  * STAKE account under the key "stake:<key>" (a replay: *replayed). */
 ZT_NODISCARD int zt_ledger_stake_deposit(struct zt_ledger *l, const char *key, const char *node_id, zt_u128 amount,

@@ -91,4 +91,13 @@ ZT_NODISCARD int zt_metrics_render(struct zt_metrics *m, struct zt_buf *out);
 /* Families registered. */
 size_t zt_metrics_count(struct zt_metrics *m);
 
+/* ---- the process's own families ---------------------------------------------- */
+
+/* The process's resident memory in bytes, from /proc/self/statm; -1 where
+ * it cannot be read (no /proc). */
+long zt_process_rss_bytes(void);
+/* Register process_resident_memory_bytes (a gauge, read at each scrape;
+ * no sample where /proc cannot be read). */
+ZT_NODISCARD int zt_metrics_register_process(struct zt_metrics *m);
+
 #endif

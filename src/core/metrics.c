@@ -11,8 +11,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_str.h"
 #include "zentalk/zt_sync.h"
 
 struct family {
@@ -171,3 +173,36 @@ int zt_metrics_render(struct zt_metrics *m, struct zt_buf *out)
 }
 
 size_t zt_metrics_count(struct zt_metrics *m) { return zt_locked_size(&m->mu, &m->n); }
+
+/* ---- the process's own families ---------------------------------------------- */
+
+long zt_process_rss_bytes(void)
+{
+    /* "size resident shared text lib data dt", in pages */
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return -1;
+    char line[256];
+    bool got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    if (!got) return -1;
+    char *rss = strchr(line, ' ');
+    if (!rss) return -1;
+    rss[strcspn(rss + 1, " \n") + 1] = '\0';
+    int64_t pages = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    if (zt_str_to_i64(rss + 1, &pages) != 0 || pages < 0 || page <= 0) return -1;
+    return (long)pages * page;
+}
+
+static int m_rss(void *ud, struct zt_metrics_out *o)
+{
+    (void)ud;
+    long rss = zt_process_rss_bytes();
+    return rss >= 0 ? zt_metrics_emit_u64(o, NULL, NULL, (uint64_t)rss) : 0;
+}
+
+int zt_metrics_register_process(struct zt_metrics *m)
+{
+    return zt_metrics_add_fn(m, "process_resident_memory_bytes", "Resident memory size in bytes.", ZT_METRIC_GAUGE,
+                             m_rss, NULL);
+}

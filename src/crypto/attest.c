@@ -284,11 +284,15 @@ int zt_attest_file_sha256(const char *path, uint8_t out[static ZT_SHA256_LEN])
 
 /* ---- file hashes kept -------------------------------------------------------- */
 
-/* The kept hash of one file. */
+/* The kept hash of one file, keyed on what a change to it changes: a
+ * write moves mtime and ctime; `cp -p` or `touch -r` can put mtime back,
+ * never ctime; a file renamed over it has another inode (or device). */
 struct file_hash {
     bool valid;
     off_t size;
-    struct timespec mtime;
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtime, ctime;
     uint8_t sha256[ZT_SHA256_LEN];
 };
 
@@ -320,10 +324,15 @@ void zt_attest_hashes_free(struct zt_attest_hashes *h)
     zt_free(h);
 }
 
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
 static bool same_file(const struct file_hash *f, const struct stat *st)
 {
-    return f->valid && f->size == st->st_size && f->mtime.tv_sec == st->st_mtim.tv_sec &&
-           f->mtime.tv_nsec == st->st_mtim.tv_nsec;
+    return f->valid && f->size == st->st_size && f->dev == st->st_dev && f->ino == st->st_ino &&
+           same_time(&f->mtime, &st->st_mtim) && same_time(&f->ctime, &st->st_ctim);
 }
 
 int zt_attest_hashes_get(struct zt_attest_hashes *h, size_t slot, const char *path, uint8_t out[static ZT_SHA256_LEN],
@@ -351,7 +360,8 @@ int zt_attest_hashes_get(struct zt_attest_hashes *h, size_t slot, const char *pa
     *hashed_bytes = (int64_t)st.st_size;
     if (slot < h->n) {
         pthread_mutex_lock(&h->mu);
-        h->slot[slot] = (struct file_hash){.valid = true, .size = st.st_size, .mtime = st.st_mtim};
+        h->slot[slot] = (struct file_hash){.valid = true, .size = st.st_size, .dev = st.st_dev, .ino = st.st_ino,
+                                           .mtime = st.st_mtim, .ctime = st.st_ctim};
         memcpy(h->slot[slot].sha256, out, ZT_SHA256_LEN);
         pthread_mutex_unlock(&h->mu);
     }

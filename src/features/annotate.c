@@ -81,6 +81,16 @@ size_t zt_annot_max_message(const struct zt_annot_engine *e)
     return e->max_message;
 }
 
+json_t *zt_annot_hello_event(const struct zt_annot_engine *e)
+{
+    const char *nv[ZT_ANNOTATORS_MAX];
+    size_t n = zt_annot_names(e, nv, ZT_ANNOTATORS_MAX);
+    json_t *names = json_array();
+    for (size_t i = 0; i < n && names; i++) json_array_append_new(names, json_string(nv[i]));
+    return json_pack("{s:s,s:i,s:I,s:o*}", "type", "hello", "version", ZT_ANNOT_PROTOCOL_VERSION, "max_message_bytes",
+                     (json_int_t)zt_annot_max_message(e), "annotators", names);
+}
+
 json_t *zt_annot_error_event(const char *id, const char *code, const char *msg)
 {
     return json_pack("{s:s,s:s*,s:{s:s,s:s}}", "type", "error", "id", id, "error", "code", code, "message", msg);

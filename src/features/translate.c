@@ -30,6 +30,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 #include "zentalk/zt_translate.h"
 
@@ -200,7 +201,7 @@ done:
     qsort(t->pairs, t->n_pairs, sizeof *t->pairs, pair_cmp);
     for (size_t i = 0; i < t->n_pairs; i++) {
         pthread_mutex_init(&t->pairs[i].mu, NULL);
-        pthread_cond_init(&t->pairs[i].cv, NULL);
+        zt_cond_init_mono(&t->pairs[i].cv);
         for (unsigned k = 0; k < MAX_PIPELINES; k++) {
             t->pairs[i].p[k].pid = -1;
             t->pairs[i].p[k].in_fd = t->pairs[i].p[k].out_fd = -1;
@@ -533,7 +534,7 @@ static int acquire(struct zt_translate *t, struct pair *p, uint64_t deadline, st
             rc = ZT_ETIMEDOUT;
             break;
         }
-        struct timespec ts = zt_time_after_ms(CLOCK_REALTIME, deadline - now);
+        struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, deadline - now);
         pthread_cond_timedwait(&p->cv, &p->mu, &ts);
     }
     pthread_mutex_unlock(&p->mu);

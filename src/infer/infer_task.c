@@ -193,7 +193,7 @@ int zt_infer_run(struct zt_infer_job *job, void (*text)(void *ud, const char *t,
     memset(res, 0, sizeof *res);
     struct sync_run s = {.t0 = zt_time_mono_ns(), .text = text, .ud = ud, .res = res};
     pthread_mutex_init(&s.mu, NULL);
-    pthread_cond_init(&s.cv, NULL);
+    zt_cond_init_mono(&s.cv);
     struct zt_infer_task *t = NULL;
     struct zt_infer_err err;
     int rc = zt_infer_start(job, &SYNC_SINK, &s, &t, &err);
@@ -205,7 +205,7 @@ int zt_infer_run(struct zt_infer_job *job, void (*text)(void *ud, const char *t,
     bool stopped = false;
     pthread_mutex_lock(&s.mu);
     while (!s.done && !stopped) {
-        struct timespec ts = zt_time_after_ms(CLOCK_REALTIME, 20);
+        struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, 20);
         pthread_cond_timedwait(&s.cv, &s.mu, &ts);
         if (!s.done && should_stop) {
             pthread_mutex_unlock(&s.mu);
@@ -353,7 +353,7 @@ int zt_infer_chat_wait(struct zt_infer *inf, const char *model_id, json_t *messa
     struct chat_wait *w = zt_calloc(1, sizeof *w);
     if (!w) return ZT_ENOMEM;
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
+    zt_cond_init_mono(&w->cv); /* a wall-clock step neither cuts nor stretches the wait */
     w->refs = 2; /* ours and the callback's */
     int rc = zt_infer_chat_run(inf, model_id, messages, max_tokens, chat_wait_answer, w, why);
     if (rc) {
@@ -361,7 +361,7 @@ int zt_infer_chat_wait(struct zt_infer *inf, const char *model_id, json_t *messa
         chat_wait_unref(w);
         return rc;
     }
-    struct timespec ts = zt_time_after_ms(CLOCK_REALTIME, (uint64_t)timeout_ms);
+    struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, (uint64_t)timeout_ms);
     pthread_mutex_lock(&w->mu);
     int wr = 0;
     while (!w->done && wr != ETIMEDOUT) wr = pthread_cond_timedwait(&w->cv, &w->mu, &ts);

@@ -19,6 +19,7 @@
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define STAKE_MEMO 256      /* stake gate answers kept (direct-mapped by node id) */
@@ -116,7 +117,7 @@ int zt_chain_open(const struct zt_config *cfg, struct zt_chain **out, struct zt_
     }
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->loop_mu, NULL);
-    pthread_cond_init(&c->cond, NULL);
+    zt_cond_init_mono(&c->cond);
     c->dom = (struct zt_eip712_domain){.name = ZT_PAYOUT_DOMAIN_NAME,
                                        .version = ZT_PAYOUT_DOMAIN_VERSION,
                                        .chain_id = (uint64_t)cfg->chain.payout_chain_id};
@@ -485,7 +486,7 @@ static void *payout_loop(void *ud)
         struct zt_chain_round r;
         zt_ignore(zt_chain_payout_round(c, zt_time_real_ms(), &r)); /* logged */
         pthread_mutex_lock(&c->loop_mu);
-        struct timespec ts = zt_time_after_ms(CLOCK_REALTIME, (uint64_t)c->interval_ms);
+        struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, (uint64_t)c->interval_ms);
         while (!c->stop && pthread_cond_timedwait(&c->cond, &c->loop_mu, &ts) != ETIMEDOUT) {
         }
     }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ledger_int.h"
+#include "zentalk/zt_alloc.h"
 
 static void hex0x(char *out, const uint8_t *p, size_t n)
 {
@@ -57,4 +58,30 @@ struct json_t *zt_ledger_batch_to_json(const struct zt_ledger_batch_info *b, con
         }
     }
     return j;
+}
+
+int zt_chain_account_export(struct zt_chain *c, const char *address, size_t max, struct json_t **out)
+{
+    *out = NULL;
+    if (!c || !address || max == 0) return ZT_EINVAL;
+    struct zt_ledger_hist *h = zt_calloc(max, sizeof *h);
+    if (!h) return ZT_ENOMEM;
+    int64_t acct = 0;
+    struct zt_ledger_bal b = {0};
+    size_t n = 0;
+    struct zt_ledger *l = zt_chain_lock(c);
+    int rc = zt_ledger_find(l, ZT_LEDGER_USER, address, &acct, &b); /* an export creates no account */
+    if (!rc) rc = zt_ledger_history(l, acct, 0, h, max, &n);
+    zt_chain_unlock(c);
+    json_t *hist = rc ? NULL : zt_ledger_history_to_json(h, n);
+    zt_free(h);
+    if (rc) return rc;
+    char bal[ZT_U128_STR_LEN];
+    zt__ledger_bal_format(&b, bal);
+    json_t *j = hist ? json_pack("{s:s,s:s,s:i,s:I,s:b,s:o}", "address", address, "balance", bal, "decimals",
+                                 ZT_LEDGER_DECIMALS, "count", (json_int_t)n, "truncated", n == max, "history", hist)
+                     : NULL;
+    if (!j) return ZT_ENOMEM;
+    *out = j;
+    return 0;
 }

@@ -87,6 +87,8 @@ struct zt_http_server {
     uint16_t port;
     struct zt_http_opts opts;
     atomic_int_fast64_t inflight;
+    pthread_mutex_t idle_mu; /* with idle_cv: told when inflight drops to 0 */
+    pthread_cond_t idle_cv;
     atomic_uint_fast64_t next_id;
     uint64_t id_salt;
     /* guard: per-address counts, the connection list, the head deadline */
@@ -992,6 +994,16 @@ int zt_http_req_upgrade(struct zt_http_req *r, zt_http_upgrade_fn fn, void *ud)
     return 0;
 }
 
+/* A request left the in-flight count (it ended, or became a long-lived
+ * upgraded session); the last one wakes zt_http_wait_idle. */
+static void inflight_done(struct zt_http_server *s)
+{
+    if (atomic_fetch_sub(&s->inflight, 1) != 1) return;
+    pthread_mutex_lock(&s->idle_mu); /* a waiter between its check and its sleep holds it */
+    pthread_cond_broadcast(&s->idle_cv);
+    pthread_mutex_unlock(&s->idle_mu);
+}
+
 void zt_http_upgraded_close(struct zt_http_upgraded *u)
 {
     if (!u) return;
@@ -1007,7 +1019,7 @@ static void on_upgraded(void *cls, struct MHD_Connection *c, void *con_cls, cons
     struct zt_http_req *r = con_cls;
     if (!r->upgraded) {
         r->upgraded = true;
-        atomic_fetch_sub(&r->srv->inflight, 1); /* a long-lived session is not a request in flight */
+        inflight_done(r->srv); /* a long-lived session is not a request in flight */
     }
     struct zt_http_upgraded *u = zt_calloc(1, sizeof *u);
     if (!u) {
@@ -1322,7 +1334,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     bool upgraded = r->upgraded;
     zt_free(r);
     *con_cls = NULL;
-    if (!upgraded) atomic_fetch_sub(&s->inflight, 1);
+    if (!upgraded) inflight_done(s);
 }
 
 ZT_PRINTF(2, 0) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -1435,6 +1447,8 @@ static void guard_free(struct zt_http_server *s)
     }
     pthread_cond_destroy(&s->reaper_cv);
     pthread_mutex_destroy(&s->gmu);
+    pthread_cond_destroy(&s->idle_cv);
+    pthread_mutex_destroy(&s->idle_mu);
     zt_free(s->proxies);
     zt_free(s);
 }
@@ -1474,6 +1488,8 @@ int zt_http_start(const struct zt_http_opts *opts, struct zt_http_server **out)
     if (s->cap_existing < 1) s->cap_existing = 1;
     pthread_mutex_init(&s->gmu, NULL);
     zt_cond_init_mono(&s->reaper_cv);
+    pthread_mutex_init(&s->idle_mu, NULL);
+    zt_cond_init_mono(&s->idle_cv);
     int rc = open_listener(opts->host, opts->port, &s->listen_fd, &s->port);
     if (rc) {
         guard_free(s);
@@ -1525,6 +1541,17 @@ uint16_t zt_http_port(const struct zt_http_server *s) { return s->port; }
 int64_t zt_http_inflight(const struct zt_http_server *s)
 {
     return (int64_t)atomic_load(&s->inflight);
+}
+
+int zt_http_wait_idle(struct zt_http_server *s, uint64_t timeout_ms)
+{
+    struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, timeout_ms);
+    pthread_mutex_lock(&s->idle_mu);
+    int wr = 0;
+    while (atomic_load(&s->inflight) > 0 && wr != ETIMEDOUT) wr = pthread_cond_timedwait(&s->idle_cv, &s->idle_mu, &ts);
+    bool idle = atomic_load(&s->inflight) <= 0;
+    pthread_mutex_unlock(&s->idle_mu);
+    return idle ? 0 : ZT_ETIMEDOUT;
 }
 
 void zt_http_quiesce(struct zt_http_server *s)

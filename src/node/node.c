@@ -29,9 +29,9 @@
 #include "../server/relay_api.h"
 #include "../server/route_api.h"
 #include "zentalk/zt_sealed_worker.h"
-#include "../server/ws_api.h"
 #include "joiner.h"
 #include "wiring.h"
+#include "ws_hub.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_annotate.h"
 #include "zentalk/zt_asset.h"
@@ -65,6 +65,7 @@
 #include "zentalk/zt_time.h"
 #include "zentalk/zt_translate.h"
 #include "zentalk/zt_wallet.h"
+#include "zentalk/zt_ws.h"
 
 #define RATE_LIMIT_KEYS 10000 /* identities tracked; least recently seen evicted */
 #define JOINED_MAX 16         /* node.join entries (config.c's bound) */
@@ -92,7 +93,7 @@ struct zt_node {
     struct zt_translate *translator; /* the Apertium pipelines (features.translate) */
     struct zt_translate_svc *translate; /* the translation service over it (routes, annotator) */
     struct zt_annot_engine *annot; /* live annotations (/v1/ws) */
-    struct zt__ws *ws;
+    struct zt_ws_hub *ws; /* /v1/ws: its connections speak the annotation protocol (ws_hub.c) */
     struct zt_searchfeat *search;
     struct zt_convfeat *convfeat;       /* intents, replies, summaries: the data */
     struct zt_intent_pool *intents;     /* intent batches off the HTTP threads */
@@ -334,7 +335,7 @@ static int build_features(struct zt_node *n, struct zt_buf *err)
     };
     if (!rc) rc = zt_translate_svc_new(&so, &n->translate);
     if (!rc) rc = zt_annot_new((size_t)cfg->server.ws_max_message_bytes, &n->annot);
-    if (!rc) rc = zt__ws_new(cfg, n->annot, &n->ws);
+    if (!rc) rc = zt__node_ws_hub_new(cfg, n->annot, &n->ws);
     if (rc) return rc;
     struct zt_annotator tr_ann = {.name = "translation", .annotate = zt_translate_annotate, .ud = n->translate};
     rc = zt_annot_add(n->annot, &tr_ann);
@@ -881,7 +882,7 @@ void zt_node_free(struct zt_node *n)
     zt__route_shutdown(n->route, stop_wait_ms(n, 5000)); /* jobs waiting for a worker answer 503 */
     zt__orch_stop(n->orch);                              /* no scheduler event reaches the router after this */
     if (n->server) zt_server_wait_idle(n->server, stop_wait_ms(n, 2000));
-    zt__ws_free(n->ws); /* closes (1001) and ends upgraded connections before the daemon stops */
+    zt_ws_hub_free(n->ws); /* closes (1001) and ends upgraded connections before the daemon stops */
     zt_server_free(n->server); /* the listener stops: no handler runs after this */
     zt_dbsync_free(n->dbsync); /* after the server: the audit route uses it */
     zt_mesh_free(n->mesh);
@@ -919,7 +920,7 @@ void zt_node_free(struct zt_node *n)
     zt_privacy_layer_free(n->privacy); /* final audit checkpoint; closes the node store */
     zt_lexfeat_free(n->lexfeat);
     zt__wiring_free(n->wiring); /* after every feature that calls into it */
-    zt_annot_free(n->annot); /* after the connections (zt__ws_free) and the annotators' features */
+    zt_annot_free(n->annot); /* after the connections (zt_ws_hub_free) and the annotators' features */
     zt_metrics_free(n->metrics); /* last: nothing renders any more */
     zt_free(n);
 }

@@ -26,6 +26,7 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_queue.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 
 #define CLAIM_IDLE_DEFAULT 30000
@@ -122,7 +123,7 @@ static int mem_take(struct zt_queue *q, int64_t block_ms, struct zt_queue_msg *m
         uint64_t now = zt_time_mono_ms();
         e = mem_next(q, now);
         if (e || now >= deadline) break;
-        struct timespec ts = zt_time_after_ms(CLOCK_REALTIME, deadline - now);
+        struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, deadline - now);
         pthread_cond_timedwait(&q->cv, &q->mu, &ts);
     }
     if (!e) return ZT_ENOTFOUND;
@@ -547,7 +548,7 @@ int zt_queue_open(const struct zt_queue_opts *o, struct zt_queue **out)
     struct zt_queue *q = zt_calloc(1, sizeof *q);
     if (!q) return ZT_ENOMEM;
     pthread_mutex_init(&q->mu, NULL);
-    pthread_cond_init(&q->cv, NULL);
+    zt_cond_init_mono(&q->cv);
     q->redis = redis;
     q->claim_idle_ms = o->claim_idle_ms ? o->claim_idle_ms : CLAIM_IDLE_DEFAULT;
     q->max_len = o->max_len ? o->max_len : MAX_LEN_DEFAULT;

@@ -142,39 +142,23 @@ static json_t *ledger_json(struct zt__gdpr *g, const char *identity, const char 
         *why = "ledger accounts belong to wallet identities (wallet:0x...); this identity has none";
         return NULL;
     }
-    struct zt_ledger_hist *h = zt_calloc(ZT__GDPR_LEDGER_MAX, sizeof *h);
-    if (!h) {
-        *rc = ZT_ENOMEM;
-        return NULL;
-    }
-    int64_t acct = 0;
-    struct zt_ledger_bal b = {0};
-    size_t n = 0;
-    struct zt_ledger *l = zt_chain_lock(g->chain);
-    *rc = zt_ledger_find(l, ZT_LEDGER_USER, addr, &acct, &b); /* an export creates no account */
-    if (!*rc) *rc = zt_ledger_history(l, acct, 0, h, ZT__GDPR_LEDGER_MAX, &n);
-    zt_chain_unlock(g->chain);
+    json_t *acct = NULL;
+    *rc = zt_chain_account_export(g->chain, addr, ZT__GDPR_LEDGER_MAX, &acct);
     if (*rc == ZT_ENOTFOUND) {
         *rc = 0;
-        zt_free(h);
         *why = "this wallet has no ledger account on this node (it never deposited or paid here)";
         return NULL;
     }
-    json_t *hist = *rc ? NULL : zt_ledger_history_to_json(h, n);
-    zt_free(h);
-    if (!hist) {
-        if (!*rc) *rc = ZT_ENOMEM;
-        return NULL;
+    if (*rc) return NULL;
+    json_t *j = json_pack("{s:b}", "kept", 1);
+    if (!j || json_object_update(j, acct) ||
+        json_object_set_new(j, "note", json_string("payment records are kept for accounting and survive erasure; "
+                                                   "they name the wallet address, not a person"))) {
+        json_decref(j);
+        j = NULL;
+        *rc = ZT_ENOMEM;
     }
-    char bal[ZT_U128_STR_LEN + 1];
-    bal[0] = b.neg && b.mag ? '-' : 0;
-    zt_u128_format(b.mag, bal + (bal[0] ? 1 : 0));
-    json_t *j = json_pack("{s:b,s:s,s:s,s:i,s:I,s:b,s:o,s:s}", "kept", 1, "address", addr, "balance", bal, "decimals",
-                          ZT_LEDGER_DECIMALS, "count", (json_int_t)n, "truncated", n == ZT__GDPR_LEDGER_MAX, "history",
-                          hist, "note",
-                          "payment records are kept for accounting and survive erasure; they name the wallet "
-                          "address, not a person");
-    if (!j) *rc = ZT_ENOMEM;
+    json_decref(acct);
     return j;
 }
 

@@ -18,6 +18,7 @@
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_lease.h"
+#include "zentalk/zt_nat_relay.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_ratelimit.h"
@@ -59,7 +60,7 @@ struct zt__orch {
     struct zt_dht *dht;           /* publishes revocations posted here, or NULL */
     struct zt_ratelimit *join_limit;
     struct zt_ratelimit *report_limit; /* POST check-report, per address */
-    struct zt__orch_relay *relay; /* workers behind NAT (orch_relay.c) */
+    struct zt_nat_relay *relay; /* workers behind NAT (zt_nat_relay.h; routes in orch_relay.c) */
     struct zt_lease *lease;       /* placement for gateways in other processes (zt_lease.h) */
     struct zt_orch_client *remote; /* this gateway's orchestrator in another process (zt_orch_client.h), or NULL */
     zt__orch_event_fn sink;
@@ -99,16 +100,16 @@ int zt__orch_new(const struct zt_config *cfg, struct zt_registry *reg, struct zt
         zt_free(o);
         return ZT_ENOMEM;
     }
-    if (zt__orch_relay_new(cfg->orchestrator.heartbeat_expiry_ms, reg, &o->relay) != 0 ||
+    if (zt_nat_relay_new(cfg->orchestrator.heartbeat_expiry_ms, reg, &o->relay) != 0 ||
         zt_lease_new(reg, sched, o->verifier, cv->verdict_wait_s * 1000, &o->lease) != 0) {
-        zt__orch_relay_free(o->relay);
+        zt_nat_relay_free(o->relay);
         zt_ratelimit_free(o->join_limit);
         zt_ratelimit_free(o->report_limit);
         zt_free(o);
         return ZT_ENOMEM;
     }
     /* an outbound worker learns the leasing gateways from its polls */
-    zt__orch_relay_set_gateways(o->relay, lease_gateways, o->lease);
+    zt_nat_relay_set_gateways(o->relay, lease_gateways, o->lease);
     pthread_mutex_init(&o->mu, NULL);
     zt_cond_init_mono(&o->cv);
     *out = o;
@@ -392,7 +393,7 @@ static void *pump_main(void *arg)
         o->kicked = false;
         pthread_mutex_unlock(&o->mu);
         pump_once(o);
-        zt__orch_relay_sweep(o->relay, false);
+        zt_nat_relay_sweep(o->relay, false);
         zt_lease_sweep(o->lease, false);
         pthread_mutex_lock(&o->mu);
     }
@@ -422,7 +423,7 @@ void zt__orch_stop(struct zt__orch *o)
 {
     if (!o || !o->running) return;
     zt_thread_stop(&o->mu, &o->cv, &o->stop, &o->thread, &o->running);
-    zt__orch_relay_sweep(o->relay, true); /* parked polls and relays answer before the server stops */
+    zt_nat_relay_sweep(o->relay, true); /* parked polls and relays answer before the server stops */
     zt_lease_sweep(o->lease, true); /* so do lease calls waiting */
 }
 
@@ -430,7 +431,7 @@ void zt__orch_free(struct zt__orch *o)
 {
     if (!o) return;
     zt__orch_stop(o);
-    zt__orch_relay_free(o->relay);
+    zt_nat_relay_free(o->relay);
     zt_lease_free(o->lease);
     zt_orch_client_free(o->remote);
     zt_ratelimit_free(o->join_limit);
@@ -533,8 +534,8 @@ static int m_verifications(void *ud, struct zt_metrics_out *out)
 static int m_relayed(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
-    int rc = zt_metrics_emit_u64(out, NULL, "result=\"relayed\"", zt__orch_relay_count(o->relay, false));
-    return rc ? rc : zt_metrics_emit_u64(out, NULL, "result=\"refused\"", zt__orch_relay_count(o->relay, true));
+    int rc = zt_metrics_emit_u64(out, NULL, "result=\"relayed\"", zt_nat_relay_count(o->relay, false));
+    return rc ? rc : zt_metrics_emit_u64(out, NULL, "result=\"refused\"", zt_nat_relay_count(o->relay, true));
 }
 
 static int m_adopted(void *ud, struct zt_metrics_out *out)
@@ -775,7 +776,7 @@ void zt__orch_h_relay(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
     (void)body;
     struct zt__orch *o = ud;
     if (no_orchestrator(o, resp)) return;
-    zt__orch_relay_h(o->relay, o->reg, cx->req, resp);
+    zt__orch_relay_h(o->relay, cx->req, resp);
 }
 
 void zt__orch_h_relay_result(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
@@ -952,7 +953,7 @@ void zt__orch_h_nodes(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
                            (json_int_t)x->verified, "latency_ms_per_token", x->latency_ms_per_tok, "engine",
                            x->caps.engine));
         json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "reachable",
-                            json_string(zt__orch_relay_outbound(o->relay, x->node_id) ? "outbound" : "direct"));
+                            json_string(zt_nat_relay_outbound(o->relay, x->node_id) ? "outbound" : "direct"));
     }
     zt_free(v);
     zt_http_resp_json(resp, 200,

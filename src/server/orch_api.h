@@ -168,27 +168,17 @@ enum zt_job_state zt__orch_job_failed(struct zt__orch *o, const char *job_id, co
 #define ZT__GW_H_NONCE ZT_NODEAUTH_GW_H_NONCE
 #define ZT__GW_H_SIG ZT_NODEAUTH_GW_H_SIG
 
-/* ---- orch_relay.c (internal to the orchestrator's HTTP side) ---- */
-struct zt__orch_relay;
+/* ---- orch_relay.c (internal to the orchestrator's HTTP side): the
+ * routes over the relay of zt_nat_relay.h (src/orchestrator/relay.c) ---- */
+struct zt_nat_relay;
 struct zt_http_req;
-ZT_NODISCARD int zt__orch_relay_new(int64_t seen_ms, struct zt_registry *reg, struct zt__orch_relay **out);
-void zt__orch_relay_free(struct zt__orch_relay *r);
-/* What every poll answer carries as "gateways" (a new reference; called
- * with the relay's lock held, so it must not call back into the relay). */
-typedef json_t *(*zt__orch_relay_gateways_fn)(void *ud);
-void zt__orch_relay_set_gateways(struct zt__orch_relay *r, zt__orch_relay_gateways_fn fn, void *ud);
-/* Answer polls past their hold, cut relays nobody took or whose gateway
- * went; all: everything now (stopping). */
-void zt__orch_relay_sweep(struct zt__orch_relay *r, bool all);
-void zt__orch_relay_poll(struct zt__orch_relay *r, struct zt_http_req *req, struct zt_http_resp *resp,
+/* POST /v1/orchestrator/poll after its heartbeat record was accepted:
+ * answered now, or parked (the relay answers it later). */
+void zt__orch_relay_poll(struct zt_nat_relay *r, struct zt_http_req *req, struct zt_http_resp *resp,
                          const char *node_id, int64_t hold_ms);
-void zt__orch_relay_h(struct zt__orch_relay *r, struct zt_registry *reg, struct zt_http_req *req,
-                      struct zt_http_resp *resp);
-void zt__orch_relay_result_h(struct zt__orch_relay *r, struct zt_http_req *req, struct zt_http_resp *resp);
+void zt__orch_relay_h(struct zt_nat_relay *r, struct zt_http_req *req, struct zt_http_resp *resp);
+void zt__orch_relay_result_h(struct zt_nat_relay *r, struct zt_http_req *req, struct zt_http_resp *resp);
 const char *zt__orch_relay_split(const char *path, const char *self_id, bool *self);
-/* node_id polled within the heartbeat expiry (its view says reachable: outbound). */
-bool zt__orch_relay_outbound(struct zt__orch_relay *r, const char *node_id);
-uint64_t zt__orch_relay_count(struct zt__orch_relay *r, bool refused);
 void zt__orch_h_heartbeat(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__orch_h_leave(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 /* POST /v1/orchestrator/revoke: a signed revocation (zt_registry_revoke). */

@@ -73,6 +73,7 @@
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 #include "zentalk/zt_version.h"
+#include "zentalk/zt_ws.h"
 
 enum method_bit {
     M_GET = 1u << 0,
@@ -209,17 +210,6 @@ static double uptime_s(const struct zt_server *s)
     return (double)(zt_time_mono_ns() - s->start_mono_ns) / 1e9;
 }
 
-static long rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f) return -1;
-    long pages_total = 0, pages_rss = 0;
-    int n = fscanf(f, "%ld %ld", &pages_total, &pages_rss); /* NOLINT: fixed /proc format */
-    fclose(f);
-    if (n != 2) return -1;
-    return pages_rss * sysconf(_SC_PAGESIZE);
-}
-
 /* GET /metrics: the registry, where every subsystem registered its own
  * families (zt_metrics.h). */
 static void h_metrics(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
@@ -272,13 +262,6 @@ static int m_role_ready(void *ud, struct zt_metrics_out *o)
     return rc;
 }
 
-static int m_rss(void *ud, struct zt_metrics_out *o)
-{
-    (void)ud;
-    long rss = rss_bytes();
-    return rss >= 0 ? zt_metrics_emit_u64(o, NULL, NULL, (uint64_t)rss) : 0;
-}
-
 static int m_node_auth(void *ud, struct zt_metrics_out *o)
 {
     struct zt_server *s = ud;
@@ -293,10 +276,13 @@ static int register_metrics(struct zt_server *s)
         {"zentalk_start_time_seconds", "Start time of the node since the Unix epoch.", ZT_METRIC_GAUGE, m_start_time},
         {"zentalk_http_requests_in_flight", "Requests being served now.", ZT_METRIC_GAUGE, m_inflight},
         {"zentalk_role_ready", "Whether each enabled role is ready.", ZT_METRIC_GAUGE, m_role_ready},
-        {"process_resident_memory_bytes", "Resident memory size in bytes.", ZT_METRIC_GAUGE, m_rss},
+    };
+    static const struct zt_metrics_fam auth[] = {
         {"zentalk_node_auth_total", "Signed node requests checked, by result.", ZT_METRIC_COUNTER, m_node_auth},
     };
     int rc = zt_metrics_add_fns(s->d.metrics, fams, sizeof fams / sizeof fams[0], s);
+    if (!rc) rc = zt_metrics_register_process(s->d.metrics); /* process_resident_memory_bytes, in its old place */
+    if (!rc) rc = zt_metrics_add_fns(s->d.metrics, auth, 1, s);
     if (!rc) rc = zt__metrics_register_http(&s->metrics, s->d.metrics);
     return rc;
 }
@@ -900,13 +886,8 @@ int zt_server_drain(struct zt_server *s, uint64_t timeout_ms)
     atomic_store(&s->draining, true);
     if (!s->http) return 0;
     zt_http_quiesce(s->http);
-    zt__ws_close_all(s->d.ws); /* WebSockets get a 1001 close now */
-    uint64_t deadline = zt_time_mono_ms() + timeout_ms;
-    while (zt_http_inflight(s->http) > 0) {
-        if (zt_time_mono_ms() >= deadline) return ZT_ETIMEDOUT;
-        zt_time_sleep_ms(10);
-    }
-    return 0;
+    zt_ws_hub_close_all(s->d.ws, ZT_WS_CLOSE_GOING_AWAY); /* WebSockets get a 1001 close now */
+    return zt_http_wait_idle(s->http, timeout_ms);
 }
 
 const char *zt_server_endpoint(const struct zt_server *s)
@@ -921,7 +902,7 @@ bool zt_server_tls(const struct zt_server *s)
 
 void zt_server_wait_idle(struct zt_server *s, uint64_t wait_ms)
 {
-    for (uint64_t i = 0; i < wait_ms / 10 && s->http && zt_http_inflight(s->http) > 0; i++) zt_time_sleep_ms(10);
+    if (s->http) zt_ignore(zt_http_wait_idle(s->http, wait_ms));
 }
 
 #define TLS_FILE_MAX ((size_t)1 << 20)

@@ -25,7 +25,7 @@ struct zt_searchfeat;
 struct zt__feat_conv;
 struct zt_lexfeat;
 struct zt_translate_svc;
-struct zt__ws;
+struct zt_ws_hub;
 struct zt__gdpr;
 struct zt__orch;
 struct zt_chain;
@@ -57,7 +57,7 @@ struct zt_server_deps {
     struct zt__feat_conv *conv;
     struct zt_lexfeat *lexfeat;
     struct zt_translate_svc *translate; /* the translation service (zt_translate.h) */
-    struct zt__ws *ws;
+    struct zt_ws_hub *ws;               /* /v1/ws: the connections (built by the node, src/node/ws_hub.c) */
     struct zt__gdpr *gdpr;
     struct zt__orch *orch;
     struct zt_chain *chain; /* chain.enabled: the node's books (zt_ledger.h); NULL: the ledger routes answer 404 */

@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
@@ -382,6 +385,76 @@ static void test_file_sha256(void **state)
     assert_int_equal(zt_attest_file_sha256(path, h), ZT_EIO);
 }
 
+/* Write text (its length) to path, then give the file mtime back, as
+ * `touch -r` or `cp -p` would. */
+static void write_with_mtime(const char *path, const char *text, const struct timespec *mtime)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+    const struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, *mtime};
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* review7 F14: a file swapped for another of the same size and mtime is
+ * hashed again: renamed over the path (another inode), or rewritten in
+ * place with its mtime put back (ctime moved). */
+static void test_hashes_swapped(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/zt-attest-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "abc", 3), 3);
+    close(fd);
+    struct stat st0;
+    assert_int_equal(stat(path, &st0), 0);
+    struct zt_attest_hashes *hs = NULL;
+    assert_int_equal(zt_attest_hashes_new(1, &hs), 0);
+    uint8_t h[ZT_SHA256_LEN], want[ZT_SHA256_LEN];
+    int64_t bytes = 0;
+    assert_int_equal(zt_attest_hashes_get(hs, 0, path, h, &bytes), 0);
+    assert_int_equal(bytes, 3);
+
+    /* another file, same size, same mtime, renamed over the path */
+    char other[sizeof path + 4];
+    snprintf(other, sizeof other, "%s.new", path);
+    write_with_mtime(other, "xyz", &st0.st_mtim);
+    assert_int_equal(rename(other, path), 0);
+    struct stat st1;
+    assert_int_equal(stat(path, &st1), 0);
+    assert_true(st1.st_size == st0.st_size && st1.st_mtim.tv_sec == st0.st_mtim.tv_sec &&
+                st1.st_mtim.tv_nsec == st0.st_mtim.tv_nsec);
+    assert_true(st1.st_ino != st0.st_ino);
+    zt_sha256(want, "xyz", 3);
+    assert_int_equal(zt_attest_hashes_get(hs, 0, path, h, &bytes), 0);
+    assert_int_equal(bytes, 3); /* hashed again */
+    assert_memory_equal(h, want, sizeof h);
+    assert_int_equal(zt_attest_hashes_get(hs, 0, path, h, &bytes), 0);
+    assert_int_equal(bytes, -1); /* and kept */
+
+    /* the same inode rewritten, its mtime put back: only ctime tells. The
+     * kernel's ctime has a tick's resolution, so the rewrite waits until
+     * its ctime differs from the kept one (the case the cache can see). */
+    struct stat st2;
+    for (int i = 0; i < 200; i++) {
+        write_with_mtime(path, "pqr", &st1.st_mtim);
+        assert_int_equal(stat(path, &st2), 0);
+        if (st2.st_ctim.tv_sec != st1.st_ctim.tv_sec || st2.st_ctim.tv_nsec != st1.st_ctim.tv_nsec) break;
+        nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
+    }
+    assert_true(st2.st_ino == st1.st_ino && st2.st_size == st1.st_size &&
+                st2.st_mtim.tv_sec == st1.st_mtim.tv_sec && st2.st_mtim.tv_nsec == st1.st_mtim.tv_nsec);
+    assert_false(st2.st_ctim.tv_sec == st1.st_ctim.tv_sec && st2.st_ctim.tv_nsec == st1.st_ctim.tv_nsec);
+    zt_sha256(want, "pqr", 3);
+    assert_int_equal(zt_attest_hashes_get(hs, 0, path, h, &bytes), 0);
+    assert_int_equal(bytes, 3); /* hashed again */
+    assert_memory_equal(h, want, sizeof h);
+    unlink(path);
+    zt_attest_hashes_free(hs);
+}
+
 /* zt_attest_hashes: a kept hash serves while the file stays the same; a
  * changed file is hashed again; a slot out of range is never kept. */
 static void test_hashes_kept(void **state)
@@ -482,6 +555,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nonce_input, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_file_sha256, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_hashes_kept, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_hashes_swapped, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));

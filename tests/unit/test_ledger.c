@@ -1676,6 +1676,48 @@ static void test_crash_loop(void **state)
     rmdir(files);
 }
 
+/* zt_chain_account_export (a data export's ledger part): asking creates no
+ * account; the balance and the entries newest first, cut at max. */
+static void test_chain_export(void **state)
+{
+    (void)state;
+    struct zt_chain *c = NULL;
+    assert_int_equal(loop_chain_open(&c), 0);
+    const char *a = "0x00000000000000000000000000000000000000dd";
+    json_t *j = NULL;
+    assert_int_equal(zt_chain_account_export(c, a, 10, &j), ZT_ENOTFOUND);
+    assert_null(j);
+    int64_t id = 0;
+    struct zt_ledger_bal b;
+    struct zt_ledger *l = zt_chain_lock(c);
+    assert_int_equal(zt_ledger_find(l, ZT_LEDGER_USER, a, &id, &b), ZT_ENOTFOUND); /* none was created */
+    zt_chain_unlock(c);
+    assert_int_equal(zt_chain_account_export(c, a, 0, &j), ZT_EINVAL);
+    assert_int_equal(zt_chain_deposit(c, "x1", a, 5, NULL), 0);
+    assert_int_equal(zt_chain_deposit(c, "x2", a, 7, NULL), 0);
+    assert_int_equal(zt_chain_deposit(c, "x3", a, 11, NULL), 0);
+    static const struct {
+        size_t max, count;
+        bool truncated;
+    } cases[] = {{10, 3, false}, {3, 3, true}, {2, 2, true}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(zt_chain_account_export(c, a, cases[i].max, &j), 0);
+        assert_string_equal(json_string_value(json_object_get(j, "address")), a);
+        assert_string_equal(json_string_value(json_object_get(j, "balance")), "23");
+        assert_int_equal(json_integer_value(json_object_get(j, "decimals")), ZT_LEDGER_DECIMALS);
+        assert_int_equal(json_integer_value(json_object_get(j, "count")), cases[i].count);
+        assert_int_equal(json_is_true(json_object_get(j, "truncated")), cases[i].truncated);
+        json_t *h = json_object_get(j, "history");
+        assert_int_equal(json_array_size(h), cases[i].count);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(h, 0), "key")), "deposit:x3");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(h, 0), "amount")), "11");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(h, 1), "key")), "deposit:x2");
+        json_decref(j);
+        j = NULL;
+    }
+    zt_chain_free(c);
+}
+
 int main(void)
 {
     if (zt_test_sqlite_route_alloc() != 0) {
@@ -1688,7 +1730,7 @@ int main(void)
         T(test_u128),    T(test_post),    T(test_jobs),           T(test_property), T(test_threads),
         T(test_merkle),  T(test_batches), T(test_alloc_failures), T(test_crash),
         T(test_eip712),  T(test_payout_key), T(test_batch_states), T(test_job_path), T(test_crash_loop),
-        T(test_reading),
+        T(test_reading), T(test_chain_export),
     };
     int failures = cmocka_run_group_tests_name("ledger_sqlite", tests, NULL, NULL);
     /* the same books on a real PostgreSQL (issue 12 item 7) */

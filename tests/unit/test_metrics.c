@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
@@ -230,6 +231,33 @@ static void test_full_output(void **state)
     zt_metrics_free(m);
 }
 
+/* The process's own family: its resident memory, a positive number of
+ * whole pages, rendered as one unlabelled gauge sample. */
+static void test_process(void **state)
+{
+    (void)state;
+    long rss = zt_process_rss_bytes();
+    assert_true(rss > 0);
+    assert_int_equal(rss % sysconf(_SC_PAGESIZE), 0);
+    struct zt_metrics *m = NULL;
+    assert_int_equal(zt_metrics_new(&m), 0);
+    assert_int_equal(zt_metrics_register_process(m), 0);
+    assert_int_equal(zt_metrics_count(m), 1);
+    struct zt_buf b;
+    zt_buf_init(&b, 1 << 12);
+    assert_int_equal(zt_metrics_render(m, &b), 0);
+    const char *head = "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                       "# TYPE process_resident_memory_bytes gauge\n"
+                       "process_resident_memory_bytes ";
+    const char *out = zt_buf_str(&b);
+    assert_int_equal(strncmp(out, head, strlen(head)), 0);
+    const char *v = out + strlen(head);
+    assert_true(v[0] >= '1' && v[0] <= '9');
+    assert_true(strspn(v, "0123456789") + 1 == strlen(v) && v[strlen(v) - 1] == '\n');
+    zt_buf_deinit(&b);
+    zt_metrics_free(m);
+}
+
 static void test_alloc_failure(void **state)
 {
     (void)state;
@@ -250,6 +278,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_register_errors, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_full_output, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failure, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_process, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("metrics", tests, NULL, NULL));
 }

@@ -320,6 +320,14 @@ static void test_events(void **state)
     assert_int_equal(zt_config_init_defaults(&cfg), 0);
     struct zt_annot_engine *ws = NULL;
     assert_int_equal(zt_annot_new((size_t)cfg.server.ws_max_message_bytes, &ws), 0);
+    /* the greeting: protocol version, message bound, annotators in order */
+    json_t *h = zt_annot_hello_event(ws);
+    assert_string_equal(json_string_value(json_object_get(h, "type")), "hello");
+    assert_int_equal(json_integer_value(json_object_get(h, "version")), ZT_ANNOT_PROTOCOL_VERSION);
+    assert_int_equal(json_integer_value(json_object_get(h, "max_message_bytes")), cfg.server.ws_max_message_bytes);
+    assert_int_equal(json_array_size(json_object_get(h, "annotators")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(h, "annotators"), 0)), "basic");
+    json_decref(h);
     struct zt_annot_convs *cv = zt_annot_convs_new();
     assert_non_null(cv);
     static const char msg[] = "{\"type\":\"message\",\"conversation\":\"c\",\"id\":\"m1\",\"text\":\"caf\xc3\xa9\\nx\"}";
