@@ -1453,10 +1453,7 @@ static int each_chain_row(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, 
 struct replay {
     struct zt_dbsync *s;
     struct zt_store *st;
-    bool ledger0;       /* the ledger's tables held nothing but a fresh seed */
-    bool ledger;        /* the ledger's rows too (ledger0, or the shared ledger was older: replaced) */
-    bool replaced;      /* the shared ledger there was older than our chain's: replaced by it */
-    uint64_t only_chain, only_db; /* append-only ledger rows in our chain only, in the database only */
+    bool ledger;        /* the ledger's rows too (its tables held nothing but a fresh seed) */
     struct zt_store_stmt *ins[ZT__DBS_MAX_TABLES]; /* per table */
     struct zt_store_stmt *rows;
     uint8_t (*shas)[32];
@@ -1532,112 +1529,12 @@ static int replay_seg(void *ud, const struct zt_dbsync_segment *seg)
     return put_segment(r->st, r->s->pub, seg->seq, seg->sha256, NULL, 0, seg->n_rows, seg->created, true);
 }
 
-/* ---- the shared ledger's age (PostgreSQL) ----
- * On a shared database the first orchestrator to rebuild replays the
- * ledger from its chain; each chain holds the ledger as of its last
- * round, so the copy replayed first may be older than a later one's. The
- * ledger's append-only tables only grow, so the newer copy holds every
- * row of the older: comparing their keys tells which is newer. */
-struct keys {
-    char **v;
-    size_t n, cap;
-};
-
-static bool ledger_log_table(const struct zt__dbs_table *t)
-{
-    return t->append_only && !t->own_jobs;
-}
-
-static int chain_key(void *ud, const struct zt__dbs_table *t, json_t *a, const char *line, size_t len)
-{
-    (void)line, (void)len;
-    struct keys *k = &((struct keys *)ud)[t - zt__dbs_tables];
-    if (!ledger_log_table(t)) return 0;
-    char *key = key_of(t, a);
-    int rc = key ? zt_array_push(&k->v, &k->n, &k->cap, &key, sizeof key, 256) : ZT_ENOMEM;
-    if (rc) zt_free(key);
-    return rc;
-}
-
-static int key_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Rows of sorted a (duplicates once) not in sorted b. */
-static uint64_t keys_not_in(const struct keys *a, const struct keys *b)
-{
-    uint64_t n = 0;
-    for (size_t i = 0, j = 0; i < a->n; i++) {
-        if (i && strcmp(a->v[i], a->v[i - 1]) == 0) continue;
-        while (j < b->n && strcmp(b->v[j], a->v[i]) < 0) j++;
-        n += j == b->n || strcmp(b->v[j], a->v[i]) != 0;
-    }
-    return n;
-}
-
-/* r->only_chain, r->only_db: the append-only ledger rows of our chain the
- * database lacks, and the reverse (in the replay's transaction). */
-static int ledger_compare(struct replay *r)
-{
-    struct keys *ch = zt_calloc(zt__dbs_n_tables, sizeof *ch), *db = zt_calloc(zt__dbs_n_tables, sizeof *db);
-    int rc = ch && db ? 0 : ZT_ENOMEM;
-    r->only_chain = r->only_db = 0;
-    if (!rc) rc = each_chain_row(r->s, r->shas, r->n, chain_key, ch, NULL, r->why, r->why_len);
-    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
-        const struct zt__dbs_table *tb = &zt__dbs_tables[t];
-        if (!ledger_log_table(tb)) continue;
-        struct cands c = {0};
-        rc = read_rows(r->s, tb, -1, &c);
-        for (size_t i = 0; i < c.n && !rc; i++) {
-            rc = zt_array_push(&db[t].v, &db[t].n, &db[t].cap, &c.v[i].key, sizeof c.v[i].key, 256);
-            if (!rc) c.v[i].key = NULL; /* moved */
-        }
-        cands_free(&c);
-        if (rc) break;
-        qsort(ch[t].v, ch[t].n, sizeof *ch[t].v, key_cmp);
-        qsort(db[t].v, db[t].n, sizeof *db[t].v, key_cmp);
-        r->only_chain += keys_not_in(&ch[t], &db[t]);
-        r->only_db += keys_not_in(&db[t], &ch[t]);
-    }
-    for (size_t t = 0; t < zt__dbs_n_tables && ch && db; t++) {
-        for (size_t i = 0; i < ch[t].n; i++) zt_free(ch[t].v[i]);
-        for (size_t i = 0; i < db[t].n; i++) zt_free(db[t].v[i]);
-        zt_free(ch[t].v);
-        zt_free(db[t].v);
-    }
-    zt_free(ch);
-    zt_free(db);
-    return rc;
-}
-
 static int replay_tx(struct zt_store *st, void *ud)
 {
     struct replay *r = ud;
+    /* what a fresh ledger seeds (its system accounts, the minted total)
+     * goes; the chain's rows replace it */
     int rc = 0;
-    r->ledger = r->ledger0; /* a transaction retried decides again */
-    r->replaced = false;
-    /* the shared ledger already there (another orchestrator rebuilt
-     * first): kept if it holds every ledger row of our chain; replaced by
-     * our chain's if ours is newer (it holds rows the other lacks, and the
-     * other none ours lacks); refused if each holds rows the other lacks
-     * (restored from an older chain and written since) */
-    if (!r->ledger && zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES) {
-        rc = ledger_compare(r);
-        if (!rc && r->only_chain && r->only_db) {
-            snprintf(r->why, r->why_len,
-                     "the shared ledger in the database is older than this orchestrator's chain (%llu ledger rows"
-                     " of the chain are missing from it) and has been written since (%llu rows the chain lacks):"
-                     " it was restored from an older chain first. Empty the database again and rebuild this"
-                     " orchestrator (%s) first: the ledger comes from the first chain replayed",
-                     (unsigned long long)r->only_chain, (unsigned long long)r->only_db, r->s->pub);
-            return ZT_EEXIST;
-        }
-        if (!rc && r->only_chain) r->ledger = r->replaced = true;
-    }
-    /* what a fresh ledger seeds (its system accounts, the minted total),
-     * or an older copy of the shared ledger, goes; the chain's rows
-     * replace it */
     for (size_t t = zt__dbs_n_tables; t-- > 0 && !rc;) {
         if (zt__dbs_tables[t].own_jobs || !r->ledger) continue; /* no job of ours is there (zt_dbsync_rebuild) */
         char sql[128];
@@ -1727,14 +1624,8 @@ int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_
         }
     }
     zt_free(hs);
-    struct replay r = {.s = s, .st = s->o.st, .ledger0 = led == 0, .shas = shas, .n = rc ? 0 : head.seq, .why = why,
-                       .why_len = why_len};
+    struct replay r = {.s = s, .st = s->o.st, .ledger = led == 0, .shas = shas, .n = rc ? 0 : head.seq, .why = why, .why_len = why_len};
     if (!rc) rc = zt_store_tx(s->o.st, replay_tx, &r);
-    if (!rc && r.replaced)
-        zt_log(ZT_LOG_WARN, "dbsync_ledger_replaced",
-               "chain_only_rows=%llu detail=\"the shared ledger restored by another orchestrator's rebuild was older"
-               " than this chain's: replaced by it\"",
-               (unsigned long long)r.only_chain);
     for (size_t t = 0; t < zt__dbs_n_tables; t++) zt_store_stmt_free(r.ins[t]);
     zt_store_stmt_free(r.rows);
     zt_free(shas);
@@ -1742,9 +1633,7 @@ int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_
         rc = load_state(s);
         s->blocked = false;
         snprintf(why, why_len, "rebuilt from %llu segment(s)%s", (unsigned long long)head.seq,
-                 r.replaced ? " (the shared ledger there was older than this chain's: replaced by it)"
-                 : r.ledger ? ""
-                            : " (this orchestrator's jobs: the shared ledger was already there)");
+                 r.ledger ? "" : " (this orchestrator's jobs: the shared ledger was already there)");
     } else if (!why[0]) {
         snprintf(why, why_len, "replay: %s", zt_strerror(rc));
     }
