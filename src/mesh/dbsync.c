@@ -616,7 +616,13 @@ int zt_dbsync_unlog(struct zt_store *st, const char *node_id)
  * every role (pg_stat_activity's backend_xmin is hidden from other
  * roles). A transaction whose snapshot misses our subscription began
  * before it committed, so it is among those running just after the
- * commit; once none of those is left, every writer's trigger sees us. */
+ * commit; once none of those is left, every writer's trigger sees us.
+ * Only client connections to this database can write its tables: other
+ * databases' sessions, autovacuum and the server's own processes are not
+ * waited for (review8 F3; pg_stat_activity shows pid, datname and
+ * backend_type of every role's sessions). A client left idle in a
+ * transaction on this database still holds the mark back until it ends.
+ * The store never prepares two-phase transactions, so none is missed. */
 struct vxid {
     char v[32];
 };
@@ -628,7 +634,9 @@ static int running_vxids(struct zt_store *st, struct vxid **out, size_t *n, size
     *n = 0;
     int rc = zt_store_prepare(st,
                               "SELECT virtualxid FROM pg_locks WHERE locktype = 'virtualxid' AND mode = 'ExclusiveLock'"
-                              " AND granted AND pid IS DISTINCT FROM pg_backend_pid()",
+                              " AND granted AND pid IS DISTINCT FROM pg_backend_pid()"
+                              " AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                              " AND backend_type = 'client backend')",
                               &q);
     while (next_row(q, &rc)) {
         const char *p = NULL;

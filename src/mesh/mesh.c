@@ -436,7 +436,11 @@ static void withdraw_locked(struct zt_mesh *m, const struct zt__blob *b)
     memcpy(h.root, b->man.root, 32);
     memcpy(h.sha256, b->man.file_sha256, 32);
     h.size = b->man.file_size;
-    h.exp = now_s() + m->o.record_ttl_s + 1;
+    /* outlives our holder records (exp now + ttl), but never past what
+     * readers accept (a day ahead: review8 F8, record_ttl_s may be 86400) */
+    int64_t ahead = (int64_t)m->o.record_ttl_s + 1;
+    if (ahead > ZT_IDENTITY_RECORD_MAX_AHEAD_S) ahead = ZT_IDENTITY_RECORD_MAX_AHEAD_S;
+    h.exp = now_s() + ahead;
     h.rf = clamp_rf(m, b->rf);
     h.withdrawn = true;
     zt_strlcpy(h.name, zt_mesh_name_ok(b->name) ? b->name : "", sizeof h.name);
