@@ -1458,6 +1458,11 @@ static int each_chain_row(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, 
 
 /* ---- rebuild ---------------------------------------------------------------------------------- */
 
+/* the ledger's rows beyond a fresh seed */
+#define LEDGER_ROWS_SQL                                                                                        \
+    "SELECT (SELECT COUNT(*) FROM ledger_txs) + (SELECT COUNT(*) FROM ledger_earnings) +"                     \
+    " (SELECT COUNT(*) FROM ledger_batches)"
+
 struct replay {
     struct zt_dbsync *s;
     struct zt_store *st;
@@ -1540,9 +1545,22 @@ static int replay_seg(void *ud, const struct zt_dbsync_segment *seg)
 static int replay_tx(struct zt_store *st, void *ud)
 {
     struct replay *r = ud;
+    int rc = 0;
+    /* PostgreSQL: one rebuild at a time (the lock conflicts with itself,
+     * and is taken before the transaction's first query, so its snapshot
+     * sees a rebuild that committed while it waited), and whether the
+     * ledger is still a fresh seed is counted again in here: two
+     * orchestrators rebuilding at once would otherwise both see it empty
+     * and the second would delete the first's restored ledger (review8 F2) */
+    if (zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES) {
+        int64_t led = 0;
+        rc = zt_store_exec(st, "LOCK TABLE ledger_txs IN SHARE ROW EXCLUSIVE MODE");
+        if (!rc) rc = count_pub(st, LEDGER_ROWS_SQL, NULL, &led);
+        if (rc) return rc;
+        r->ledger = led == 0;
+    }
     /* what a fresh ledger seeds (its system accounts, the minted total)
      * goes; the chain's rows replace it */
-    int rc = 0;
     for (size_t t = zt__dbs_n_tables; t-- > 0 && !rc;) {
         if (zt__dbs_tables[t].own_jobs || !r->ledger) continue; /* no job of ours is there (zt_dbsync_rebuild) */
         char sql[128];
@@ -1590,9 +1608,7 @@ int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_
      * first (while it holds nothing but a fresh seed) */
     bool shared = zt_store_dialect(s->o.st) == ZT_STORE_DIALECT_POSTGRES;
     int64_t led = 0, jobs = 0, segs = 0;
-    int rc = count_pub(s->o.st, "SELECT (SELECT COUNT(*) FROM ledger_txs) + (SELECT COUNT(*) FROM ledger_earnings) +"
-                        " (SELECT COUNT(*) FROM ledger_batches)",
-                        NULL, &led);
+    int rc = count_pub(s->o.st, LEDGER_ROWS_SQL, NULL, &led);
     if (!rc) rc = count_pub(s->o.st, shared ? "SELECT COUNT(*) FROM sched_jobs WHERE orch = ?" : "SELECT COUNT(*) FROM sched_jobs",
                             s->pub, &jobs);
     if (!rc)
