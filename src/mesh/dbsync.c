@@ -1211,10 +1211,12 @@ static int load_state(struct zt_dbsync *s)
  * ours (review7 F7: on a shared PostgreSQL it is the node's that
  * published it, not whichever opens the store first): its newest segment
  * is signed by our key, read from the store (not yet published) or from
- * our mesh store (where we put it, pinned). *any: a segment is there. */
-static int v2_ours(struct zt_dbsync *s, bool *any, bool *ours)
+ * our mesh store (where we put it, pinned). *any: a segment is there;
+ * *known: its bytes were found (and match its hash), so *ours is proven
+ * either way. */
+static int v2_ours(struct zt_dbsync *s, bool *any, bool *known, bool *ours)
 {
-    *any = *ours = false;
+    *any = *known = *ours = false;
     struct zt_store_stmt *q = NULL;
     struct zt_buf b;
     zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
@@ -1237,8 +1239,8 @@ static int v2_ours(struct zt_dbsync *s, bool *any, bool *ours)
             struct zt_dbsync_segment seg;
             uint8_t got[32];
             zt_sha256(got, b.data, b.len);
-            *ours = !rc && b.len && memcmp(got, sha, 32) == 0 &&
-                    zt_dbsync_segment_decode(b.data, b.len, zt_identity_sign_pk(s->o.id), &seg) == 0 &&
+            *known = !rc && b.len && memcmp(got, sha, 32) == 0;
+            *ours = *known && zt_dbsync_segment_decode(b.data, b.len, zt_identity_sign_pk(s->o.id), &seg) == 0 &&
                     seg.seq == (uint64_t)seq;
         }
     } else if (rc == ZT_STORE_DONE) {
@@ -1280,9 +1282,13 @@ int zt_dbsync_new(const struct zt_dbsync_opts *o, struct zt_dbsync **out)
     zt_cond_init_mono(&s->cv); /* its waits run on CLOCK_MONOTONIC (a REALTIME cv spun: the deadline was always past) */
     int rc = mkdir(s->tmp_dir, 0700) == 0 || errno == EEXIST ? 0 : ZT_EIO;
     if (!rc) rc = zt_store_migrate(s->o.st, &DBSYNC_SCHEMA);
-    bool v2 = false, ours = false;
-    if (!rc) rc = v2_ours(s, &v2, &ours);
-    if (!rc && (!v2 || ours)) rc = zt_store_tx(s->o.st, claim_tx, &s->pub);
+    bool v2 = false, known = false, ours = false;
+    if (!rc) rc = v2_ours(s, &v2, &known, &ours);
+    /* SQLite: the store is this node's alone, so a chain whose newest
+     * segment cannot be read (the mesh directory lost) is still ours;
+     * only one proven signed by another key is left (review8 F5) */
+    bool own_store = zt_store_dialect(s->o.st) != ZT_STORE_DIALECT_POSTGRES;
+    if (!rc && (!v2 || ours || (own_store && !known))) rc = zt_store_tx(s->o.st, claim_tx, &s->pub);
     else if (!rc)
         zt_log(ZT_LOG_WARN, "dbsync_v2_unclaimed",
                "detail=\"the store holds a dbsync schema-2 chain this node's key did not sign (or whose newest segment"
