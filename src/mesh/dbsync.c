@@ -760,6 +760,16 @@ static int log_done_tx(struct zt_store *st, void *ud)
     }
     zt_store_stmt_free(q);
     q = NULL;
+    /* our subscription removed meanwhile (an unlog elsewhere, another
+     * publisher's expiry): no mark, so the next round reads whole and
+     * subscribes again instead of trusting a log nobody writes for us
+     * (review8 F4; a removal racing this transaction is a serialization
+     * conflict, retried) */
+    int64_t subbed = 1;
+    bool any_whole = false;
+    for (size_t t = 0; t < zt__dbs_n_tables; t++) any_whole |= d->whole[t];
+    if (!rc && any_whole) rc = count_pub(st, "SELECT COUNT(*) FROM dbsync_subs WHERE pub = ?", d->pub, &subbed);
+    if (!rc && subbed == 0) return 0;
     if (!rc) rc = zt_store_prepare(st, SQL_MARK_UPSERT, &q);
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
         if (!d->whole[t]) continue;
