@@ -104,8 +104,7 @@ static const struct zt_store_step DBSYNC_STEPS[] = {
      .sql_pg = "ALTER TABLE dbsync_subs ADD COLUMN seen BIGINT NOT NULL DEFAULT 0;"
                "UPDATE dbsync_subs SET seen = CAST(EXTRACT(EPOCH FROM now()) AS BIGINT);"},
 };
-static const struct zt_store_schema DBSYNC_SCHEMA = {
-    .owner = "dbsync", .steps = DBSYNC_STEPS, .n_steps = sizeof DBSYNC_STEPS / sizeof DBSYNC_STEPS[0]};
+static const struct zt_store_schema DBSYNC_SCHEMA = ZT_STORE_SCHEMA("dbsync", DBSYNC_STEPS);
 #define DBSYNC_VERSION (sizeof DBSYNC_STEPS / sizeof DBSYNC_STEPS[0])
 
 struct zt_dbsync {

@@ -25,8 +25,7 @@ static const struct zt_store_step EV_STEPS[] = {
      .sql_pg = "CREATE TABLE orch_used_evidence(id BYTEA PRIMARY KEY, expires BIGINT NOT NULL);"
                "CREATE INDEX orch_used_evidence_expires ON orch_used_evidence(expires);"},
 };
-static const struct zt_store_schema EV_SCHEMA = {
-    .owner = "orch_evidence", .steps = EV_STEPS, .n_steps = sizeof EV_STEPS / sizeof EV_STEPS[0]};
+static const struct zt_store_schema EV_SCHEMA = ZT_STORE_SCHEMA("orch_evidence", EV_STEPS);
 
 struct zt__evidence {
     struct zt__once *mem;
