@@ -414,8 +414,10 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         if (weak && you && t + 1 < n && eqw(&w[t + 1], "up")) weak = false;
         if (weak && yours && ((t + 2 < n && eqw(&w[t + 2], "up")) || !(eqw(&w[j], "get") || eqw(&w[j], "find"))))
             weak = false; /* "destroy your car", not "get your mum a present" */
-        /* round 8: a time or a place to do it ("beat you senseless on Friday at the bus stop") */
-        if (weak && you && t + 1 < n && !eqw(&w[t + 1], "to")) {
+        /* round 8: a time or a place to do it ("beat you senseless on Friday at the bus stop"); only
+         * for the violent weak verbs: "get you" / "find you" are mostly kind ("I'll get you a coffee
+         * tomorrow", "find you a black dress"), review 8 F6 */
+        if (weak && you && t + 1 < n && !eqw(&w[t + 1], "to") && !eqw(&w[j], "get") && !eqw(&w[j], "find")) {
             static const char *const when[] = {"tonight", "tomorrow", "monday", "tuesday", "wednesday", "thursday",
                                                "friday", "saturday", "sunday", "outside", "minute", "stop",
                                                "senseless", "unconscious", "bloody", "black", NULL};
@@ -1255,25 +1257,59 @@ static bool whereabouts(const struct zt__mod_word *w, size_t n)
 /* Round 8: a plate word and then, within five words, the plate itself: a
  * word of letters and digits ("yd70", "1d23") or a number beside a short
  * letter group ("4821 klm", "ab 123 cd", "m ab 1234"). */
+/* Review 8 F7: a unit, a clock suffix or a month is no plate's letter group
+ * ("12 cm", "9 am", "15 may", "12cm"); the letters of W (digits skipped). */
+static bool unit_letters(const struct zt__mod_word *w)
+{
+    static const char *const unit[] = {"cm",  "mm",  "km",  "m",   "kg",  "g",   "mg",  "lb",   "lbs",  "oz",  "ml",
+                                       "l",   "cl",  "dl",  "ft",  "am",  "pm",  "h",   "hr",   "hrs",  "min", "mins",
+                                       "sec", "s",   "th",  "st",  "nd",  "rd",  "x",   "uhr",  "px",   "gb",  "mb",
+                                       "kb",  "v",   "w",   "kw",  "jan", "feb", "mar", "apr",  "may",  "jun", "jul",
+                                       "aug", "sep", "sept", "oct", "nov", "dec", "mai", "mei", "juin", "ene", NULL};
+    char buf[8];
+    size_t m = 0;
+    for (size_t q = 0; q < w->len; q++) {
+        char ch = w->p[q];
+        if (dig(ch)) continue;
+        if (m + 1 >= sizeof buf) return false;
+        buf[m++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    }
+    buf[m] = 0;
+    if (!m) return false;
+    for (size_t k = 0; unit[k]; k++)
+        if (strcmp(buf, unit[k]) == 0) return true;
+    return false;
+}
+
 static bool plate_shown(const struct zt__mod_word *w, size_t n)
 {
+    /* "plate", "registration", "plaque" are a vehicle's only beside a vehicle word
+     * ("the plate is 20 x 30 cm", "registration closes on 15 may"); "reg" and the
+     * plate words of other languages are the vehicle's anyway */
+    static const char *const loose[] = {"plate", "plates", "registration", "plaque", "placa", "targa", NULL};
+    static const char *const vehicle[] = {"car",     "cars",  "van",    "truck",   "lorry",  "bike",    "motorbike",
+                                          "vehicle", "licence", "license", "number", "parks",  "parked", "drives",
+                                          "driving", "auto",  "coche",  "carro",   "voiture", "wagen",  "macchina",
+                                          "moto",    "taxi",  "suv",    "jeep",    "pickup", NULL};
+    bool veh = false;
+    for (size_t i = 0; i < n && !veh; i++) veh = in(&w[i], vehicle);
     static const char *const glue[] = {"is", "es", "e", "c", "est", "ist", "the", "a", "on", "in", "of", "at", "de",
                                        "do", "da", "het", "zijn", "een", "and", "it", "its", "s", "la", "le", "el",
                                        "il", "o", "der", "die", "das", NULL};
     for (size_t i = 0; i < n; i++) {
-        if (!in(&w[i], PLATE)) continue;
+        if (!in(&w[i], PLATE) || (!veh && in(&w[i], loose))) continue;
         for (size_t k = i + 1; k < n && k <= i + 6; k++) {
             bool d = false, a = false;
             for (size_t q = 0; q < w[k].len; q++) {
                 d |= dig(w[k].p[q]);
                 a |= alpha(w[k].p[q]);
             }
-            if (d && a && w[k].len >= 3 && w[k].len <= 8) return true;
+            if (d && a && w[k].len >= 3 && w[k].len <= 8 && !unit_letters(&w[k])) return true;
             if (!d || w[k].len > 4) continue;
             for (size_t j = k > i + 1 ? k - 1 : k + 1; j <= k + 1 && j < n; j += 2) {
                 bool letters = w[j].len >= 1 && w[j].len <= 3;
                 for (size_t q = 0; q < w[j].len && letters; q++) letters = alpha(w[j].p[q]);
-                if (letters && j != i && !in(&w[j], glue)) return true;
+                if (letters && j != i && !in(&w[j], glue) && !unit_letters(&w[j])) return true;
             }
         }
     }
@@ -1366,7 +1402,13 @@ static void doxxing(const struct zt__mod_word *w, size_t n, const char *raw, siz
     if (!kindly && !speaker && plate_shown(w, n)) strong = true;
     /* round 8: a third person's routine disclosed ("this is where she walks her dog every evening"),
      * or where they work or study and when they come out ("Schicht endet um 20 Uhr") */
-    if (kind == 3 && third && !speaker && !kindly && ((disclose && timed) || leaving_time(w, n))) {
+    /* (a bare "he works at the bakery and finishes at 4" is no disclosure: the leaving time needs a
+     * shift, a grudge, a call or a disclosure beside it, review 8 F7) */
+    static const char *const shift[] = {"shift", "shifts", "schicht", "dienst", "turno", NULL};
+    bool shift_end = false;
+    for (size_t i = 0; i < n && !shift_end; i++) shift_end = in(&w[i], shift);
+    if (kind == 3 && third && !speaker && !kindly &&
+        ((disclose && timed) || (leaving_time(w, n) && (shift_end || grudge || call || disclose)))) {
         bool where = false;
         for (size_t i = 0; i < n && !where; i++) where = in(&w[i], WHERE_VERB);
         if (where) strong = true;

@@ -994,6 +994,42 @@ static unsigned num_at(const char *t, size_t i, size_t n)
     return v;
 }
 
+/* Review 8 F14: the keyword-free spaced shape is no SSN where the number is
+ * a draw or a result ("the numbers 123 45 6789 won", "winning numbers were
+ * ..."): a word before within 40 bytes, or one right after the number. */
+static bool ssn_counter_cue(const char *t, size_t len, size_t s, size_t e)
+{
+    static const char *const before[] = {"numbers", "digits", "lottery", "lotto", "draw", "drawn", "winning",
+                                         "jackpot", "powerball", "bingo", "keno", "combination", "combo", "sequence",
+                                         "results", "odds", "picks", NULL};
+    static const char *const after[] = {"won", "win", "wins", "winning", "came up", "were drawn", "was drawn",
+                                        "drawn", NULL};
+    if (context_before(t, s, before)) return true;
+    size_t i = e;
+    while (i < len && (t[i] == ' ' || t[i] == ',')) i++;
+    for (size_t k = 0; after[k]; k++) {
+        size_t wl = strlen(after[k]);
+        if (i + wl > len) continue;
+        bool eq = true;
+        for (size_t q = 0; q < wl && eq; q++) {
+            char ch = t[i + q];
+            if (ch >= 'A' && ch <= 'Z') ch = (char)(ch + 32);
+            eq = ch == after[k][q];
+        }
+        if (eq && (i + wl == len || !zt_ascii_alpha((unsigned char)t[i + wl]))) return true;
+    }
+    return false;
+}
+
+/* The numbers the SSA voided or never issued that people quote as examples
+ * (123-45-6789, Woolworth's 078-05-1120, 219-09-9999): an SSN only with a
+ * keyword before them. */
+static bool ssn_example(unsigned area, unsigned grp, unsigned ser)
+{
+    return (area == 123 && grp == 45 && ser == 6789) || (area == 78 && grp == 5 && ser == 1120) ||
+           (area == 219 && grp == 9 && ser == 9999);
+}
+
 /* AAA-GG-SSSS (or spaces, or 9 digits after "ssn"; spaces also after a tax
  * word): area 001-899 but not
  * 666, group 01-99, serial 0001-9999 (the SSA's rules since 2011). */
@@ -1039,7 +1075,9 @@ static void scan_ssn(const char *t, size_t len, struct cands *c)
         else if (sep == ' ' && context_before(t, s, ctx_tax)) conf = 0.8; /* "the tax office asked for 123 45 6789" */
         /* round 8: AAA GG SSSS with spaces is the card's own shape (no phone has it): an SSN unless
          * a word before says the number is something else or an example ("room 123 45 6789") */
-        else if (sep == ' ' && !context_before(t, s, ctx_other)) conf = 0.7;
+        else if (sep == ' ' && !context_before(t, s, ctx_other) && !ssn_counter_cue(t, len, s, e) &&
+                 !ssn_example(area, grp, ser))
+            conf = 0.7;
         else continue;
         add(c, ZT_PII_US_SSN, s, e, conf);
         s = e;

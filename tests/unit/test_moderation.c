@@ -352,6 +352,36 @@ static void test_harassment_rules(void **state)
         {"she works at the pharmacy on the square, mornings, ask her about the cream", NULL},
         {"I'll beat you to the office tomorrow", NULL},
         {"I'll beat you at darts on Friday", NULL},
+        /* review 8 F6: "get you" / "find you" with a time or a place is kind; the violent weak
+         * verbs still count it */
+        {"I'll get you a coffee tomorrow", NULL},
+        {"I'll get you a present on Friday", NULL},
+        {"we will find you a black dress for the party", NULL},
+        {"I'll get you tomorrow's notes", NULL},
+        {"I'll get you something nice for Monday", NULL},
+        {"we'll get you a cake on Saturday", NULL},
+        {"I'll get you the keys on Sunday", NULL},
+        {"I can find you a black jacket tonight", NULL},
+        {"I'll beat you senseless on Friday at the bus stop", "threat"},
+        {"I'll fight you outside", "threat"},
+        {"I'll jump you tonight", "threat"},
+        /* review 8 F7: units, clock times and months are no plate; "plate" and "registration"
+         * are a vehicle's only beside a vehicle word; a third person's leaving time needs a
+         * shift, a grudge, a call or a disclosure */
+        {"the plate is 12 cm wide", NULL},
+        {"the plate is 12cm wide", NULL},
+        {"the plate is 20 x 30 cm", NULL},
+        {"registration closes on 15 may", NULL},
+        {"registration closes on 3 jun", NULL},
+        {"registration opens at 9 am", NULL},
+        {"registration opens at 9am", NULL},
+        {"he works at the bakery and finishes at 4", NULL},
+        {"he works at the bakery and finishes at 4 pm", NULL},
+        {"she works at the library and finishes at 5", NULL},
+        {"the shop closes at 5 and he leaves at 6", NULL},
+        {"his car plate is KD19 XYZ, he works at Tesco", "doxxing"},
+        {"the ref who grassed works at the bakery and finishes at 4", "doxxing"},
+        {"he works at the bakery and finishes at 4, go wait for him", "doxxing"},
     };
     for (size_t i = 0; i < sizeof r8 / sizeof r8[0]; i++) {
         if (r8[i].rule) expect(r8[i].text, ZT_MOD_HARASSMENT, r8[i].rule);

@@ -301,6 +301,15 @@ static void test_issue16_types(void **state)
     assert_false(found(NULL, "order 212 30 8922 shipped", ZT_PII_US_SSN, NULL));
     assert_false(found(NULL, "the example uses 212 30 8922", ZT_PII_US_SSN, NULL));
     assert_false(found(NULL, "tax office: 020 3612 3456", ZT_PII_US_SSN, NULL));
+    /* review 8 F14: a draw or a result is no SSN (a counter-cue before or right after), nor an
+     * example number the SSA never issued without a keyword; with the keyword it still is */
+    assert_false(found(NULL, "the numbers 123 45 6789 won", ZT_PII_US_SSN, NULL));
+    assert_false(found(NULL, "the numbers 212 30 8922 won", ZT_PII_US_SSN, NULL));
+    assert_false(found(NULL, "the winning numbers were 212 30 8922", ZT_PII_US_SSN, NULL));
+    assert_false(found(NULL, "212 30 8922 won the raffle", ZT_PII_US_SSN, NULL));
+    assert_false(found(NULL, "our combination is 212 30 8922", ZT_PII_US_SSN, NULL));
+    assert_false(found(NULL, "he wrote 123 45 6789 on the form", ZT_PII_US_SSN, NULL));
+    assert_true(found(NULL, "my ssn is 123 45 6789", ZT_PII_US_SSN, "123 45 6789"));
     assert_true(found(NULL, "nino AB123456C for payroll", ZT_PII_UK_NINO, "AB123456C"));
     assert_false(found(NULL, "code BG123456A", ZT_PII_UK_NINO, NULL));
     assert_true(found(NULL, "I live at 42 Maple Street, Springfield", ZT_PII_ADDRESS, NULL));
