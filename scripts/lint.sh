@@ -33,7 +33,7 @@ hits=$(grep -rnE '#[[:space:]]*include[[:space:]]*"[^"]*src/server/' tests fuzz 
 # and by include path in the harnesses' CMake files
 for h in src/server/*.h; do
   b=${h##*/}
-  more=$(grep -rnE "#[[:space:]]*include[[:space:]]*[\"<]([^\">]*/)?$b[\">]" tests fuzz bench 2>/dev/null)
+  more=$(grep -rnE "#[[:space:]]*include[[:space:]]*[\"<]([^\">]*/)?${b}[\">]" tests fuzz bench 2>/dev/null)
   [ -n "$more" ] && hits="$hits
 $more"
 done
