@@ -67,6 +67,8 @@ struct lease {
     char ran[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE], picked[LEASE_NODES_MAX][ZT_IDENTITY_ID_SIZE];
     size_t n_ran, n_picked;
     size_t n_picking;                   /* check events between their place and their pick (check_pick_h) */
+    uint64_t gen;                       /* which lease of its job this is (link_lease): a place held in
+                                         * n_picking is given back to this lease only (review8 F10) */
     bool failed;
     bool taking;                        /* being taken over from the store for its gateway (take_lease) */
     struct zt_lease_waiter *waiter;     /* a lease call parked, or NULL */
@@ -131,6 +133,7 @@ struct zt_lease {
     uint64_t n_verdict_refused;         /* verdicts refused (422), at once or after their wait */
     uint64_t n_check_refused;           /* check events past a lease's pick limit (409) or a share (429) */
     uint64_t n_picks_full;              /* of those: the pick table full (429 check_picks_full) */
+    uint64_t next_gen;                  /* the next lease's gen (link_lease) */
     uint64_t verdict_wait_ms;           /* a checked job's verdict missing this long: decided here */
 };
 
@@ -227,6 +230,22 @@ static struct lease **find(struct zt_lease *l, const char *job_id)
     for (struct lease **pp = &l->all; *pp; pp = &(*pp)->next)
         if (strcmp((*pp)->job_id, job_id) == 0) return pp;
     return NULL;
+}
+
+/* job_id's lease if it is still the one numbered gen (not ended and
+ * replaced by a new lease of the same job meanwhile). With l->mu. */
+static struct lease **find_gen(struct zt_lease *l, const char *job_id, uint64_t gen)
+{
+    struct lease **pp = find(l, job_id);
+    return pp && (*pp)->gen == gen ? pp : NULL;
+}
+
+/* A new lease into the table, numbered. With l->mu. */
+static void link_lease(struct zt_lease *l, struct lease *ls)
+{
+    ls->gen = ++l->next_gen;
+    ls->next = l->all;
+    l->all = ls;
 }
 
 /* A worker as the gateway seals to it and checks its receipts. */
@@ -417,8 +436,7 @@ static int take_lease(struct zt_lease *l, const char *job_id, const char *gw, st
     zt_strlcpy(ls->gateway, gw, sizeof ls->gateway);
     ls->touched = zt_time_mono_ms();
     ls->taking = true;
-    ls->next = l->all;
-    l->all = ls;
+    link_lease(l, ls);
     l->n++;
     pthread_mutex_unlock(&l->mu);
     struct zt_job_info ji;
@@ -483,8 +501,7 @@ bool zt_lease_event(struct zt_lease *l, const struct zt_sched_event *ev)
             ls->touched = zt_time_mono_ms();
             struct zt_job_info ji;
             if (ev->worker[0] && zt_sched_job_get(l->sched, ev->job_id, &ji) == 0) seed(ls, ev->worker, ji.state);
-            ls->next = l->all;
-            l->all = ls;
+            link_lease(l, ls);
             l->n++;
             l->n_continued++;
             pthread_mutex_unlock(&l->mu);
@@ -585,8 +602,7 @@ void zt_lease_place(struct zt_lease *l, const struct zt_lease_call *call, json_t
         ls->touched = zt_time_mono_ms();
         if (sr.state == ZT_JOB_STATE_ASSIGNED) note_node(ls->ran, &ls->n_ran, sr.worker);
         pthread_mutex_lock(&l->mu);
-        ls->next = l->all;
-        l->all = ls;
+        link_lease(l, ls);
         l->n++;
         pthread_mutex_unlock(&l->mu);
         zt_strlcpy(id, sr.job_id, sizeof id);
@@ -648,11 +664,13 @@ static int check_subject(struct zt_lease *l, const char *worker, const uint8_t *
     return 0;
 }
 
-/* A check event's place in its lease (n_picking) given back: no pick made. */
-static void unplace_pick(struct zt_lease *l, const char *job_id)
+/* A check event's place in its lease (n_picking) given back: no pick
+ * made. Only to the lease it was taken in (gen): one of the same job
+ * opened since holds places of its own events. */
+static void unplace_pick(struct zt_lease *l, const char *job_id, uint64_t gen)
 {
     pthread_mutex_lock(&l->mu);
-    struct lease **pp = find(l, job_id);
+    struct lease **pp = find_gen(l, job_id, gen);
     if (pp && (*pp)->n_picking) (*pp)->n_picking--;
     pthread_mutex_unlock(&l->mu);
 }
@@ -705,6 +723,7 @@ static void check_pick_h(struct zt_lease *l, const char *job_id, const char *wor
     }
     pthread_mutex_lock(&l->mu);
     lp = find(l, job_id);
+    uint64_t gen = lp ? (*lp)->gen : 0; /* the lease whose place this event holds */
     bool ran = false, other = false;
     for (size_t k = 0; lp && k < (*lp)->n_ran; k++) ran = ran || strcmp((*lp)->ran[k], worker) == 0;
     /* a place in the lease is held before the pick is made, so that no
@@ -740,7 +759,7 @@ static void check_pick_h(struct zt_lease *l, const char *job_id, const char *wor
     }
     const char *engine = zt_registry_get(l->reg, worker, now, &w) == 0 ? w.caps.engine : NULL;
     if (zt_verifier_pick(l->vf, job_id, (unsigned)round, ji.model, engine, ex, n, now, &ni) != 0) {
-        unplace_pick(l, job_id);
+        unplace_pick(l, job_id, gen);
         res_error(res, 404, "no_checker", "no other live worker of the model is free to check");
         return;
     }
@@ -748,12 +767,12 @@ static void check_pick_h(struct zt_lease *l, const char *job_id, const char *wor
      * table) has no room for is refused, never another's evicted */
     char gateway[ZT_IDENTITY_ID_SIZE] = "";
     pthread_mutex_lock(&l->mu);
-    struct lease **pp = find(l, job_id);
+    struct lease **pp = find_gen(l, job_id, gen);
     if (pp) zt_strlcpy(gateway, (*pp)->gateway, sizeof gateway);
     pthread_mutex_unlock(&l->mu);
     int e = zt__check_reports_expect(l->reports, gateway, ni.node_id, job_id, subject, now);
     if (e) {
-        unplace_pick(l, job_id);
+        unplace_pick(l, job_id, gen);
         pthread_mutex_lock(&l->mu);
         l->n_check_refused++;
         l->n_picks_full += e != ZT_ETOOBIG;
@@ -771,7 +790,7 @@ static void check_pick_h(struct zt_lease *l, const char *job_id, const char *wor
         return;
     }
     pthread_mutex_lock(&l->mu);
-    pp = find(l, job_id);
+    pp = find_gen(l, job_id, gen); /* a lease of the job opened since is not this event's */
     bool noted = false, full = false, gone = !pp;
     if (pp) { /* it may be named in the verdict */
         if ((*pp)->n_picking) (*pp)->n_picking--;

@@ -8,10 +8,13 @@
  *    its row is claimed again;
  *  - evidence given back (a settlement that failed) is taken again, after
  *    a restart too (its row was deleted);
- *  - evidence pending when the orchestrator died stays refused (fails
- *    closed: its settlement may have been made);
- *  - a second orchestrator on the same store refuses what the first used;
- *  - the table is the store owner "orch_evidence", version 1 (a versioned
+ *  - evidence pending when the orchestrator died is "pending" (retry) for
+ *    the claim's deadline (30 s), then refused (fails closed: its
+ *    settlement may have been made);
+ *  - a second orchestrator on the same store is told "pending" (retry)
+ *    while the first settles, and refuses what the first used; what the
+ *    first gave back it takes (review8 F11: it answered "used" before);
+ *  - the table is the store owner "orch_evidence", version 2 (a versioned
  *    migration, as the orchestrator's other tables). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -77,7 +80,7 @@ static void test_restart(void **state)
     orch_start(&a);
     int v = 0;
     assert_int_equal(zt_store_owner_version(a.st, "orch_evidence", &v), 0);
-    assert_int_equal(v, 1);
+    assert_int_equal(v, 2);
     /* 1 used; 2 given back; 3 used with a short expiry; 4 pending at the crash */
     assert_int_equal(take(&a, 1, T0 + HOUR, T0), ZT__ONCE_TAKEN);
     assert_int_equal(take(&a, 1, T0 + HOUR, T0), ZT__ONCE_PENDING);
@@ -93,7 +96,9 @@ static void test_restart(void **state)
     /* the evidence used before is refused (it was accepted before this fix) */
     assert_int_equal(take(&a, 1, T0 + HOUR, T0 + 10), ZT__ONCE_USED);
     assert_int_equal(take(&a, 1, T0 + HOUR, T0 + HOUR), ZT__ONCE_USED); /* through its expiry ms */
-    assert_int_equal(take(&a, 4, T0 + HOUR, T0 + 10), ZT__ONCE_USED);
+    assert_int_equal(take(&a, 4, T0 + HOUR, T0 + 10), ZT__ONCE_PENDING); /* its settlement may be running */
+    assert_int_equal(take(&a, 4, T0 + HOUR, T0 + 30000), ZT__ONCE_PENDING);
+    assert_int_equal(take(&a, 4, T0 + HOUR, T0 + 30001), ZT__ONCE_USED); /* its claimer died: fails closed */
     /* given back: taken again */
     assert_int_equal(take(&a, 2, T0 + HOUR, T0 + 10), ZT__ONCE_TAKEN);
     settle(&a, 2, true);
@@ -116,9 +121,17 @@ static void test_two_orchestrators(void **state)
     orch_start(&a);
     orch_start(&b);
     assert_int_equal(take(&a, 7, T0 + HOUR, T0), ZT__ONCE_TAKEN);
-    assert_int_equal(take(&b, 7, T0 + HOUR, T0), ZT__ONCE_USED); /* pending there: not taken here either */
+    assert_int_equal(take(&b, 7, T0 + HOUR, T0), ZT__ONCE_PENDING); /* pending there: retry, not taken */
     settle(&a, 7, true);
     assert_int_equal(take(&b, 7, T0 + HOUR, T0 + 5), ZT__ONCE_USED);
+    assert_int_equal(take(&b, 7, T0 + HOUR, T0 + 40000), ZT__ONCE_USED); /* used: past the pending deadline too */
+    /* pending at a, given back: b takes it then */
+    assert_int_equal(take(&a, 9, T0 + HOUR, T0), ZT__ONCE_TAKEN);
+    assert_int_equal(take(&b, 9, T0 + HOUR, T0 + 1), ZT__ONCE_PENDING);
+    settle(&a, 9, false);
+    assert_int_equal(take(&b, 9, T0 + HOUR, T0 + 2), ZT__ONCE_TAKEN);
+    settle(&b, 9, true);
+    assert_int_equal(take(&a, 9, T0 + HOUR, T0 + 3), ZT__ONCE_USED);
     assert_int_equal(take(&b, 8, T0 + HOUR, T0), ZT__ONCE_TAKEN);
     settle(&b, 8, false);
     assert_int_equal(take(&a, 8, T0 + HOUR, T0), ZT__ONCE_TAKEN);
