@@ -335,13 +335,35 @@ static bool same_file(const struct file_hash *f, const struct stat *st)
            same_time(&f->mtime, &st->st_mtim) && same_time(&f->ctime, &st->st_ctim);
 }
 
+/* The file clock's tick, with room: ctime comes from the kernel's coarse
+ * clock (1-10 ms a tick, by CONFIG_HZ), so two writes within one tick
+ * leave the same ctime. */
+#define CTIME_TICK_NS 20000000LL
+
+/* Whether a hash taken of st (stat'ed at t0, the same file after hashing)
+ * may be kept: a write during the hash changed the key, or, when it fell
+ * in the tick of the file's last change, could have left it unchanged
+ * ("racy git"; review8 F12): a file changed within a tick of t0 is hashed
+ * again next time. */
+static bool may_keep(const struct stat *st, const struct stat *after, const struct timespec *t0)
+{
+    if (st->st_size != after->st_size || st->st_dev != after->st_dev || st->st_ino != after->st_ino ||
+        !same_time(&st->st_mtim, &after->st_mtim) || !same_time(&st->st_ctim, &after->st_ctim))
+        return false;
+    long long c = (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
+    long long t = (long long)t0->tv_sec * 1000000000LL + t0->tv_nsec;
+    return c < t - CTIME_TICK_NS;
+}
+
 int zt_attest_hashes_get(struct zt_attest_hashes *h, size_t slot, const char *path, uint8_t out[static ZT_SHA256_LEN],
                          int64_t *hashed_bytes)
 {
     *hashed_bytes = -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return ZT_EIO;
-    struct stat st;
+    struct stat st, after;
+    struct timespec t0;
+    clock_gettime(CLOCK_REALTIME, &t0); /* the file times' clock */
     if (fstat(fd, &st) != 0) {
         close(fd);
         return ZT_EIO;
@@ -355,10 +377,11 @@ int zt_attest_hashes_get(struct zt_attest_hashes *h, size_t slot, const char *pa
         return 0;
     }
     int rc = zt_attest_hash_fd(fd, out);
+    bool keep = !rc && fstat(fd, &after) == 0 && may_keep(&st, &after, &t0);
     close(fd);
     if (rc) return rc;
     *hashed_bytes = (int64_t)st.st_size;
-    if (slot < h->n) {
+    if (slot < h->n && keep) {
         pthread_mutex_lock(&h->mu);
         h->slot[slot] = (struct file_hash){.valid = true, .size = st.st_size, .dev = st.st_dev, .ino = st.st_ino,
                                            .mtime = st.st_mtim, .ctime = st.st_ctim};

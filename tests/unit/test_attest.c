@@ -397,6 +397,14 @@ static void write_with_mtime(const char *path, const char *text, const struct ti
     assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
 }
 
+/* A hash is kept only for a file last changed more than a file-clock tick
+ * (20 ms, attest.c) before it was looked at (review8 F12): the tests
+ * that expect one kept let the file age first. */
+static void age_file(void)
+{
+    nanosleep(&(struct timespec){.tv_nsec = 30000000}, NULL);
+}
+
 /* review7 F14: a file swapped for another of the same size and mtime is
  * hashed again: renamed over the path (another inode), or rewritten in
  * place with its mtime put back (ctime moved). */
@@ -427,6 +435,7 @@ static void test_hashes_swapped(void **state)
     assert_true(st1.st_size == st0.st_size && st1.st_mtim.tv_sec == st0.st_mtim.tv_sec &&
                 st1.st_mtim.tv_nsec == st0.st_mtim.tv_nsec);
     assert_true(st1.st_ino != st0.st_ino);
+    age_file();
     zt_sha256(want, "xyz", 3);
     assert_int_equal(zt_attest_hashes_get(hs, 0, path, h, &bytes), 0);
     assert_int_equal(bytes, 3); /* hashed again */
@@ -465,6 +474,7 @@ static void test_hashes_kept(void **state)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "abc", 3), 3);
     close(fd);
+    age_file();
     struct zt_attest_hashes *hs = NULL;
     assert_int_equal(zt_attest_hashes_new(2, &hs), 0);
     uint8_t h[ZT_SHA256_LEN], want[ZT_SHA256_LEN];
@@ -481,6 +491,7 @@ static void test_hashes_kept(void **state)
     assert_non_null(f);
     fputs("abcd", f);
     fclose(f);
+    age_file();
     zt_sha256(want, "abcd", 4);
     assert_int_equal(zt_attest_hashes_get(hs, 1, path, h, &bytes), 0);
     assert_int_equal(bytes, 4); /* the size changed: hashed again */
@@ -494,6 +505,57 @@ static void test_hashes_kept(void **state)
     zt_attest_hashes_free(hs);
     zt_attest_hashes_free(NULL);
     assert_int_equal(zt_attest_hashes_new(0, &hs), 0);
+    zt_attest_hashes_free(hs);
+}
+
+/* review8 F12: a file changed within a tick of the look is not kept (a
+ * write in that tick could leave its ctime as it was, "racy git"): the
+ * next look hashes it again. Checked only on rounds where the second look
+ * came within the tick of the write (a loaded machine may be slower). */
+static void test_hashes_racy(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/zt-attest-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    struct zt_attest_hashes *hs = NULL;
+    assert_int_equal(zt_attest_hashes_new(1, &hs), 0);
+    uint8_t h[ZT_SHA256_LEN], want[ZT_SHA256_LEN];
+    int64_t bytes = 0;
+    int checked = 0;
+    for (int i = 0; i < 50 && checked < 3; i++) {
+        char text[16];
+        int n = snprintf(text, sizeof text, "round %d", i);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(text, 1, (size_t)n, f), (size_t)n);
+        assert_int_equal(fclose(f), 0);
+        zt_sha256(want, text, (size_t)n);
+        assert_int_equal(zt_attest_hashes_get(hs, 0, path, h, &bytes), 0);
+        assert_memory_equal(h, want, sizeof h);
+        assert_int_equal(zt_attest_hashes_get(hs, 0, path, h, &bytes), 0);
+        assert_memory_equal(h, want, sizeof h);
+        struct stat st;
+        struct timespec now;
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(clock_gettime(CLOCK_REALTIME, &now), 0);
+        long long age = ((long long)now.tv_sec - st.st_ctim.tv_sec) * 1000000000LL + now.tv_nsec - st.st_ctim.tv_nsec;
+        if (age >= 15000000LL) continue; /* too slow a round to tell */
+        assert_int_equal(bytes, n);          /* hashed again, not kept */
+        checked++;
+    }
+    if (!checked) { /* not one round fast enough on this machine now */
+        unlink(path);
+        zt_attest_hashes_free(hs);
+        skip();
+    }
+    age_file();
+    assert_int_equal(zt_attest_hashes_get(hs, 0, path, h, &bytes), 0);
+    assert_true(bytes > 0);
+    assert_int_equal(zt_attest_hashes_get(hs, 0, path, h, &bytes), 0);
+    assert_int_equal(bytes, -1); /* aged: kept */
+    unlink(path);
     zt_attest_hashes_free(hs);
 }
 
@@ -556,6 +618,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_sha256, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_hashes_kept, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_hashes_swapped, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_hashes_racy, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
