@@ -767,7 +767,7 @@ static void check_pick_h(struct zt_lease *l, const char *job_id, const char *wor
      * table) has no room for is refused, never another's evicted */
     char gateway[ZT_IDENTITY_ID_SIZE] = "";
     pthread_mutex_lock(&l->mu);
-    struct lease **pp = find_gen(l, job_id, gen);
+    struct lease **pp = find(l, job_id);
     if (pp) zt_strlcpy(gateway, (*pp)->gateway, sizeof gateway);
     pthread_mutex_unlock(&l->mu);
     int e = zt__check_reports_expect(l->reports, gateway, ni.node_id, job_id, subject, now);
@@ -790,10 +790,13 @@ static void check_pick_h(struct zt_lease *l, const char *job_id, const char *wor
         return;
     }
     pthread_mutex_lock(&l->mu);
-    pp = find_gen(l, job_id, gen); /* a lease of the job opened since is not this event's */
+    pp = find(l, job_id);
     bool noted = false, full = false, gone = !pp;
     if (pp) { /* it may be named in the verdict */
-        if ((*pp)->n_picking) (*pp)->n_picking--;
+        /* the place goes back to the lease it was held in only: one of
+         * the same job opened since (taken over for its gateway) counts
+         * its own events' places (review8 F10) */
+        if ((*pp)->gen == gen && (*pp)->n_picking) (*pp)->n_picking--;
         size_t before = (*pp)->n_picked;
         note_node((*pp)->picked, &(*pp)->n_picked, ni.node_id);
         noted = (*pp)->n_picked > before;
