@@ -232,10 +232,10 @@ static void test_route_local(void **state)
     struct zt_peers *peers = NULL;
     assert_int_equal(zt_peers_new(&peers), 0);
     struct zt_peer w;
-    assert_int_equal(zt_route_decide(peers, "tiny", false, NULL, 0, &w), ZT_ROUTE_LOCAL); /* no peers */
-    assert_int_equal(zt_route_decide(peers, NULL, false, NULL, 0, &w), ZT_ROUTE_LOCAL);   /* default model */
-    assert_int_equal(zt_route_decide(NULL, "tiny", false, NULL, 0, &w), ZT_ROUTE_LOCAL);
-    assert_int_equal(zt_route_decide(peers, "tiny", true, NULL, 0, &w), ZT_ROUTE_LOCAL);  /* served here */
+    assert_int_equal(zt_route_decide(peers, "tiny", false, NULL, 0, 0, &w, NULL), ZT_ROUTE_LOCAL); /* no peers */
+    assert_int_equal(zt_route_decide(peers, NULL, false, NULL, 0, 0, &w, NULL), ZT_ROUTE_LOCAL);   /* default model */
+    assert_int_equal(zt_route_decide(NULL, "tiny", false, NULL, 0, 0, &w, NULL), ZT_ROUTE_LOCAL);
+    assert_int_equal(zt_route_decide(peers, "tiny", true, NULL, 0, 0, &w, NULL), ZT_ROUTE_LOCAL);  /* served here */
     zt_peers_free(peers);
 }
 
