@@ -222,13 +222,14 @@ struct zt_gw_stats {
 void zt_gw_runner_stats(struct zt_gw_runner *r, struct zt_gw_stats *out);
 /* {"zt1...": {"ok": n, "failed": m}, ...} (new reference, or NULL). */
 struct json_t *zt_gw_runner_peer_counts(struct zt_gw_runner *r);
-/* Register zentalk_remote_jobs_failed_total and _in_flight; placement
- * (this node's own orchestrator places its jobs): also the scheduled
- * placements' zentalk_orchestrator_job_retries_total, _jobs_total (how
- * placed jobs ended) and _placement_seconds (the scheduler's submit time
- * for the jobs it accepted). */
+/* Register zentalk_remote_jobs_failed_total and _in_flight; and, for a
+ * node whose own orchestrator places its jobs, the scheduled placements'
+ * zentalk_orchestrator_job_retries_total, _jobs_total (how placed jobs
+ * ended) and _placement_seconds (the scheduler's submit time for the jobs
+ * it accepted). */
 struct zt_metrics;
-ZT_NODISCARD int zt_gw_runner_register_metrics(struct zt_gw_runner *r, struct zt_metrics *m, bool placement);
+ZT_NODISCARD int zt_gw_runner_register_metrics(struct zt_gw_runner *r, struct zt_metrics *m);
+ZT_NODISCARD int zt_gw_runner_register_placement_metrics(struct zt_gw_runner *r, struct zt_metrics *m);
 
 /* ---- A job ---------------------------------------------------------------------- */
 

@@ -1300,21 +1300,25 @@ static int m_one(void *ud, struct zt_metrics_out *out)
     return zt_metrics_emit_u64(out, NULL, NULL, v[zt_metrics_out_index(out)]);
 }
 
-int zt_gw_runner_register_metrics(struct zt_gw_runner *r, struct zt_metrics *m, bool placement)
+static const struct zt_metrics_fam placed[] = {
+    {"zentalk_orchestrator_job_retries_total",
+     "Placed jobs moved to another worker after theirs failed them, by why.", ZT_METRIC_COUNTER, m_retries},
+    {"zentalk_orchestrator_jobs_total", "Placed jobs that ended, by outcome.", ZT_METRIC_COUNTER, m_ended},
+    {"zentalk_orchestrator_placement_seconds", "Time zt_sched_submit took for jobs it accepted (placed or queued).",
+     ZT_METRIC_HISTOGRAM, m_placement},
+};
+
+int zt_gw_runner_register_metrics(struct zt_gw_runner *r, struct zt_metrics *m)
 {
     static const struct zt_metrics_fam fams[] = {
         {"zentalk_remote_jobs_failed_total", "Remote jobs that failed (unreachable, refused, unverified).",
          ZT_METRIC_COUNTER, m_one},
         {"zentalk_remote_jobs_in_flight", "Remote jobs in progress.", ZT_METRIC_GAUGE, m_one},
     };
-    static const struct zt_metrics_fam placed[] = {
-        {"zentalk_orchestrator_job_retries_total",
-         "Placed jobs moved to another worker after theirs failed them, by why.", ZT_METRIC_COUNTER, m_retries},
-        {"zentalk_orchestrator_jobs_total", "Placed jobs that ended, by outcome.", ZT_METRIC_COUNTER, m_ended},
-        {"zentalk_orchestrator_placement_seconds", "Time zt_sched_submit took for jobs it accepted (placed or queued).",
-         ZT_METRIC_HISTOGRAM, m_placement},
-    };
-    int rc = zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], r);
-    if (!rc && placement) rc = zt_metrics_add_fns(m, placed, sizeof placed / sizeof placed[0], r);
-    return rc;
+    return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], r);
+}
+
+int zt_gw_runner_register_placement_metrics(struct zt_gw_runner *r, struct zt_metrics *m)
+{
+    return zt_metrics_add_fns(m, placed, sizeof placed / sizeof placed[0], r);
 }

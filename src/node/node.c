@@ -289,7 +289,7 @@ static int build_network(struct zt_node *n, struct zt_buf *err)
     if (!rc) rc = zt__route_new(cfg, n->models, n->peers, n->privacy, n->runner, &n->route);
     if (!rc) rc = zt__relay_register_metrics(n->relay, n->metrics);
     if (!rc) rc = zt__route_register_metrics(n->route, n->metrics);
-    if (!rc) rc = zt_gw_runner_register_metrics(n->runner, n->metrics, false);
+    if (!rc) rc = zt_gw_runner_register_metrics(n->runner, n->metrics);
     if (rc) return rc;
     zt_relay_set_identity(n->relay, n->id);
     /* server.relay_private_targets: auto = allowed only when this node
@@ -479,7 +479,7 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
     if (!rc) rc = zt_sched_register_metrics(n->sched, n->metrics);
     if (!rc) rc = zt_registry_register_metrics(n->registry, n->metrics);
     if (!rc) rc = zt__orch_register_metrics(n->orch, n->metrics);
-    if (!rc) rc = zt_gw_runner_register_metrics(n->runner, n->metrics, true);
+    if (!rc) rc = zt_gw_runner_register_placement_metrics(n->runner, n->metrics);
     if (!rc) rc = zt_verifier_register_metrics(zt_orch_role_verifier(n->role), n->metrics);
     if (!rc) rc = zt_nat_relay_register_metrics(zt_orch_role_relay(n->role), n->metrics);
     if (rc) {
