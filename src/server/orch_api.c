@@ -76,8 +76,11 @@ int zt__orch_new(struct zt_orch_role *role, struct zt__orch **out)
                            .lease = zt_orch_role_lease(role)};
     double per_min = (double)cfg->orchestrator.join_rate_per_minute;
     double burst = per_min / 4.0 < 1.0 ? 1.0 : per_min / 4.0;
-    bool ok = zt_ratelimit_new(per_min / 60.0, burst, JOIN_LIMIT_KEYS, &o->join_limit) == 0 &&
-              zt_ratelimit_new(REPORT_LIMIT_RPS, REPORT_LIMIT_BURST, JOIN_LIMIT_KEYS, &o->report_limit) == 0;
+    /* a gateway whose orchestrator runs elsewhere has no registry here:
+     * its orchestrator routes never counted nor limited anything */
+    bool ok = zt_orch_role_is_remote(role) ||
+              (zt_ratelimit_new(per_min / 60.0, burst, JOIN_LIMIT_KEYS, &o->join_limit) == 0 &&
+              zt_ratelimit_new(REPORT_LIMIT_RPS, REPORT_LIMIT_BURST, JOIN_LIMIT_KEYS, &o->report_limit) == 0);
     if (!ok) zt__orch_free(o);
     *out = ok ? o : NULL;
     return ok ? 0 : ZT_ENOMEM;
