@@ -374,5 +374,5 @@ int main(void)
         cmocka_unit_test(test_runner_sink),
         cmocka_unit_test(test_metrics),
     };
-    return cmocka_run_group_tests(tests, orch_setup, orch_teardown);
+    return zt_test_exit(cmocka_run_group_tests_name("orch_role", tests, orch_setup, orch_teardown));
 }
