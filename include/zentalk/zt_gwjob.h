@@ -173,8 +173,10 @@ struct zt_gw_place {
                       struct zt_job_worker *out);
     void (*check_failed)(void *ud, const char *job_id, const char *checker, bool stalled);
     void (*check_settle)(void *ud, const char *job_id, const struct zt_orch_verdict *v);
-    /* Metrics: a submission (rc), a retry on another worker (why:
-     * "unreachable", "refused", "timeout", "unverified"), a job's end. */
+    /* Optional hooks (NULL: none; the runner counts these itself,
+     * zt_gw_runner_register_metrics): a submission (rc), a retry on
+     * another worker (why: "unreachable", "refused", "timeout",
+     * "unverified"), a job's end. */
     void (*note_submit)(void *ud, uint64_t elapsed_ns, int rc);
     void (*note_retry)(void *ud, const char *why);
     void (*note_end)(void *ud, bool done);
@@ -220,6 +222,14 @@ struct zt_gw_stats {
 void zt_gw_runner_stats(struct zt_gw_runner *r, struct zt_gw_stats *out);
 /* {"zt1...": {"ok": n, "failed": m}, ...} (new reference, or NULL). */
 struct json_t *zt_gw_runner_peer_counts(struct zt_gw_runner *r);
+/* Register zentalk_remote_jobs_failed_total and _in_flight; and, for a
+ * node whose own orchestrator places its jobs, the scheduled placements'
+ * zentalk_orchestrator_job_retries_total, _jobs_total (how placed jobs
+ * ended) and _placement_seconds (the scheduler's submit time for the jobs
+ * it accepted). */
+struct zt_metrics;
+ZT_NODISCARD int zt_gw_runner_register_metrics(struct zt_gw_runner *r, struct zt_metrics *m);
+ZT_NODISCARD int zt_gw_runner_register_placement_metrics(struct zt_gw_runner *r, struct zt_metrics *m);
 
 /* ---- A job ---------------------------------------------------------------------- */
 

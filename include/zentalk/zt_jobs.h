@@ -362,14 +362,20 @@ enum zt_route_where {
     ZT_ROUTE_LOCAL = 0,   /* run here (this node serves the model, or no peers / no model named) */
     ZT_ROUTE_REMOTE = 1,  /* seal it to *worker */
     ZT_ROUTE_NOWHERE = 2, /* no local model and no registered peer serves it */
+    ZT_ROUTE_SCHEDULED = 3, /* submit it to this node's orchestrator (then *fallback) */
 };
 
 /* Where a request for model (NULL: the default model) runs. serves_locally:
  * this node has the worker role and a model of that id. pin (a node id;
- * NULL or "" = any) restricts the remote choice to one peer. *worker is
- * written for ZT_ROUTE_REMOTE. */
+ * NULL or "" = any) restricts the remote choice to one peer. joined: the
+ * workers this node's orchestrator can place on (zt_orch_role_workers; 0:
+ * none, or no orchestrator). With workers joined, a named model not served
+ * here and no pin: ZT_ROUTE_SCHEDULED, and *fallback (may be NULL) says
+ * where it goes when no joined worker serves the model after all
+ * (ZT_ROUTE_REMOTE or ZT_ROUTE_NOWHERE). *worker is written whenever a
+ * static peer serves it (ZT_ROUTE_REMOTE, or a fallback of ZT_ROUTE_REMOTE). */
 enum zt_route_where zt_route_decide(struct zt_peers *peers, const char *model, bool serves_locally, const char *pin,
-                                    int64_t now, struct zt_peer *worker);
+                                    size_t joined, int64_t now, struct zt_peer *worker, enum zt_route_where *fallback);
 
 /* ---- Failover: one job across workers (resumable.c) ---------------------------
  *

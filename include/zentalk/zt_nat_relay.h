@@ -139,4 +139,8 @@ bool zt_nat_relay_outbound(struct zt_nat_relay *r, const char *node_id);
 /* Requests relayed, or refused. */
 uint64_t zt_nat_relay_count(struct zt_nat_relay *r, bool refused);
 
+/* Register zentalk_orchestrator_relay_requests_total (zt_metrics.h). */
+struct zt_metrics;
+ZT_NODISCARD int zt_nat_relay_register_metrics(struct zt_nat_relay *r, struct zt_metrics *m);
+
 #endif

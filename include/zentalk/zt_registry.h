@@ -236,4 +236,8 @@ size_t zt_registry_count(struct zt_registry *r, bool live_only);
  * changed this registry's view. 0 when sync_ms is 0. */
 size_t zt_registry_sync(struct zt_registry *r, int64_t now_ms);
 
+/* Register zentalk_orchestrator_live_nodes (zt_metrics.h). */
+struct zt_metrics;
+ZT_NODISCARD int zt_registry_register_metrics(struct zt_registry *r, struct zt_metrics *m);
+
 #endif

@@ -253,4 +253,9 @@ const char *zt_sched_self(const struct zt_sched *s);
  * and claimed entries with a gateway). */
 uint64_t zt_sched_continued(struct zt_sched *s);
 
+/* Register zentalk_orchestrator_queue_depth, _jobs_adopted_total and
+ * _jobs_continued_total (zt_metrics.h). */
+struct zt_metrics;
+ZT_NODISCARD int zt_sched_register_metrics(struct zt_sched *s, struct zt_metrics *m);
+
 #endif

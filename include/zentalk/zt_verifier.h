@@ -122,4 +122,8 @@ void zt_verifier_stats(struct zt_verifier *v, struct zt_verifier_stats *out);
 /* Count a job that was to be verified but found no verifier. */
 void zt_verifier_note_unavailable(struct zt_verifier *v);
 
+/* Register zentalk_orchestrator_verifications_total (zt_metrics.h). */
+struct zt_metrics;
+ZT_NODISCARD int zt_verifier_register_metrics(struct zt_verifier *v, struct zt_metrics *m);
+
 #endif

@@ -24,6 +24,7 @@
 #include "zentalk/zt_audit.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_metrics.h"
 #include "zentalk/zt_orch_client.h"
 #include "zentalk/zt_pseudoid.h"
 #include "zentalk/zt_str.h"
@@ -39,6 +40,13 @@ struct peer_count {
     uint64_t ok, failed;
 };
 
+/* The placement metrics: zt_sched_submit's time in seconds for the jobs
+ * it accepted, and why a placed job moved to another worker. */
+#define LAT_BUCKETS 6
+static const double lat_le[LAT_BUCKETS] = {0.0001, 0.0005, 0.001, 0.005, 0.025, 0.1};
+enum retry { RETRY_UNREACHABLE, RETRY_REFUSED, RETRY_TIMEOUT, RETRY_UNVERIFIED, RETRY_N };
+static const char *const retry_names[RETRY_N] = {"unreachable", "refused", "timeout", "unverified"};
+
 struct zt_gw_runner {
     const struct zt_config *cfg;
     const struct zt_identity *id;
@@ -53,6 +61,11 @@ struct zt_gw_runner {
     struct peer_count per[ZT_GW_PEERS_MAX];
     size_t n_per;
     atomic_uint_fast64_t remote, failed;
+    /* scheduled placements (the zentalk_orchestrator_* families of
+     * zt_gw_runner_register_metrics) */
+    atomic_uint_fast64_t lat_count, lat_sum_ns, lat_bucket[LAT_BUCKETS];
+    atomic_uint_fast64_t retries[RETRY_N];
+    atomic_uint_fast64_t ended[2]; /* failed, done */
 };
 
 struct zt_gw_job {
@@ -184,6 +197,27 @@ int zt_gw_runner_reserve(struct zt_gw_runner *r)
 void zt_gw_runner_unreserve(struct zt_gw_runner *r)
 {
     zt_job_pool_unreserve(r->pool);
+}
+
+/* A submission to the scheduler: how long it took and its result (0,
+ * ZT_EBUSY, ZT_ENOTFOUND, ...). */
+static void note_submit(struct zt_gw_runner *r, uint64_t elapsed_ns, int rc)
+{
+    const struct zt_gw_place *p = &r->place;
+    if (p->note_submit) p->note_submit(p->ud, elapsed_ns, rc);
+    if (rc) return;
+    atomic_fetch_add(&r->lat_count, 1);
+    atomic_fetch_add(&r->lat_sum_ns, elapsed_ns);
+    double s = (double)elapsed_ns / 1e9;
+    for (int i = 0; i < LAT_BUCKETS; i++)
+        if (s <= lat_le[i]) atomic_fetch_add(&r->lat_bucket[i], 1);
+}
+
+static void note_retry(struct zt_gw_runner *r, enum retry why)
+{
+    const struct zt_gw_place *p = &r->place;
+    atomic_fetch_add(&r->retries[why], 1);
+    if (p->note_retry) p->note_retry(p->ud, retry_names[why]);
 }
 
 void zt_gw_runner_stats(struct zt_gw_runner *r, struct zt_gw_stats *out)
@@ -730,10 +764,10 @@ static bool tell_sched(struct zt_gw_job *j, const char *worker, enum zt_job_atte
     bool live = p->failed(p->ud, j->sched_id, worker, a == ZT_JOB_ATTEMPT_STALLED, charge, unreachable);
     if (charge) {
         count_peer(j->r, worker, false);
-        p->note_retry(p->ud, a == ZT_JOB_ATTEMPT_DIED      ? "unreachable"
-                             : a == ZT_JOB_ATTEMPT_REFUSED ? "refused"
-                             : a == ZT_JOB_ATTEMPT_STALLED ? "timeout"
-                                                           : "unverified");
+        note_retry(j->r, a == ZT_JOB_ATTEMPT_DIED      ? RETRY_UNREACHABLE
+                         : a == ZT_JOB_ATTEMPT_REFUSED ? RETRY_REFUSED
+                         : a == ZT_JOB_ATTEMPT_STALLED ? RETRY_TIMEOUT
+                                                       : RETRY_UNVERIFIED);
     }
     p->kick(p->ud);
     return live;
@@ -1111,7 +1145,9 @@ static void run_sched(void *arg)
     bool paid = o.status == ZT_JOB_VERIFIED && outcome && strcmp(outcome, "ok") == 0;
     if (!(paid && remote(r))) /* remote: its ok report ended the lease */
         p->cancel(p->ud, j->sched_id);
-    p->note_end(p->ud, outcome && strcmp(outcome, "ok") == 0);
+    bool done = outcome && strcmp(outcome, "ok") == 0;
+    atomic_fetch_add(&r->ended[done], 1);
+    if (p->note_end) p->note_end(p->ud, done);
     p->kick(p->ud); /* a slot is free */
     zt_ignore(unlink_waiting(r, j));
     log_done(j, &o, outcome);
@@ -1168,7 +1204,7 @@ int zt_gw_job_submit(struct zt_gw_job *j, const char *client, const char *identi
     int rc = rem ? p->submit(p->ud, &s, &sr) : 0;
     pthread_mutex_lock(&r->mu); /* an assignment of the pump finds the job listed */
     if (!rem) rc = p->submit(p->ud, &s, &sr);
-    p->note_submit(p->ud, zt_time_mono_ns() - t0, rc);
+    note_submit(r, zt_time_mono_ns() - t0, rc);
     if (!rc) {
         zt_strlcpy(j->sched_id, sr.job_id, sizeof j->sched_id);
         if (sr.assigned) zt_strlcpy(j->assigned, sr.worker, sizeof j->assigned);
@@ -1225,4 +1261,64 @@ int zt_gw_job_start(struct zt_gw_job *j)
         if (j->scheduled && unlink_waiting(r, j)) r->place.cancel(r->place.ud, j->sched_id);
     }
     return rc;
+}
+
+/* ---- metrics ------------------------------------------------------------------- */
+
+static int m_retries(void *ud, struct zt_metrics_out *out)
+{
+    struct zt_gw_runner *r = ud;
+    return zt_metrics_emit_each(out, "reason", retry_names, r->retries, RETRY_N);
+}
+
+static int m_ended(void *ud, struct zt_metrics_out *out)
+{
+    struct zt_gw_runner *r = ud;
+    int rc = zt_metrics_emit_u64(out, NULL, "outcome=\"done\"", atomic_load(&r->ended[1]));
+    return rc ? rc : zt_metrics_emit_u64(out, NULL, "outcome=\"failed\"", atomic_load(&r->ended[0]));
+}
+
+static int m_placement(void *ud, struct zt_metrics_out *out)
+{
+    struct zt_gw_runner *r = ud;
+    int rc = 0;
+    for (int i = 0; i < LAT_BUCKETS && !rc; i++)
+        rc = zt_metrics_emitf_u64(out, "_bucket", atomic_load(&r->lat_bucket[i]), "le=\"%g\"", lat_le[i]);
+    uint64_t n = atomic_load(&r->lat_count);
+    if (!rc) rc = zt_metrics_emit_u64(out, "_bucket", "le=\"+Inf\"", n);
+    if (!rc) rc = zt_metrics_emit(out, "_sum", NULL, (double)atomic_load(&r->lat_sum_ns) / 1e9);
+    if (!rc) rc = zt_metrics_emit_u64(out, "_count", NULL, n);
+    return rc;
+}
+
+/* fams[0..1]: one unlabelled sample each. */
+static int m_one(void *ud, struct zt_metrics_out *out)
+{
+    struct zt_gw_stats st;
+    zt_gw_runner_stats(ud, &st);
+    const uint64_t v[] = {st.failed, st.inflight};
+    return zt_metrics_emit_u64(out, NULL, NULL, v[zt_metrics_out_index(out)]);
+}
+
+static const struct zt_metrics_fam placed[] = {
+    {"zentalk_orchestrator_job_retries_total",
+     "Placed jobs moved to another worker after theirs failed them, by why.", ZT_METRIC_COUNTER, m_retries},
+    {"zentalk_orchestrator_jobs_total", "Placed jobs that ended, by outcome.", ZT_METRIC_COUNTER, m_ended},
+    {"zentalk_orchestrator_placement_seconds", "Time zt_sched_submit took for jobs it accepted (placed or queued).",
+     ZT_METRIC_HISTOGRAM, m_placement},
+};
+
+int zt_gw_runner_register_metrics(struct zt_gw_runner *r, struct zt_metrics *m)
+{
+    static const struct zt_metrics_fam fams[] = {
+        {"zentalk_remote_jobs_failed_total", "Remote jobs that failed (unreachable, refused, unverified).",
+         ZT_METRIC_COUNTER, m_one},
+        {"zentalk_remote_jobs_in_flight", "Remote jobs in progress.", ZT_METRIC_GAUGE, m_one},
+    };
+    return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], r);
+}
+
+int zt_gw_runner_register_placement_metrics(struct zt_gw_runner *r, struct zt_metrics *m)
+{
+    return zt_metrics_add_fns(m, placed, sizeof placed / sizeof placed[0], r);
 }

@@ -1,8 +1,8 @@
 /* routing.c: the local-first decision (zt_jobs.h). Today's rule: a model
  * this node serves, no model named (the default model), or no peers at all:
  * here; otherwise the registered worker peer whose signed descriptor lists
- * the model (encryption.remote_worker pins one). The network's scheduler
- * takes this place later. */
+ * the model (encryption.remote_worker pins one); with workers joined to
+ * this node's orchestrator, its scheduler first. */
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
@@ -10,14 +10,27 @@
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
 
-enum zt_route_where zt_route_decide(struct zt_peers *peers, const char *model, bool serves_locally, const char *pin,
-                                    int64_t now, struct zt_peer *worker)
+/* The static peers alone. */
+static enum zt_route_where decide_static(struct zt_peers *peers, const char *model, bool serves_locally,
+                                         const char *pin, int64_t now, struct zt_peer *worker)
 {
     if (!model || serves_locally || !peers || zt_peers_count(peers) == 0) return ZT_ROUTE_LOCAL;
     struct zt_peer w;
     if (zt_peers_pick(peers, model, pin, now, &w) != 0) return ZT_ROUTE_NOWHERE;
     if (worker) *worker = w;
     return ZT_ROUTE_REMOTE;
+}
+
+enum zt_route_where zt_route_decide(struct zt_peers *peers, const char *model, bool serves_locally, const char *pin,
+                                    size_t joined, int64_t now, struct zt_peer *worker, enum zt_route_where *fallback)
+{
+    enum zt_route_where where = decide_static(peers, model, serves_locally, pin, now, worker);
+    if (fallback) *fallback = where == ZT_ROUTE_REMOTE ? ZT_ROUTE_REMOTE : ZT_ROUTE_NOWHERE;
+    /* with workers joined to this node's orchestrator, its scheduler places
+     * the job; the static peers stay for models no joined worker serves
+     * (and a pinned worker is a static peer) */
+    if (joined > 0 && model && !serves_locally && (!pin || !pin[0])) return ZT_ROUTE_SCHEDULED;
+    return where;
 }
 
 /* ---- the static peers as a failover picker ------------------------------- */

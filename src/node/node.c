@@ -49,6 +49,10 @@
 #include "zentalk/zt_dbsync.h"
 #include "zentalk/zt_mesh.h"
 #include "zentalk/zt_metrics.h"
+#include "zentalk/zt_nat_relay.h"
+#include "zentalk/zt_orch_role.h"
+#include "zentalk/zt_gwjob.h"
+#include "zentalk/zt_verifier.h"
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_pii.h"
@@ -87,6 +91,7 @@ struct zt_node {
     struct zt_infer *models;
     struct zt_spamfeat *feat_spam;
     struct zt_relay *relay;
+    struct zt_gw_runner *runner; /* the gateway's remote jobs (zt_gwjob.h), lent to the router */
     struct zt__route *route;
     struct zt_rcache *rcache; /* the gateway's result cache (NULL: off) */
     struct zt_bridge *bridge; /* webhooks to integration.api_url (NULL: off) */
@@ -116,7 +121,8 @@ struct zt_node {
     struct zt_registry *registry;
     struct zt_sched *sched;
     struct zt_queue *queue; /* database.queue: redis: the queue shared with other orchestrators */
-    struct zt__orch *orch;
+    struct zt_orch_role *role; /* the role's verifier, NAT relay, lease table, pump; the gateway's placement */
+    struct zt__orch *orch;     /* its HTTP side */
     struct zt_chain *chain; /* chain.enabled: the books the gateway's jobs are paid from */
     /* the worker's joins (node.join) and the descriptors of the
      * orchestrators it joined, trusted like peers-file entries */
@@ -278,9 +284,12 @@ static int build_network(struct zt_node *n, struct zt_buf *err)
     if (!rc)
         rc = zt_relay_new(n->peers, (unsigned)cfg->server.relay_timeout_s, (unsigned)cfg->server.relay_max_inflight,
                           &n->relay);
-    if (!rc) rc = zt__route_new(cfg, n->models, n->peers, n->privacy, &n->route);
+    struct zt_gw_runner_opts ro = {.cfg = cfg, .id = n->id, .peers = n->peers, .pv = n->privacy};
+    if (!rc) rc = zt_gw_runner_new(&ro, &n->runner);
+    if (!rc) rc = zt__route_new(cfg, n->models, n->peers, n->privacy, n->runner, &n->route);
     if (!rc) rc = zt__relay_register_metrics(n->relay, n->metrics);
     if (!rc) rc = zt__route_register_metrics(n->route, n->metrics);
+    if (!rc) rc = zt_gw_runner_register_metrics(n->runner, n->metrics);
     if (rc) return rc;
     zt_relay_set_identity(n->relay, n->id);
     /* server.relay_private_targets: auto = allowed only when this node
@@ -420,9 +429,14 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
     if (!(cfg->node.role_mask & ZT_ROLE_ORCHESTRATOR)) {
         /* a gateway whose orchestrator runs in another process (node.orchestrator) */
         if (!(cfg->node.role_mask & ZT_ROLE_GATEWAY) || !cfg->node.orchestrator[0]) return 0;
-        int rc = zt__orch_new_remote(cfg, n->id, gateway_desc, n->sealed, &n->orch, err);
-        if (!rc) zt__route_set_orch(n->route, n->orch);
-        return rc;
+        int rc = zt_orch_role_new_remote(cfg, n->id, gateway_desc, n->sealed, &n->role, err);
+        if (!rc) rc = zt__orch_new(n->role, &n->orch);
+        if (rc) return rc;
+        struct zt_gw_place p;
+        zt_orch_role_place(n->role, &p);
+        zt_gw_runner_set_place(n->runner, &p);
+        zt__route_set_orch(n->route, n->role);
+        return 0;
     }
     const struct zt_cfg_orchestrator *oc = &cfg->orchestrator;
     int64_t now = zt_time_real_ms();
@@ -459,8 +473,15 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
     if (!rc && zt_str_eq(cfg->database.queue, "redis") &&
         (rc = zt_queue_open_config(cfg, zt_identity_id(n->id), &n->queue, err)) == 0)
         zt_sched_set_queue(n->sched, n->queue);
-    if (!rc) rc = zt__orch_new(cfg, n->registry, n->sched, &n->orch);
+    if (!rc) rc = zt_orch_role_new(cfg, n->registry, n->sched, &n->role);
+    if (!rc) rc = zt__orch_new(n->role, &n->orch);
+    /* each part registers its own zentalk_orchestrator_* families */
+    if (!rc) rc = zt_sched_register_metrics(n->sched, n->metrics);
+    if (!rc) rc = zt_registry_register_metrics(n->registry, n->metrics);
     if (!rc) rc = zt__orch_register_metrics(n->orch, n->metrics);
+    if (!rc) rc = zt_gw_runner_register_placement_metrics(n->runner, n->metrics);
+    if (!rc) rc = zt_verifier_register_metrics(zt_orch_role_verifier(n->role), n->metrics);
+    if (!rc) rc = zt_nat_relay_register_metrics(zt_orch_role_relay(n->role), n->metrics);
     if (rc) {
         zt_ignore(zt_buf_appendf(err, " (orchestrator role)"));
         return rc;
@@ -474,11 +495,15 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
     }
     if (n->chain) { /* the stake gate; a decided verification: the bonus, and the slash of a mismatch */
         zt_sched_set_admit(n->sched, zt_chain_stake_admit, n->chain);
-        zt_verifier_set_on_settled(zt__orch_verifier(n->orch), chain_verified, n->chain);
+        zt_verifier_set_on_settled(zt_orch_role_verifier(n->role), chain_verified, n->chain);
     }
     zt__route_set_chain(n->route, n->chain);
-    zt__route_set_orch(n->route, n->orch);
-    zt__orch_set_sink(n->orch, zt__route_sched_event, n->route);
+    zt_gw_runner_set_chain(n->runner, n->chain);
+    struct zt_gw_place p;
+    zt_orch_role_place(n->role, &p);
+    zt_gw_runner_set_place(n->runner, &p);
+    zt__route_set_orch(n->route, n->role);
+    zt_orch_role_set_runner(n->role, n->runner); /* the pump's events: the jobs waiting in the runner */
     zt_log(ZT_LOG_INFO, "orchestrator_ready", "workers_known=%zu live=%zu queued=%zu",
            zt_registry_count(n->registry, false), zt_registry_count(n->registry, true), zt_sched_queued(n->sched));
     return 0;
@@ -713,7 +738,7 @@ int zt_node_start(struct zt_node *n)
      * descriptor's lock, since requests are already being served */
     if (!rc) zt_sealed_worker_set_endpoint(n->sealed, zt_server_endpoint(n->server));
     if (!rc) rc = zt_gdpr_sweeper_start(n->sweeper); /* retention: identity and audit log are set by now */
-    if (!rc) rc = zt__orch_start(n->orch);
+    if (!rc) rc = zt_orch_role_start(n->role);
     if (!rc && n->joiner) {
         /* node.outbound: the listener is where relayed requests run (the descriptor names the relay) */
         const char *ep = n->cfg->node.endpoint[0] && !n->cfg->node.outbound ? n->cfg->node.endpoint
@@ -879,8 +904,8 @@ void zt_node_free(struct zt_node *n)
      * then does the HTTP server close what is left. */
     zt_infer_shutdown(n->models);
     zt_relay_shutdown(n->relay, stop_wait_ms(n, 5000));
-    zt__route_shutdown(n->route, stop_wait_ms(n, 5000)); /* jobs waiting for a worker answer 503 */
-    zt__orch_stop(n->orch);                              /* no scheduler event reaches the router after this */
+    zt_gw_runner_shutdown(n->runner, stop_wait_ms(n, 5000)); /* jobs waiting for a worker answer 503 */
+    zt_orch_role_stop(n->role); /* no scheduler event reaches the runner after this */
     if (n->server) zt_server_wait_idle(n->server, stop_wait_ms(n, 2000));
     zt_ws_hub_free(n->ws); /* closes (1001) and ends upgraded connections before the daemon stops */
     zt_server_free(n->server); /* the listener stops: no handler runs after this */
@@ -889,8 +914,10 @@ void zt_node_free(struct zt_node *n)
     zt_store_close(n->mesh_store); /* after the mesh: its last scores are written at its stop */
     zt_relay_free(n->relay);
     zt__route_free(n->route);
+    zt_gw_runner_free(n->runner); /* after the router that lent it */
     zt_rcache_free(n->rcache); /* after the routes that use it */
     zt__orch_free(n->orch);
+    zt_orch_role_free(n->role); /* after its HTTP side */
     zt_sched_free(n->sched);
     zt_queue_free(n->queue); /* after the scheduler: its entries stay pending for the others to claim */
     zt_registry_free(n->registry);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "orch_int.h"
+#include "zentalk/zt_metrics.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_store.h"
@@ -1191,4 +1192,17 @@ size_t zt_registry_sync(struct zt_registry *r, int64_t now_ms)
     size_t n = orch_sync_locked(r, now_ms, true);
     pthread_mutex_unlock(&r->mu);
     return n;
+}
+
+/* ---- metrics ------------------------------------------------------------------- */
+
+static int m_live(void *ud, struct zt_metrics_out *out)
+{
+    return zt_metrics_emit_u64(out, NULL, NULL, zt_registry_count(ud, true));
+}
+
+int zt_registry_register_metrics(struct zt_registry *r, struct zt_metrics *m)
+{
+    return zt_metrics_add_fn(m, "zentalk_orchestrator_live_nodes", "Workers with a live session.", ZT_METRIC_GAUGE,
+                             m_live, r);
 }

@@ -2,6 +2,7 @@
  * workers' parked polls, the gateways' requests queued for them and the
  * answers streamed back. See zt_nat_relay.h; the routes are
  * src/server/orch_relay.c's. */
+#include "zentalk/zt_metrics.h"
 #include "zentalk/zt_nat_relay.h"
 
 #include <pthread.h>
@@ -398,4 +399,19 @@ void zt_nat_relay_free(struct zt_nat_relay *r)
     zt_nat_relay_sweep(r, true);
     pthread_mutex_destroy(&r->mu);
     zt_free(r);
+}
+
+/* ---- metrics ------------------------------------------------------------------- */
+
+static int m_relayed(void *ud, struct zt_metrics_out *out)
+{
+    int rc = zt_metrics_emit_u64(out, NULL, "result=\"relayed\"", zt_nat_relay_count(ud, false));
+    return rc ? rc : zt_metrics_emit_u64(out, NULL, "result=\"refused\"", zt_nat_relay_count(ud, true));
+}
+
+int zt_nat_relay_register_metrics(struct zt_nat_relay *r, struct zt_metrics *m)
+{
+    return zt_metrics_add_fn(m, "zentalk_orchestrator_relay_requests_total",
+                             "Requests for workers behind NAT relayed over their outbound long-poll, or refused.",
+                             ZT_METRIC_COUNTER, m_relayed, r);
 }

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "orch_int.h"
+#include "zentalk/zt_metrics.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_store.h"
@@ -1422,4 +1423,29 @@ size_t zt_sched_queued(struct zt_sched *s)
     size_t n = s->queued;
     pthread_mutex_unlock(&s->r->mu);
     return n;
+}
+
+/* ---- metrics ------------------------------------------------------------------- */
+
+/* fams[0..2]: one unlabelled sample each. */
+static int m_sched(void *ud, struct zt_metrics_out *out)
+{
+    struct zt_sched *s = ud;
+    size_t i = zt_metrics_out_index(out);
+    uint64_t v = i == 0 ? (uint64_t)zt_sched_queued(s) : i == 1 ? zt_sched_adopted(s) : zt_sched_continued(s);
+    return zt_metrics_emit_u64(out, NULL, NULL, v);
+}
+
+int zt_sched_register_metrics(struct zt_sched *s, struct zt_metrics *m)
+{
+    static const struct zt_metrics_fam fams[] = {
+        {"zentalk_orchestrator_queue_depth", "Jobs waiting for a worker.", ZT_METRIC_GAUGE, m_sched},
+        {"zentalk_orchestrator_jobs_adopted_total",
+         "Jobs of a dead orchestrator (its shared-queue entries claimed) that this one ended.", ZT_METRIC_COUNTER,
+         m_sched},
+        {"zentalk_orchestrator_jobs_continued_total",
+         "Jobs another orchestrator of the shared store placed that this one took over for their gateway.",
+         ZT_METRIC_COUNTER, m_sched},
+    };
+    return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], s);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "orch_int.h"
+#include "zentalk/zt_metrics.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
@@ -229,4 +230,26 @@ void zt_verifier_note_unavailable(struct zt_verifier *v)
     pthread_mutex_lock(&v->reg->mu);
     v->st.unavailable++;
     pthread_mutex_unlock(&v->reg->mu);
+}
+
+/* ---- metrics ------------------------------------------------------------------- */
+
+static int m_verifications(void *ud, struct zt_metrics_out *out)
+{
+    struct zt_verifier_stats st;
+    zt_verifier_stats(ud, &st);
+    const uint64_t v[] = {st.agreed, st.worker_wrong, st.checker_wrong, st.undecided, st.unavailable};
+    static const char *const names[] = {"outcome=\"agreed\"", "outcome=\"worker_wrong\"",
+                                        "outcome=\"checker_wrong\"", "outcome=\"undecided\"",
+                                        "outcome=\"no_verifier\""};
+    int rc = 0;
+    for (size_t i = 0; i < 5 && !rc; i++) rc = zt_metrics_emit_u64(out, NULL, names[i], v[i]);
+    return rc;
+}
+
+int zt_verifier_register_metrics(struct zt_verifier *v, struct zt_metrics *m)
+{
+    return zt_metrics_add_fn(m, "zentalk_orchestrator_verifications_total",
+                             "Jobs checked on other workers, by outcome (who was in the minority).", ZT_METRIC_COUNTER,
+                             m_verifications, v);
 }

@@ -11,10 +11,9 @@
  * answers (openai.h, shared with llm_api.c): each opened text chunk goes
  * out (an SSE chunk, or into the answer kept for the end); only once the
  * receipt verifies does the answer end as a success (the JSON object, or
- * the last SSE chunk and [DONE]); otherwise it ends as an error. It also
- * wires the runner's scheduler interface (struct zt_gw_place) to this
- * node's orchestrator (orch_api.h): src/orchestrator depends on src/jobs,
- * so the runner cannot call it by name.
+ * the last SSE chunk and [DONE]); otherwise it ends as an error. The
+ * runner and its scheduler (struct zt_gw_place, implemented by the
+ * orchestrator role, zt_orch_role.h) are the node's, lent here.
  *
  * Nothing of the prompt, the messages or the answer is logged; the logs
  * and the audit log name the job id, the worker and the PII types. */
@@ -30,7 +29,6 @@
 #include <string.h>
 
 #include "openai.h"
-#include "orch_api.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_bridge.h"
 #include "zentalk/zt_gwjob.h"
@@ -38,16 +36,15 @@
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
+#include "zentalk/zt_orch_role.h"
 #include "zentalk/zt_pii.h"
 #include "zentalk/zt_privacy.h"
 #include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
-#include "zentalk/zt_verifier.h"
 
 #define TEXT_MAX ((size_t)16 << 20)
 
-_Static_assert(ZT_GW_JOB_ID_SIZE == ZT_JOB_ID_SIZE, "zt_gwjob.h's job id is the scheduler's");
 _Static_assert(ZT_GW_BUFFER_MAX == ZT__ROUTE_BUFFER_MAX, "the SSE backlog bound");
 _Static_assert(ZT_GW_PEERS_MAX == ZT__ROUTE_PEERS_MAX, "peers counted by id");
 
@@ -57,8 +54,8 @@ struct zt__route {
     struct zt_peers *peers;
     struct zt_privacy_layer *pv;
     const struct zt_identity *id;
-    struct zt_gw_runner *run; /* remote jobs (zt_gwjob.h) */
-    struct zt__orch *orch;    /* this node's orchestrator, or NULL */
+    struct zt_gw_runner *run;   /* remote jobs (zt_gwjob.h; the node's, lent) */
+    struct zt_orch_role *orch;  /* this node's orchestrator (zt_orch_role.h), or NULL */
     struct zt_chain *chain;   /* chain.enabled: the books jobs are paid from (zt_ledger.h), or NULL */
     struct zt_rcache *cache;  /* the result cache (cache_api.h), or NULL */
     struct zt_bridge *bridge; /* webhooks to the API server (zt_bridge.h), or NULL */
@@ -88,7 +85,7 @@ static bool id_ok(const char *s)
 }
 
 int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_peers *peers, struct zt_privacy_layer *pv,
-                  struct zt__route **out)
+                  struct zt_gw_runner *run, struct zt__route **out)
 {
     if (!id_ok(cfg->encryption.remote_worker) || !id_ok(cfg->encryption.relay)) {
         zt_log(ZT_LOG_ERROR, "config_invalid",
@@ -97,172 +94,26 @@ int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_pe
         return ZT_ECONFIG;
     }
     struct zt__route *r = zt_calloc(1, sizeof *r);
-    if (!r) return ZT_ENOMEM;
-    struct zt_gw_runner_opts o = {.cfg = cfg, .peers = peers, .pv = pv};
-    int rc = zt_gw_runner_new(&o, &r->run);
-    if (rc) {
-        zt_free(r);
-        return rc;
-    }
-    r->cfg = cfg;
-    r->ms = ms;
-    r->peers = peers;
-    r->pv = pv;
+    if (r) *r = (struct zt__route){.cfg = cfg, .ms = ms, .peers = peers, .pv = pv, .run = run};
     *out = r;
-    return 0;
+    return r ? 0 : ZT_ENOMEM;
 }
 
 void zt__route_set_identity(struct zt__route *r, const struct zt_identity *id)
 {
     if (!r) return;
     r->id = id;
-    zt_gw_runner_set_identity(r->run, id);
 }
 
-/* ---- the runner's scheduler: this node's orchestrator (orch_api.h) -------- */
-
-/* A worker's own prices from its join record's caps (decimal strings of
- * base units): false when they do not parse (a worker known through a
- * remote orchestrator of an older build, which does not send them). */
-static bool caps_rate(const struct zt_worker_caps *c, struct zt_ledger_rate *out)
+void zt__route_set_orch(struct zt__route *r, struct zt_orch_role *o)
 {
-    zt_u128 p, q;
-    if (zt_u128_parse(c->price_prompt, strlen(c->price_prompt), &p) ||
-        zt_u128_parse(c->price_completion, strlen(c->price_completion), &q))
-        return false;
-    out->prompt_per_1k = p;
-    out->completion_per_1k = q;
-    return true;
-}
-
-static void worker_info(const struct zt_node_info *ni, struct zt_gw_worker_info *out)
-{
-    memset(out, 0, sizeof *out);
-    zt_strlcpy(out->w.node_id, ni->node_id, sizeof out->w.node_id);
-    memcpy(out->w.kem_pk, ni->kem_pk, sizeof out->w.kem_pk);
-    memcpy(out->w.sign_pk, ni->ed25519_pk, sizeof out->w.sign_pk);
-    zt_strlcpy(out->w.base_url, ni->endpoint, sizeof out->w.base_url);
-    zt_strlcpy(out->w.recipient_id, ni->node_id, sizeof out->w.recipient_id);
-    out->has_rate = caps_rate(&ni->caps, &out->rate);
-    zt_strlcpy(out->wallet, ni->caps.wallet, sizeof out->wallet);
-}
-
-static bool p_remote(void *ud) { return zt__orch_is_remote(ud); }
-
-static int p_submit(void *ud, const struct zt_gw_submit *s, struct zt_gw_placed *out)
-{
-    struct zt_job_req jr = {.client = s->client, .model = s->model, .ctx_tokens = s->ctx_tokens,
-                            .max_tokens = s->max_tokens, .price_ceiling = s->price_ceiling};
-    struct zt_sched_result sr;
-    memset(&sr, 0, sizeof sr);
-    int rc = zt__orch_submit(ud, &jr, &sr);
-    zt_strlcpy(out->job_id, sr.job_id, sizeof out->job_id);
-    out->assigned = !rc && sr.state == ZT_JOB_STATE_ASSIGNED;
-    zt_strlcpy(out->worker, sr.worker, sizeof out->worker);
-    out->retry_after_s = sr.retry_after_s;
-    return rc;
-}
-
-static int p_wait(void *ud, const char *job_id, long wait_ms, char worker[static ZT_IDENTITY_ID_SIZE])
-{
-    return zt__orch_wait_remote(ud, job_id, wait_ms, worker);
-}
-
-static bool p_servable(void *ud, const char *job_id) { return zt__orch_job_servable(ud, job_id); }
-
-static int p_worker(void *ud, const char *worker, struct zt_gw_worker_info *out)
-{
-    struct zt_node_info ni;
-    int rc = zt__orch_worker(ud, worker, &ni);
-    if (!rc) worker_info(&ni, out);
-    return rc;
-}
-
-static int p_start(void *ud, const char *job_id, const char *worker, struct zt_gw_worker_info *out)
-{
-    struct zt_node_info ni;
-    int rc = zt__orch_job_start(ud, job_id, worker, &ni);
-    if (!rc) worker_info(&ni, out);
-    return rc;
-}
-
-static void p_ok(void *ud, const char *job_id, const char *worker, uint32_t tokens, bool replicas, char *verify,
-                 size_t cap)
-{
-    zt__orch_job_ok(ud, job_id, worker, tokens, replicas, verify, cap);
-}
-
-static bool p_failed(void *ud, const char *job_id, const char *worker, bool stalled, bool charge, bool unreachable)
-{
-    enum zt_job_state st = zt__orch_job_failed(ud, job_id, worker, stalled, charge, unreachable);
-    return st == ZT_JOB_STATE_QUEUED || st == ZT_JOB_STATE_ASSIGNED;
-}
-
-static void p_cancel(void *ud, const char *job_id) { zt__orch_job_cancel(ud, job_id); }
-static void p_kick(void *ud) { zt__orch_kick(ud); }
-
-static const char *p_draw(void *ud, const char *job_id, const char *worker, int64_t now_ms)
-{
-    enum zt_verify_reason vr = zt_verifier_sample(zt__orch_verifier(ud), job_id, worker, now_ms);
-    return vr == ZT_VERIFY_NONE ? NULL : zt_verify_reason_name(vr);
-}
-
-static int p_check_pick(void *ud, const char *job_id, const char *model, const char *worker, const uint8_t *worker_pk,
-                        const uint8_t *ckpt, size_t ckpt_len, unsigned round, const char *const *exclude, size_t n,
-                        struct zt_job_worker *out)
-{
-    struct zt_node_info ni;
-    int rc = zt__orch_check_pick(ud, job_id, model, worker, worker_pk, ckpt, ckpt_len, round, exclude, n, &ni);
-    if (rc) return rc;
-    struct zt_gw_worker_info wi;
-    worker_info(&ni, &wi);
-    *out = wi.w;
-    return 0;
-}
-
-static void p_check_failed(void *ud, const char *job_id, const char *checker, bool stalled)
-{
-    zt__orch_check_failed(ud, job_id, checker, stalled);
-}
-
-static void p_check_settle(void *ud, const char *job_id, const struct zt_orch_verdict *v)
-{
-    zt__orch_check_settle(ud, job_id, v);
-}
-
-static void p_note_submit(void *ud, uint64_t ns, int rc) { zt__orch_note_submit(ud, ns, rc); }
-static void p_note_retry(void *ud, const char *why) { zt__orch_note_retry(ud, why); }
-static void p_note_end(void *ud, bool done) { zt__orch_note_end(ud, done); }
-
-void zt__route_set_orch(struct zt__route *r, struct zt__orch *o)
-{
-    if (!r) return;
-    r->orch = o;
-    const struct zt_gw_place p = {
-        .remote = p_remote, .submit = p_submit, .wait = p_wait, .servable = p_servable, .worker = p_worker,
-        .start = p_start, .ok = p_ok, .failed = p_failed, .cancel = p_cancel, .kick = p_kick, .draw = p_draw,
-        .check_pick = p_check_pick, .check_failed = p_check_failed, .check_settle = p_check_settle,
-        .note_submit = p_note_submit, .note_retry = p_note_retry, .note_end = p_note_end, .ud = o,
-    };
-    zt_gw_runner_set_place(r->run, o ? &p : NULL);
-}
-
-void zt__route_sched_event(void *ud, const struct zt_sched_event *ev)
-{
-    struct zt__route *r = ud;
-    if (ev->kind == ZT_SCHED_EV_REQUEUED) return; /* its thread learns it when the call fails */
-    bool assigned = ev->kind == ZT_SCHED_EV_ASSIGNED;
-    bool found = zt_gw_runner_event(r->run, ev->job_id, assigned, ev->worker);
-    /* a job nobody waits for (its client went, or it outlived a restart of
-     * this node): free the worker's slot */
-    if (!found && assigned) zt_ignore(zt_sched_job_cancel(zt__orch_sched(r->orch), ev->job_id, zt_time_real_ms()));
+    if (r) r->orch = o;
 }
 
 void zt__route_set_chain(struct zt__route *r, struct zt_chain *c)
 {
     if (!r) return;
     r->chain = c;
-    zt_gw_runner_set_chain(r->run, c);
 }
 
 void zt__route_set_cache(struct zt__route *r, struct zt_rcache *c)
@@ -281,15 +132,8 @@ static struct zt__cache_env cache_env(const struct zt__route *r)
                                   .pv = r->pv};
 }
 
-void zt__route_shutdown(struct zt__route *r, uint64_t wait_ms)
-{
-    if (r) zt_gw_runner_shutdown(r->run, wait_ms);
-}
-
 void zt__route_free(struct zt__route *r)
 {
-    if (!r) return;
-    zt_gw_runner_free(r->run);
     zt_free(r);
 }
 
@@ -314,27 +158,20 @@ static int m_jobs(void *ud, struct zt_metrics_out *o)
     return rc ? rc : zt_metrics_emit_u64(o, NULL, "where=\"remote\"", st.remote);
 }
 
-/* fams[1..3]: one unlabelled sample each. */
-static int m_one(void *ud, struct zt_metrics_out *o)
+static int m_refused(void *ud, struct zt_metrics_out *o)
 {
-    struct zt__route_stats st;
-    zt__route_stats(ud, &st);
-    const uint64_t v[] = {0, st.remote_failed, st.refused, st.inflight};
-    return zt_metrics_emit_u64(o, NULL, NULL, v[zt_metrics_out_index(o)]);
+    struct zt__route *r = ud;
+    return zt_metrics_emit_u64(o, NULL, NULL, atomic_load(&r->refused));
 }
 
 int zt__route_register_metrics(struct zt__route *r, struct zt_metrics *m)
 {
-    static const struct zt_metrics_fam fams[] = {
-        {"zentalk_jobs_total", "Completion and chat requests, by where they ran.", ZT_METRIC_COUNTER, m_jobs},
-        {"zentalk_remote_jobs_failed_total", "Remote jobs that failed (unreachable, refused, unverified).",
-         ZT_METRIC_COUNTER, m_one},
-        {"zentalk_jobs_refused_total",
-         "Requests kept on this node by the privacy policy (local_only) with no local model.", ZT_METRIC_COUNTER,
-         m_one},
-        {"zentalk_remote_jobs_in_flight", "Remote jobs in progress.", ZT_METRIC_GAUGE, m_one},
-    };
-    return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], r);
+    int rc = zt_metrics_add_fn(m, "zentalk_jobs_total", "Completion and chat requests, by where they ran.",
+                               ZT_METRIC_COUNTER, m_jobs, r);
+    return rc ? rc
+              : zt_metrics_add_fn(m, "zentalk_jobs_refused_total",
+                                  "Requests kept on this node by the privacy policy (local_only) with no local model.",
+                                  ZT_METRIC_COUNTER, m_refused, r);
 }
 
 json_t *zt__route_peer_counts(struct zt__route *r)
@@ -583,11 +420,11 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     const char *pin = r->cfg->encryption.remote_worker;
     char msg[640];
     bool local = model && serves_locally(r, model);
-    enum zt_route_where where = zt_route_decide(r->peers, model, local, pin, now, &w);
-    /* with an orchestrator here and workers joined, the scheduler places
-     * the job; the static peers stay for models no joined worker serves */
-    bool sched = r->orch && model && !local && (!pin || !pin[0]) && zt__orch_has_workers(r->orch);
-    if (!sched) switch (where) {
+    enum zt_route_where fallback;
+    enum zt_route_where where =
+        zt_route_decide(r->peers, model, local, pin, zt_orch_role_workers(r->orch), now, &w, &fallback);
+    bool sched = where == ZT_ROUTE_SCHEDULED;
+    switch (where) {
     case ZT_ROUTE_LOCAL:
         /* a model of this node, the default model, or no peers to ask:
          * here, as before */
@@ -600,7 +437,8 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
                  pin && pin[0] ? pin : "");
         zt_http_resp_error(resp, 404, "model_not_found", msg);
         return true;
-    case ZT_ROUTE_REMOTE: break;
+    case ZT_ROUTE_REMOTE:
+    case ZT_ROUTE_SCHEDULED: break;
     }
     struct zt__openai_opts opts;
     if (!zt__openai_options(body, &opts, resp)) return true;
@@ -640,7 +478,7 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     const char *request_id = zt_http_req_id(req);
     struct zt_gw_job_params jp = {.kind = kind, .model = model, .max_tokens = max_tokens,
                                   .caller = cx->principal.identity, .request_id = request_id, .verdict = &v,
-                                  .peer = where == ZT_ROUTE_REMOTE ? &w : NULL};
+                                  .peer = (sched ? fallback : where) == ZT_ROUTE_REMOTE ? &w : NULL};
     struct rout *s = zt_calloc(1, sizeof *s);
     if (!s || zt_gw_job_new(r->run, &jp, &j) != 0) {
         zt_free(s);
@@ -708,7 +546,7 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
         }
         zt_gw_runner_unreserve(r->run); /* no joined worker serves it: the static peers may */
         reserved = false;
-        if (where != ZT_ROUTE_REMOTE) {
+        if (fallback != ZT_ROUTE_REMOTE) {
             snprintf(msg, sizeof msg, "model '%.128s' is not served here, by any joined worker with a free "
                      "reputation and context, or by a registered peer", model);
             zt_http_resp_error(resp, 404, "model_not_found", msg);

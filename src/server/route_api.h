@@ -37,25 +37,26 @@ struct zt__route;
 #define ZT__ROUTE_BUFFER_MAX ((size_t)1 << 20) /* SSE bytes queued for a slow client */
 #define ZT__ROUTE_PEERS_MAX 64                 /* peers counted by id in /v1/status */
 
-/* cfg, ms, peers and pv must outlive the router. ZT_ECONFIG (a
- * remote_worker or relay that is not a node id; logged), ZT_ENOMEM,
- * ZT_EIO (the HTTP client failed to initialise). */
+/* cfg, ms, peers, pv and run (the gateway's job runner, zt_gwjob.h,
+ * built by the node with its scheduler and books) must outlive the router.
+ * ZT_ECONFIG (a remote_worker or relay that is not a node id; logged),
+ * ZT_ENOMEM. */
+struct zt_gw_runner;
 ZT_NODISCARD int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_peers *peers,
-                               struct zt_privacy_layer *pv, struct zt__route **out);
-/* The identity remote jobs are signed with (before the first request;
- * without one remote jobs answer 503). */
+                               struct zt_privacy_layer *pv, struct zt_gw_runner *run, struct zt__route **out);
+/* The identity of this node (before the first request; without one
+ * remote jobs answer 503; the runner signs with its own copy). */
 void zt__route_set_identity(struct zt__route *r, const struct zt_identity *id);
-/* The orchestrator of this node (NULL: none): with workers joined, each
- * remote job is submitted to its scheduler, waits for a worker, is sealed
- * to the worker assigned and reported to the scheduler (started, finished
- * or failed; a worker that fails before anything reached the client is
+/* The orchestrator of this node (zt_orch_role.h; NULL: none): with
+ * workers joined (zt_route_decide), each remote job is submitted to its
+ * scheduler through the runner, waits for a worker, is sealed to the
+ * worker assigned and reported to the scheduler (started, finished or
+ * failed; a worker that fails before anything reached the client is
  * charged and the job goes to the next worker the scheduler picks). */
-struct zt__orch;
-void zt__route_set_orch(struct zt__route *r, struct zt__orch *o);
-/* chain.enabled: the books the scheduled jobs are paid from (NULL: free).
- * A job reserves its estimate from the caller's wallet at submission
- * (402 when it cannot), settles to its worker when verified, else is
- * refunded (zt_chain_job_open/_end). */
+struct zt_orch_role;
+void zt__route_set_orch(struct zt__route *r, struct zt_orch_role *o);
+/* chain.enabled: the books (NULL: none), for the result cache's billing;
+ * the runner settles the scheduled jobs with its own copy. */
 struct zt_chain;
 void zt__route_set_chain(struct zt__route *r, struct zt_chain *c);
 /* The gateway's result cache (zt_rcache.h; NULL: none): remote answers the
@@ -68,12 +69,7 @@ void zt__route_set_cache(struct zt__route *r, struct zt_rcache *c);
  * settled to its worker. */
 struct zt_bridge;
 void zt__route_set_bridge(struct zt__route *r, struct zt_bridge *b);
-/* The orchestrator's event sink (zt__orch_set_sink): assignments and
- * failures of the jobs waiting here. */
-struct zt_sched_event;
-void zt__route_sched_event(void *ud, const struct zt_sched_event *ev);
-/* Abort remote jobs in progress and wait up to wait_ms for their threads. */
-void zt__route_shutdown(struct zt__route *r, uint64_t wait_ms);
+/* The runner is not freed (the node's). */
 void zt__route_free(struct zt__route *r);
 
 /* For POST /v1/completions (chat false) and /v1/chat/completions: true
@@ -100,9 +96,8 @@ void zt__route_stats(struct zt__route *r, struct zt__route_stats *out);
 /* {"zt1...": {"ok": n, "failed": m}, ...} for the peers that ran jobs
  * (new reference, or NULL when out of memory). */
 json_t *zt__route_peer_counts(struct zt__route *r);
-/* Register the zentalk_jobs_total, zentalk_remote_jobs_failed_total,
- * zentalk_jobs_refused_total and zentalk_remote_jobs_in_flight families
- * (zt_metrics.h). */
+/* Register the zentalk_jobs_total and zentalk_jobs_refused_total families
+ * (zt_metrics.h; the runner registers its own). */
 struct zt_metrics;
 ZT_NODISCARD int zt__route_register_metrics(struct zt__route *r, struct zt_metrics *m);
 

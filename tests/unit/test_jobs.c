@@ -24,7 +24,9 @@
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_crypto.h"
 #include "zentalk/zt_hpke.h"
+#include "zentalk/zt_identity.h"
 #include "zentalk/zt_jobs.h"
+#include "zentalk/zt_peers.h"
 #include "zentalk/zt_time.h"
 
 static const char *policy_yaml = "privacy:\n"
@@ -232,11 +234,58 @@ static void test_route_local(void **state)
     struct zt_peers *peers = NULL;
     assert_int_equal(zt_peers_new(&peers), 0);
     struct zt_peer w;
-    assert_int_equal(zt_route_decide(peers, "tiny", false, NULL, 0, &w), ZT_ROUTE_LOCAL); /* no peers */
-    assert_int_equal(zt_route_decide(peers, NULL, false, NULL, 0, &w), ZT_ROUTE_LOCAL);   /* default model */
-    assert_int_equal(zt_route_decide(NULL, "tiny", false, NULL, 0, &w), ZT_ROUTE_LOCAL);
-    assert_int_equal(zt_route_decide(peers, "tiny", true, NULL, 0, &w), ZT_ROUTE_LOCAL);  /* served here */
+    assert_int_equal(zt_route_decide(peers, "tiny", false, NULL, 0, 0, &w, NULL), ZT_ROUTE_LOCAL); /* no peers */
+    assert_int_equal(zt_route_decide(peers, NULL, false, NULL, 0, 0, &w, NULL), ZT_ROUTE_LOCAL);   /* default model */
+    assert_int_equal(zt_route_decide(NULL, "tiny", false, NULL, 0, 0, &w, NULL), ZT_ROUTE_LOCAL);
+    assert_int_equal(zt_route_decide(peers, "tiny", true, NULL, 0, 0, &w, NULL), ZT_ROUTE_LOCAL);  /* served here */
     zt_peers_free(peers);
+}
+
+/* With workers joined to this node's orchestrator, the scheduler first;
+ * the static peers are the fallback (ZT_ROUTE_REMOTE with the peer, or
+ * NOWHERE); a model served here, no model, or a pinned worker never go
+ * to the scheduler. */
+static void test_route_scheduled(void **state)
+{
+    (void)state;
+    struct zt_identity *id = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    const char *roles[] = {"worker"};
+    const char *models[] = {"tiny"};
+    char *d = NULL;
+    int64_t now = 1800000000;
+    assert_int_equal(zt_identity_descriptor(id, roles, 1, models, 1, "http://10.0.0.1:8080", now + 3600, &d), 0);
+    char text[4096];
+    snprintf(text, sizeof text, "[%s]", d);
+    zt_free(d);
+    struct zt_peers *peers = NULL;
+    assert_int_equal(zt_peers_new(&peers), 0);
+    size_t kept = 0;
+    assert_int_equal(zt_peers_load_text(peers, text, strlen(text), now, &kept, NULL, NULL), 0);
+    assert_int_equal(kept, 1);
+    struct zt_peer w;
+    enum zt_route_where fb = ZT_ROUTE_LOCAL;
+    /* no joined worker: the static decision alone */
+    assert_int_equal(zt_route_decide(peers, "tiny", false, NULL, 0, now, &w, &fb), ZT_ROUTE_REMOTE);
+    assert_string_equal(w.node_id, zt_identity_id(id));
+    assert_int_equal(zt_route_decide(peers, "other", false, NULL, 0, now, &w, &fb), ZT_ROUTE_NOWHERE);
+    /* joined workers: the scheduler, the static peer as the fallback */
+    memset(&w, 0, sizeof w);
+    assert_int_equal(zt_route_decide(peers, "tiny", false, NULL, 2, now, &w, &fb), ZT_ROUTE_SCHEDULED);
+    assert_int_equal(fb, ZT_ROUTE_REMOTE);
+    assert_string_equal(w.node_id, zt_identity_id(id));
+    assert_int_equal(zt_route_decide(peers, "other", false, NULL, 2, now, &w, &fb), ZT_ROUTE_SCHEDULED);
+    assert_int_equal(fb, ZT_ROUTE_NOWHERE);
+    assert_int_equal(zt_route_decide(NULL, "other", false, NULL, 1, now, &w, NULL), ZT_ROUTE_SCHEDULED);
+    assert_int_equal(zt_route_decide(NULL, "other", false, NULL, 1, now, &w, &fb), ZT_ROUTE_SCHEDULED);
+    assert_int_equal(fb, ZT_ROUTE_NOWHERE); /* no peers: a 404 when no joined worker serves it */
+    /* never scheduled: served here, the default model, a pinned worker */
+    assert_int_equal(zt_route_decide(peers, "tiny", true, NULL, 2, now, &w, &fb), ZT_ROUTE_LOCAL);
+    assert_int_equal(zt_route_decide(peers, NULL, false, NULL, 2, now, &w, &fb), ZT_ROUTE_LOCAL);
+    assert_int_equal(zt_route_decide(peers, "tiny", false, zt_identity_id(id), 2, now, &w, &fb), ZT_ROUTE_REMOTE);
+    assert_int_equal(zt_route_decide(peers, "tiny", false, "", 2, now, &w, &fb), ZT_ROUTE_SCHEDULED);
+    zt_peers_free(peers);
+    zt_identity_free(id);
 }
 
 static void bump(void *arg)
@@ -314,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_build_masked_round_trip),
         cmocka_unit_test(test_client_refuses_before_sealing),
         cmocka_unit_test(test_route_local),
+        cmocka_unit_test(test_route_scheduled),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_pool_reuses_threads),
     };
