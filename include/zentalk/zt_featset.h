@@ -99,6 +99,23 @@ const struct zt_stopwords *zt_searchfeat_stopwords(const struct zt_searchfeat *f
 const struct zt_categorizer *zt_searchfeat_categorizer(const struct zt_searchfeat *f, const char **why);
 struct zt_search *zt_searchfeat_engine(struct zt_searchfeat *f);
 const struct zt_cfg_features *zt_searchfeat_config(const struct zt_searchfeat *f);
+/* The search store as a provider of a GDPR export and erase (struct
+ * zt_gdpr_provider, zt_gdpr.h, registered by the node; feat: the struct
+ * zt_searchfeat). Export: the identity's messages decrypted for the owner,
+ * newest first, as {kept, count, items: [{id, text, indexed_at,
+ * indexed_at_ms}]}; ZT_ETOOBIG past ZT_SEARCH_EXPORT_MAX_DOCS messages or
+ * when their ids and texts pass budget bytes (*used: what they took); a
+ * store that is not open says so ({kept, reason}: kept when its file
+ * exists). Erase: the identity's messages and its search key
+ * (crypto-shredding), counted in erased.search_documents and
+ * erased.search_key_destroyed; ZT_ECLOSED, nothing erased, when the
+ * store's file exists but the store is not open; the store's errors. */
+#define ZT_SEARCH_EXPORT_MAX_DOCS 100000
+struct json_t;
+ZT_NODISCARD int zt_searchfeat_gdpr_export(void *feat, const char *identity, size_t budget, size_t *used,
+                                           struct json_t **out, const char **why);
+ZT_NODISCARD int zt_searchfeat_gdpr_erase(void *feat, const char *identity, struct json_t *erased,
+                                          struct json_t *kept);
 
 /* ---- conversation features: intents, smart replies, summaries ---- */
 

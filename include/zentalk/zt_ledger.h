@@ -503,6 +503,62 @@ void zt_chain_unlock(struct zt_chain *c);
  * here); ZT_ENOMEM, ZT_EINVAL (max 0), or the store's error. */
 ZT_NODISCARD int zt_chain_account_export(struct zt_chain *c, const char *address, size_t max, struct json_t **out);
 
+/* The ledger as a provider of a GDPR export and erase (struct zt_gdpr_provider,
+ * zt_gdpr.h, registered by the node; chain: the struct zt_chain, or NULL
+ * on a node with chain.enabled false). Export: a wallet identity's
+ * account (zt_chain_account_export, at most ZT_CHAIN_EXPORT_ENTRIES
+ * entries, with a note that payment records survive erasure), or *out
+ * NULL and *why saying why none is kept; budget is not used (the entries
+ * are bounded by count), *used 0. Erase: nothing is erased; kept.ledger
+ * says why. ZT_ENOMEM, or the store's error. */
+#define ZT_CHAIN_EXPORT_ENTRIES 1000
+ZT_NODISCARD int zt_chain_gdpr_export(void *chain, const char *identity, size_t budget, size_t *used,
+                                      struct json_t **out, const char **why);
+ZT_NODISCARD int zt_chain_gdpr_erase(void *chain, const char *identity, struct json_t *erased, struct json_t *kept);
+
+/* ---- a worker's books, each call under the chain's lock once (src/ledger/provider.c) ---- */
+
+/* A worker's rewards page: its unpaid earnings (the PROVIDER balance) and
+ * its stake (the STAKE balance; both accounts created if new, as
+ * zt_chain_balance does; a negative balance reads 0), its payout wallet
+ * ("" when none is set), and up to max entries (max >= 1) of the PROVIDER
+ * account's history (of_stake: the STAKE account's) with entry ids below
+ * before_id (0: from the newest), newest first, into hist. */
+struct zt_chain_rewards {
+    zt_u128 unpaid, staked;
+    char wallet[43];
+    size_t n; /* entries written to hist */
+};
+ZT_NODISCARD int zt_chain_rewards(struct zt_chain *c, const char *node_id, bool of_stake, int64_t before_id,
+                                  struct zt_ledger_hist *hist, size_t max, struct zt_chain_rewards *out);
+/* A stake deposit (an admin, or the bridge) and the stake it leaves:
+ * zt_ledger_stake_deposit, then node_id's STAKE balance into *staked.
+ * ZT_EEXIST: the key was used for another deposit. */
+ZT_NODISCARD int zt_chain_stake_deposit(struct zt_chain *c, const char *key, const char *node_id, zt_u128 amount,
+                                        bool *replayed, zt_u128 *staked);
+/* Up to max payout batches, newest first, with ids below before_id (0:
+ * from the newest), into out, and the address's leaf in each into leaves:
+ * with node_id, those paying node_id's payout wallet (copied into wallet;
+ * "" and *n 0 when the node has none or no account); otherwise those
+ * paying address (NULL: every batch; leaves are then not meaningful). */
+ZT_NODISCARD int zt_chain_payouts(struct zt_chain *c, const char *node_id, const char *address, int64_t before_id,
+                                  struct zt_ledger_batch_info *out, struct zt_ledger_leaf *leaves, size_t max,
+                                  size_t *n, char wallet[static 43]);
+/* What a claimant submits to the payout contract, checked: batch_id's
+ * info, address's leaf in it, the leaf's Merkle proof (*n hashes; proof
+ * holds ZT_MERKLE_MAX_DEPTH) and the leaf's hash, verified against the
+ * stored root. ZT_ENOTFOUND: no such batch, or the address has no leaf in
+ * it; ZT_EIO: the stored leaves no longer give the stored root (the books
+ * check that first); ZT_ECRYPTO: the proof does not verify against it. */
+ZT_NODISCARD int zt_chain_batch_proof(struct zt_chain *c, int64_t batch_id, const char *address,
+                                      struct zt_ledger_batch_info *info, struct zt_ledger_leaf *leaf,
+                                      uint8_t (*proof)[ZT_MERKLE_HASH], size_t *n,
+                                      uint8_t leaf_hash[static ZT_MERKLE_HASH]);
+/* Set node_id's payout wallet (zt_ledger_set_wallet: its PROVIDER account,
+ * created if new) and read it back as stored (lower-case) into norm. */
+ZT_NODISCARD int zt_chain_set_payout_wallet(struct zt_chain *c, const char *node_id, const char *address,
+                                            char norm[static 43]);
+
 /* A stake deposit (an admin, or the bridge): mint amount into node_id's
  * STAKE account under the key "stake:<key>" (a replay: *replayed). */
 ZT_NODISCARD int zt_ledger_stake_deposit(struct zt_ledger *l, const char *key, const char *node_id, zt_u128 amount,

@@ -1,8 +1,11 @@
 /* searchfeat.c: what the search and categorisation features load (the
  * GloVe and stopwords assets, the categorizer) and the search engine over
- * the store the node hands over. See zt_featset.h. */
+ * the store the node hands over, and the search store as a holder of a
+ * GDPR export and erase. See zt_featset.h. */
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
@@ -14,6 +17,7 @@
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_search.h"
 #include "zentalk/zt_stopwords.h"
+#include "zentalk/zt_time.h"
 
 struct zt_searchfeat {
     const struct zt_config *cfg;
@@ -167,4 +171,90 @@ const struct zt_categorizer *zt_searchfeat_categorizer(const struct zt_searchfea
 const struct zt_cfg_features *zt_searchfeat_config(const struct zt_searchfeat *f)
 {
     return &f->cfg->features;
+}
+
+/* ---- the search store as a holder of a GDPR export and erase (zt_gdpr.h) ---- */
+
+/* Whether the search database file exists and is not empty (data the
+ * store holds while it is not open). */
+static bool search_file_exists(const struct zt_searchfeat *f)
+{
+    const char *p = f->cfg->features.search.db_path;
+    char path[4096];
+    int k = p[0] == '/' ? snprintf(path, sizeof path, "%s", p)
+                        : snprintf(path, sizeof path, "%s/%s", f->cfg->node.data_dir, p);
+    struct stat st;
+    return k > 0 && (size_t)k < sizeof path && stat(path, &st) == 0 && st.st_size > 0;
+}
+
+/* The identity's messages, decrypted for the owner, newest first, as
+ * {kept, count, items}. */
+static int export_messages(struct zt_search *se, const char *identity, size_t budget, size_t *used, json_t **out)
+{
+    struct zt_search_hit *hits = NULL;
+    size_t count = 0, nh = 0, bytes = 0;
+    int rc = zt_search_count(se, identity, &count);
+    if (!rc && count > ZT_SEARCH_EXPORT_MAX_DOCS) rc = ZT_ETOOBIG; /* bounds the memory of the list below */
+    if (!rc) rc = zt_search_list(se, identity, 0, &hits, &nh);
+    if (rc) return rc;
+    json_t *items = json_array();
+    for (size_t i = 0; items && i < nh; i++) {
+        bytes += strlen(hits[i].text) + strlen(hits[i].id);
+        if (bytes > budget) {
+            json_decref(items);
+            zt_search_hits_free(hits, nh);
+            return ZT_ETOOBIG;
+        }
+        char at[ZT_TIME_ISO_LEN];
+        zt_time_iso8601(at, sizeof at, hits[i].ts);
+        if (json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:I}", "id", hits[i].id, "text", hits[i].text,
+                                                   "indexed_at", at, "indexed_at_ms", (json_int_t)hits[i].ts)) != 0) {
+            json_decref(items);
+            items = NULL;
+        }
+    }
+    zt_search_hits_free(hits, nh);
+    *out = items ? json_pack("{s:b,s:I,s:o}", "kept", 1, "count", (json_int_t)nh, "items", items) : NULL;
+    *used = bytes;
+    return *out ? 0 : ZT_ENOMEM;
+}
+
+int zt_searchfeat_gdpr_export(void *feat, const char *identity, size_t budget, size_t *used, json_t **out,
+                              const char **why)
+{
+    struct zt_searchfeat *f = feat;
+    struct zt_search *se = zt_searchfeat_engine(f);
+    *used = 0;
+    *out = NULL;
+    *why = NULL;
+    if (se && strlen(identity) <= ZT_SEARCH_USER_MAX) return export_messages(se, identity, budget, used, out);
+    if (se) {
+        *out = json_pack("{s:b,s:I,s:[]}", "kept", 1, "count", (json_int_t)0, "items");
+    } else {
+        bool there = search_file_exists(f);
+        *out = json_pack("{s:b,s:s}", "kept", there, "reason",
+                         there ? "the search store exists but is not open on this node now (see the node log); retry "
+                                 "when it is"
+                               : "search is not available on this node (asset missing or store not opened)");
+    }
+    return *out ? 0 : ZT_ENOMEM;
+}
+
+int zt_searchfeat_gdpr_erase(void *feat, const char *identity, json_t *erased, json_t *kept)
+{
+    (void)kept;
+    struct zt_searchfeat *f = feat;
+    struct zt_search *se = zt_searchfeat_engine(f);
+    if (!se && search_file_exists(f)) return ZT_ECLOSED; /* its messages cannot be reached now */
+    size_t n_docs = 0;
+    bool key_gone = false;
+    if (se && strlen(identity) <= ZT_SEARCH_USER_MAX) {
+        int rc = zt_search_delete_user(se, identity, &n_docs);
+        if (rc) return rc;
+        key_gone = true;
+    }
+    if (json_object_set_new(erased, "search_documents", json_integer((json_int_t)n_docs)) ||
+        json_object_set_new(erased, "search_key_destroyed", json_boolean(key_gone)))
+        return ZT_ENOMEM;
+    return 0;
 }

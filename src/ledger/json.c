@@ -85,3 +85,50 @@ int zt_chain_account_export(struct zt_chain *c, const char *address, size_t max,
     *out = j;
     return 0;
 }
+
+/* ---- the ledger as a holder of a GDPR export and erase (zt_gdpr.h) ---- */
+
+int zt_chain_gdpr_export(void *chain, const char *identity, size_t budget, size_t *used, struct json_t **out,
+                         const char **why)
+{
+    (void)budget; /* bounded by entries, not bytes */
+    struct zt_chain *c = chain;
+    char addr[43];
+    *used = 0;
+    *out = NULL;
+    if (!c) {
+        *why = "chain.enabled is false: this node keeps no ledger (no credits, payments or payouts)";
+        return 0;
+    }
+    if (zt_chain_payer(identity, addr) != 0) {
+        *why = "ledger accounts belong to wallet identities (wallet:0x...); this identity has none";
+        return 0;
+    }
+    json_t *acct = NULL;
+    int rc = zt_chain_account_export(c, addr, ZT_CHAIN_EXPORT_ENTRIES, &acct);
+    if (rc == ZT_ENOTFOUND) {
+        *why = "this wallet has no ledger account on this node (it never deposited or paid here)";
+        return 0;
+    }
+    if (rc) return rc;
+    json_t *j = json_pack("{s:b}", "kept", 1);
+    if (!j || json_object_update(j, acct) ||
+        json_object_set_new(j, "note", json_string("payment records are kept for accounting and survive erasure; "
+                                                   "they name the wallet address, not a person"))) {
+        json_decref(j);
+        j = NULL;
+        rc = ZT_ENOMEM;
+    }
+    json_decref(acct);
+    *out = j;
+    return rc;
+}
+
+int zt_chain_gdpr_erase(void *chain, const char *identity, struct json_t *erased, struct json_t *kept)
+{
+    (void)identity, (void)erased; /* payment records are not erased */
+    const char *why = chain ? "payment records (a wallet's ledger account and its history) are kept for accounting "
+                              "and are not erased; they name the wallet address, not a person"
+                            : "chain.enabled is false: this node keeps no ledger";
+    return json_object_set_new(kept, "ledger", json_string(why)) ? ZT_ENOMEM : 0;
+}

@@ -21,7 +21,6 @@
 #include "../server/attest_api.h"
 #include "../server/conv_api.h"
 #include "../server/server_deps.h"
-#include "../server/gdpr_api.h"
 #include "../server/orch_api.h"
 #include "zentalk/zt_file.h"
 #include "zentalk/zt_infer.h"
@@ -104,7 +103,7 @@ struct zt_node {
     struct zt_intent_pool *intents;     /* intent batches off the HTTP threads */
     struct zt__feat_conv *conv;         /* their routes (with the chat model) */
     struct zt__wiring *wiring;
-    struct zt__gdpr *gdpr;              /* export/erase routes */
+    struct zt_gdpr *gdpr;               /* GDPR export and erase (their routes' service) */
     struct zt_gdpr_sweeper *sweeper;    /* retention */
     struct zt_sealed_worker *sealed;
     struct zt__attest *attest;
@@ -390,6 +389,24 @@ static int build_sweeper(struct zt_node *n)
         .search_ud = n->search,
     };
     return zt_gdpr_sweeper_new(n->cfg, &h, &n->sweeper);
+}
+
+/* The GDPR export and erase over every holder of personal data besides
+ * the privacy layer's own (audit log, salts) and the wallet's sessions:
+ * the search store first (its erase can fail, and then nothing else
+ * goes), the ledger after (its payment records survive erasure; n->chain
+ * NULL: it says there is none). */
+static int build_gdpr(struct zt_node *n)
+{
+    const struct zt_gdpr_provider h[] = {
+        {.name = "search_documents", .what = "the search messages", .export_fn = zt_searchfeat_gdpr_export,
+         .erase_fn = zt_searchfeat_gdpr_erase, .ud = n->search},
+        {.name = "ledger", .what = "the ledger", .keeps = true, .export_fn = zt_chain_gdpr_export,
+         .erase_fn = zt_chain_gdpr_erase, .ud = n->chain},
+    };
+    const struct zt_gdpr_opts o = {
+        .node_id = n->node_id, .pv = n->privacy, .wallet = n->wallet, .providers = h, .n_providers = sizeof h / sizeof h[0]};
+    return zt_gdpr_new(&o, &n->gdpr);
 }
 
 /* This gateway's signed descriptor, for its remote orchestrator. */
@@ -710,7 +727,7 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
         zt_ignore(zt_buf_appendf(err, "cannot hash the running binary for attestation: %s", strerror(errno)));
     if (!rc) rc = build_orchestrator(n, err);
     /* after the orchestrator: the export shows a wallet's ledger account (n->chain) */
-    if (!rc && (rc = zt__gdpr_new(cfg, node_id, n->privacy, n->search, n->wallet, n->chain, &n->gdpr)) != 0)
+    if (!rc && (rc = build_gdpr(n)) != 0)
         zt_ignore(zt_buf_appendf(err, "GDPR"));
     if (!rc && (rc = zt__joiner_check(cfg, err)) != 0)
         while (err->len && err->data[err->len - 1] == '\n') err->data[--err->len] = '\0';
@@ -934,7 +951,7 @@ void zt_node_free(struct zt_node *n)
     zt_translate_free(n->translator);
     zt__attest_free(n->attest);
     zt_sealed_worker_free(n->sealed);
-    zt__gdpr_free(n->gdpr);
+    zt_gdpr_free(n->gdpr);
     zt__feat_conv_free(n->conv); /* after zt_infer_shutdown(): no job callback runs any more */
     zt_intent_pool_free(n->intents); /* after the routes: batches still queued end stopped */
     zt_convfeat_free(n->convfeat);

@@ -71,10 +71,6 @@ void zt__ledger_h_rewards(void *ud, struct zt__req_ctx *cx, json_t *body, struct
         zt_http_resp_error(resp, 400, "invalid_request", "node must be a node id (?node=zt1...)");
         return;
     }
-    zt_u128 earned, staked;
-    if (!ledger_ok(zt_chain_balance(c, ZT_LEDGER_PROVIDER, node, &earned), resp) ||
-        !ledger_ok(zt_chain_balance(c, ZT_LEDGER_STAKE, node, &staked), resp))
-        return;
     uint64_t before, limit;
     const char *which = zt_http_req_query(cx->req, "account");
     bool of_stake = which && strcmp(which, "stake") == 0;
@@ -84,27 +80,18 @@ void zt__ledger_h_rewards(void *ud, struct zt__req_ctx *cx, json_t *body, struct
         return;
     }
     struct zt_ledger_hist *h = zt_calloc((size_t)limit, sizeof *h);
-    char wallet[43] = "";
-    size_t n = 0;
-    int64_t acct = 0;
-    int rc = h ? 0 : ZT_ENOMEM;
-    if (!rc) {
-        struct zt_ledger *l = zt_chain_lock(c);
-        rc = zt_ledger_account(l, of_stake ? ZT_LEDGER_STAKE : ZT_LEDGER_PROVIDER, node, NULL, &acct);
-        if (!rc) rc = zt_ledger_payout_address(l, node, wallet);
-        if (!rc) rc = zt_ledger_history(l, acct, (int64_t)before, h, (size_t)limit, &n);
-        zt_chain_unlock(c);
-    }
-    json_t *hist = rc ? NULL : zt_ledger_history_to_json(h, n);
-    int64_t last = n ? h[n - 1].entry_id : 0;
+    struct zt_chain_rewards r = {0};
+    int rc = h ? zt_chain_rewards(c, node, of_stake, (int64_t)before, h, (size_t)limit, &r) : ZT_ENOMEM;
+    json_t *hist = rc ? NULL : zt_ledger_history_to_json(h, r.n);
+    int64_t last = r.n ? h[r.n - 1].entry_id : 0;
     zt_free(h);
     if (!ledger_ok(rc ? rc : hist ? 0 : ZT_ENOMEM, resp)) return;
     char es[ZT_U128_STR_LEN], ss[ZT_U128_STR_LEN];
-    zt_u128_format(earned, es);
-    zt_u128_format(staked, ss);
+    zt_u128_format(r.unpaid, es);
+    zt_u128_format(r.staked, ss);
     json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:s*,s:o}", "node_id", node, "unpaid", es, "staked", ss, "decimals",
-                          ZT_LEDGER_DECIMALS, "wallet", wallet[0] ? wallet : NULL, "history", hist);
-    if (j && n == limit) json_object_set_new(j, "next_before", json_integer((json_int_t)last));
+                          ZT_LEDGER_DECIMALS, "wallet", r.wallet[0] ? r.wallet : NULL, "history", hist);
+    if (j && r.n == limit) json_object_set_new(j, "next_before", json_integer((json_int_t)last));
     zt_http_resp_json(resp, 200, j);
 }
 
@@ -126,19 +113,15 @@ void zt__ledger_h_deposit(void *ud, struct zt__req_ctx *cx, json_t *body, struct
             return;
         }
         bool replayed = false;
-        struct zt_ledger *l = zt_chain_lock(c);
-        int rc = zt_ledger_stake_deposit(l, key, node, v, &replayed);
-        int64_t id = 0;
-        struct zt_ledger_bal b = {0};
-        if (!rc && !(rc = zt_ledger_account(l, ZT_LEDGER_STAKE, node, NULL, &id))) rc = zt_ledger_balance(l, id, &b);
-        zt_chain_unlock(c);
+        zt_u128 staked = 0;
+        int rc = zt_chain_stake_deposit(c, key, node, v, &replayed, &staked);
         if (rc == ZT_EEXIST) {
             zt_http_resp_error(resp, 409, "key_reused", "this key was used for another deposit");
             return;
         }
         if (!ledger_ok(rc, resp)) return;
         char bs[ZT_U128_STR_LEN];
-        zt_u128_format(b.mag, bs);
+        zt_u128_format(staked, bs);
         zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:b}", "node_id", node, "staked", bs, "replayed", replayed));
         return;
     }
@@ -185,35 +168,31 @@ void zt__ledger_h_payouts(void *ud, struct zt__req_ctx *cx, json_t *body, struct
     }
     const char *addr = zt_http_req_query(cx->req, "address");
     uint8_t a20[20];
-    char wallet[43] = "";
     bool node = strncmp(cx->principal.identity, "node:", 5) == 0;
     if (cx->principal.role != ZT_AUTH_ADMIN) {
         if (!node) {
             zt_http_resp_error(resp, 403, "forbidden", "payouts are listed for a worker (a node-signed request) or an admin");
             return;
         }
-        struct zt_ledger *l = zt_chain_lock(c);
-        int rc = zt_ledger_payout_address(l, cx->principal.identity + 5, wallet);
-        zt_chain_unlock(c);
-        if (rc && rc != ZT_ENOTFOUND && !ledger_ok(rc, resp)) return;
-        addr = wallet[0] ? wallet : NULL;
-        if (!addr) {
-            zt_http_resp_json(resp, 200, json_pack("{s:s,s:n,s:[]}", "node_id", cx->principal.identity + 5,
-                                                   "wallet", "payouts"));
-            return;
-        }
+        addr = NULL; /* a worker's own wallet */
     } else if (addr && zt_ledger_parse_address(addr, a20)) {
         zt_http_resp_error(resp, 400, "invalid_request", "address must be 0x and 40 hexadecimal digits");
         return;
     }
+    const char *worker = cx->principal.role != ZT_AUTH_ADMIN ? cx->principal.identity + 5 : NULL;
     struct zt_ledger_batch_info *bs = zt_calloc((size_t)limit, sizeof *bs);
     struct zt_ledger_leaf *lv = zt_calloc((size_t)limit, sizeof *lv);
+    char wallet[43] = "";
     size_t n = 0;
-    int rc = !bs || !lv ? ZT_ENOMEM : 0;
-    if (!rc) {
-        struct zt_ledger *l = zt_chain_lock(c);
-        rc = zt_ledger_batch_list(l, addr, (int64_t)before, bs, lv, (size_t)limit, &n);
-        zt_chain_unlock(c);
+    int rc = !bs || !lv ? ZT_ENOMEM : zt_chain_payouts(c, worker, addr, (int64_t)before, bs, lv, (size_t)limit, &n, wallet);
+    if (!rc && worker) {
+        addr = wallet[0] ? wallet : NULL;
+        if (!addr) {
+            zt_free(bs);
+            zt_free(lv);
+            zt_http_resp_json(resp, 200, json_pack("{s:s,s:n,s:[]}", "node_id", worker, "wallet", "payouts"));
+            return;
+        }
     }
     json_t *arr = rc ? NULL : json_array();
     for (size_t i = 0; arr && i < n; i++)
@@ -255,20 +234,16 @@ void zt__ledger_h_proof(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
     uint8_t proof[ZT_MERKLE_MAX_DEPTH][ZT_MERKLE_HASH], lh[ZT_MERKLE_HASH];
     size_t n = 0;
     struct zt_ledger_batch_info bi;
-    struct zt_ledger *l = zt_chain_lock(c);
-    int rc = zt_ledger_batch_info(l, batch, &bi);
-    if (!rc) rc = zt_ledger_batch_proof(l, batch, q + 1, &leaf, proof, &n);
-    zt_chain_unlock(c);
+    int rc = zt_chain_batch_proof(c, batch, q + 1, &bi, &leaf, proof, &n, lh);
     if (rc == ZT_ENOTFOUND) {
         zt_http_resp_error(resp, 404, "not_found", "no such batch, or the address has no leaf in it");
         return;
     }
-    if (!ledger_ok(rc, resp)) return;
-    zt_merkle_leaf(leaf.index, leaf.address, leaf.amount, lh);
-    if (!zt_merkle_verify(bi.root, lh, (const uint8_t(*)[ZT_MERKLE_HASH])proof, n)) {
+    if (rc == ZT_ECRYPTO) {
         zt_http_resp_error(resp, 500, "internal", "the stored batch does not verify");
         return;
     }
+    if (!ledger_ok(rc, resp)) return;
     json_t *j = zt_ledger_batch_to_json(&bi, &leaf);
     json_t *pj = json_array();
     char hx[67];
@@ -316,12 +291,8 @@ void zt__ledger_h_wallet(void *ud, struct zt__req_ctx *cx, json_t *body, struct 
         zt_http_resp_error(resp, 403, "forbidden", "a worker sets its own payout wallet; an admin any node's");
         return;
     }
-    struct zt_ledger *l = zt_chain_lock(c);
     char norm[43];
-    int rc = zt_ledger_set_wallet(l, node, addr);
-    if (!rc) rc = zt_ledger_payout_address(l, node, norm);
-    zt_chain_unlock(c);
-    if (!ledger_ok(rc, resp)) return;
+    if (!ledger_ok(zt_chain_set_payout_wallet(c, node, addr, norm), resp)) return;
     zt_http_resp_json(resp, 200, json_pack("{s:s,s:s}", "node_id", node, "wallet", norm));
 }
 

@@ -73,6 +73,7 @@
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 #include "zentalk/zt_version.h"
+#include "zentalk/zt_wallet.h"
 #include "zentalk/zt_ws.h"
 
 enum method_bit {

@@ -26,7 +26,7 @@ struct zt__feat_conv;
 struct zt_lexfeat;
 struct zt_translate_svc;
 struct zt_ws_hub;
-struct zt__gdpr;
+struct zt_gdpr;
 struct zt__orch;
 struct zt_chain;
 struct zt_mesh;
@@ -58,7 +58,7 @@ struct zt_server_deps {
     struct zt_lexfeat *lexfeat;
     struct zt_translate_svc *translate; /* the translation service (zt_translate.h) */
     struct zt_ws_hub *ws;               /* /v1/ws: the connections (built by the node, src/node/ws_hub.c) */
-    struct zt__gdpr *gdpr;
+    struct zt_gdpr *gdpr;
     struct zt__orch *orch;
     struct zt_chain *chain; /* chain.enabled: the node's books (zt_ledger.h); NULL: the ledger routes answer 404 */
     struct zt_mesh *mesh;   /* mesh.enabled: blobs shared with peers (zt_mesh.h); NULL: /v1/mesh/ answers 404 */

@@ -1718,6 +1718,128 @@ static void test_chain_export(void **state)
     zt_chain_free(c);
 }
 
+/* a worker's books through the chain, each call one lock: the rewards
+ * page, a stake deposit, the payout wallet, the batches for a worker or an
+ * address, a claimant's proof checked against the stored root */
+static void exec_sql(const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void test_chain_worker(void **state)
+{
+    (void)state;
+    struct zt_chain *c = NULL;
+    assert_int_equal(loop_chain_open(&c), 0);
+    const char *node = "node-w", *other = "node-x";
+    struct zt_ledger_hist h[4];
+    struct zt_chain_rewards r;
+    /* a node never seen: both accounts made, nothing owed, no wallet */
+    assert_int_equal(zt_chain_rewards(c, node, false, 0, h, 4, &r), 0);
+    assert_true(r.unpaid == 0 && r.staked == 0 && r.n == 0);
+    assert_string_equal(r.wallet, "");
+    struct zt_ledger *l = zt_chain_lock(c);
+    int64_t id;
+    struct zt_ledger_bal b;
+    assert_int_equal(zt_ledger_find(l, ZT_LEDGER_PROVIDER, node, &id, &b), 0);
+    assert_int_equal(zt_ledger_find(l, ZT_LEDGER_STAKE, node, &id, &b), 0);
+    zt_chain_unlock(c);
+    assert_int_equal(zt_chain_rewards(c, node, false, 0, h, 0, &r), ZT_EINVAL);
+    /* stake: the deposit and the stake it leaves; a replay; a key reused */
+    bool rep = true;
+    zt_u128 staked = 0;
+    assert_int_equal(zt_chain_stake_deposit(c, "s1", node, 50, &rep, &staked), 0);
+    assert_false(rep);
+    assert_true(staked == 50);
+    assert_int_equal(zt_chain_stake_deposit(c, "s1", node, 50, &rep, &staked), 0);
+    assert_true(rep && staked == 50);
+    assert_int_equal(zt_chain_stake_deposit(c, "s1", node, 51, &rep, &staked), ZT_EEXIST);
+    assert_int_equal(zt_chain_stake_deposit(c, "s2", node, 25, &rep, &staked), 0);
+    assert_true(!rep && staked == 75);
+    /* the payout wallet, written in capitals, read back as stored */
+    char norm[43];
+    assert_int_equal(zt_chain_set_payout_wallet(c, node, "0x00000000000000000000000000000000000000AB", norm), 0);
+    assert_string_equal(norm, "0x00000000000000000000000000000000000000ab");
+    assert_int_equal(zt_chain_set_payout_wallet(c, node, "0xnot-an-address", norm), ZT_EINVAL);
+    /* two jobs earn; the page pages, newest first */
+    assert_int_equal(zt_chain_deposit(c, "d1", LOOP_USER, 1000000000, NULL), 0);
+    for (int i = 0; i < 2; i++) {
+        char job[16];
+        snprintf(job, sizeof job, "wj-%d", i);
+        assert_int_equal(zt_chain_job_open(c, "wallet:" LOOP_USER, job, 10, 1, 16, NULL, NULL, 0), 0);
+        zt_chain_job_end(c, job, true, node, NULL, 100, 10);
+    }
+    zt_u128 earned = 0;
+    assert_int_equal(zt_chain_balance(c, ZT_LEDGER_PROVIDER, node, &earned), 0);
+    assert_true(earned > 0);
+    assert_int_equal(zt_chain_rewards(c, node, false, 0, h, 1, &r), 0);
+    assert_int_equal(r.n, 1);
+    assert_true(r.unpaid == earned && r.staked == 75);
+    assert_string_equal(r.wallet, norm);
+    assert_string_equal(h[0].key, "settle:wj-1");
+    assert_int_equal(zt_chain_rewards(c, node, false, h[0].entry_id, h, 4, &r), 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(h[0].key, "settle:wj-0");
+    assert_int_equal(zt_chain_rewards(c, node, true, 0, h, 4, &r), 0); /* the stake account's */
+    assert_int_equal(r.n, 2);
+    assert_string_equal(h[0].key, "stake:s2");
+    /* no batch yet; then one, paying the wallet */
+    struct zt_ledger_batch_info bi[4];
+    struct zt_ledger_leaf lv[4];
+    size_t n = 9;
+    char wallet[43];
+    assert_int_equal(zt_chain_payouts(c, node, NULL, 0, bi, lv, 4, &n, wallet), 0);
+    assert_int_equal(n, 0);
+    assert_string_equal(wallet, norm);
+    struct zt_chain_round round;
+    assert_int_equal(zt_chain_payout_round(c, zt_time_real_ms() + 1000, &round), 0);
+    assert_true(round.batch_id > 0);
+    assert_int_equal(zt_chain_payouts(c, node, NULL, 0, bi, lv, 4, &n, wallet), 0);
+    assert_int_equal(n, 1);
+    assert_true(bi[0].id == round.batch_id && lv[0].amount == earned);
+    assert_int_equal(zt_chain_payouts(c, NULL, norm, 0, bi, lv, 4, &n, wallet), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(wallet, "");
+    assert_int_equal(zt_chain_payouts(c, NULL, NULL, 0, bi, lv, 4, &n, wallet), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(zt_chain_payouts(c, NULL, NULL, round.batch_id, bi, lv, 4, &n, wallet), 0);
+    assert_int_equal(n, 0);
+    /* a node without a wallet, and one without an account, see none */
+    assert_int_equal(zt_chain_rewards(c, other, false, 0, h, 4, &r), 0);
+    assert_int_equal(zt_chain_payouts(c, other, NULL, 0, bi, lv, 4, &n, wallet), 0);
+    assert_true(n == 0 && wallet[0] == '\0');
+    assert_int_equal(zt_chain_payouts(c, "node-none", NULL, 0, bi, lv, 4, &n, wallet), 0);
+    assert_true(n == 0 && wallet[0] == '\0');
+    /* the claimant's proof: verified against the root, the leaf's hash given */
+    uint8_t proof[ZT_MERKLE_MAX_DEPTH][ZT_MERKLE_HASH], lh[ZT_MERKLE_HASH], want[ZT_MERKLE_HASH];
+    struct zt_ledger_leaf leaf;
+    struct zt_ledger_batch_info info;
+    size_t np = 0;
+    assert_int_equal(zt_chain_batch_proof(c, round.batch_id, norm, &info, &leaf, proof, &np, lh), 0);
+    assert_true(info.id == round.batch_id && leaf.amount == earned);
+    zt_merkle_leaf(leaf.index, leaf.address, leaf.amount, want);
+    assert_memory_equal(lh, want, ZT_MERKLE_HASH);
+    assert_true(zt_merkle_verify(info.root, lh, (const uint8_t(*)[ZT_MERKLE_HASH])proof, np));
+    assert_int_equal(zt_chain_batch_proof(c, round.batch_id, LOOP_USER, &info, &leaf, proof, &np, lh), ZT_ENOTFOUND);
+    assert_int_equal(zt_chain_batch_proof(c, round.batch_id + 1, norm, &info, &leaf, proof, &np, lh), ZT_ENOTFOUND);
+    /* a stored leaf changed behind the books' back: the books refuse it
+     * (the leaves no longer give the stored root) before any proof is checked */
+    if (!pg_db[0]) {
+        char sql[200];
+        snprintf(sql, sizeof sql, "UPDATE ledger_batch_leaves SET amount = '%llu' WHERE batch_id = %lld",
+                 (unsigned long long)earned + 1, (long long)round.batch_id);
+        exec_sql(sql);
+        assert_int_equal(zt_chain_batch_proof(c, round.batch_id, norm, &info, &leaf, proof, &np, lh), ZT_EIO);
+    }
+    zt_chain_free(c);
+    char payouts[400];
+    snprintf(payouts, sizeof payouts, "%s/payouts", dir);
+    rmdir(payouts);
+}
+
 int main(void)
 {
     if (zt_test_sqlite_route_alloc() != 0) {
@@ -1730,7 +1852,7 @@ int main(void)
         T(test_u128),    T(test_post),    T(test_jobs),           T(test_property), T(test_threads),
         T(test_merkle),  T(test_batches), T(test_alloc_failures), T(test_crash),
         T(test_eip712),  T(test_payout_key), T(test_batch_states), T(test_job_path), T(test_crash_loop),
-        T(test_reading), T(test_chain_export),
+        T(test_reading), T(test_chain_export), T(test_chain_worker),
     };
     int failures = cmocka_run_group_tests_name("ledger_sqlite", tests, NULL, NULL);
     /* the same books on a real PostgreSQL (issue 12 item 7) */
