@@ -628,6 +628,7 @@ static int build_server(struct zt_node *n, struct zt_buf *err)
         .ws = n->ws,
         .gdpr = n->gdpr,
         .orch = n->orch,
+        .nat_relay = zt__orch_nat_relay(n->orch),
         .chain = n->chain,
         .mesh = n->mesh,
         .dbsync = n->dbsync,

@@ -158,7 +158,7 @@ static int moderate_one(struct zt_lexfeat *f, const char *text, size_t len, cons
 
 /* ---- handlers ------------------------------------------------------------------ */
 
-enum which { W_SENT, W_MOD, W_LANG };
+enum which { W_SENT = ZT__LEXFEAT_SENTIMENT, W_MOD = ZT__LEXFEAT_MODERATE, W_LANG = ZT__LEXFEAT_LANGUAGE };
 
 static void handle(struct zt_lexfeat *f, enum which w, struct zt_http_req *req, json_t *body,
                    struct zt_http_resp *resp)
@@ -207,23 +207,7 @@ static void handle(struct zt_lexfeat *f, enum which w, struct zt_http_req *req, 
     respond(resp, wrap(tx.arr != NULL, results));
 }
 
-void zt__lexfeat_h_sentiment(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+void zt__lexfeat_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    struct zt_lexfeat *f = ud;
-    struct zt_http_req *req = cx->req;
-    handle(f, W_SENT, req, body, resp);
-}
-
-void zt__lexfeat_h_moderate(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    struct zt_lexfeat *f = ud;
-    struct zt_http_req *req = cx->req;
-    handle(f, W_MOD, req, body, resp);
-}
-
-void zt__lexfeat_h_language(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    struct zt_lexfeat *f = ud;
-    struct zt_http_req *req = cx->req;
-    handle(f, W_LANG, req, body, resp);
+    handle(ud, (enum which)cx->arg, cx->req, body, resp);
 }

@@ -148,19 +148,9 @@ static json_t *cat_result(const struct zt_categorizer *c, const struct zt_cfg_ca
     return o;
 }
 
-void zt__search_h_index(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+void zt__search_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    search_handle(ud, ZT_SEARCH_OP_INDEX, &cx->principal, body, resp);
-}
-
-void zt__search_h_query(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    search_handle(ud, ZT_SEARCH_OP_QUERY, &cx->principal, body, resp);
-}
-
-void zt__search_h_delete(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    search_handle(ud, ZT_SEARCH_OP_DELETE, &cx->principal, body, resp);
+    search_handle(ud, (enum zt_search_op)cx->arg, &cx->principal, body, resp);
 }
 
 void zt__categorize_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
