@@ -157,9 +157,10 @@ static void test_remote_gateway(void **state)
     /* the NAT relay's routes are the orchestrator's: a gateway whose
      * orchestrator runs elsewhere answers 404 (it once handed a NULL relay
      * to them and crashed on an unauthenticated request) */
-    static const char *const relay_paths[] = {
-        "/v1/orchestrator/relay/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef/v1/models",
-        "/v1/orchestrator/relay-result/0123456789abcdef0123456789abcdef"};
+    char relay_paths[2][200];
+    snprintf(relay_paths[0], sizeof relay_paths[0], "/v1/orchestrator/relay-result/%s",
+             "0123456789abcdef0123456789abcdef");
+    snprintf(relay_paths[1], sizeof relay_paths[1], "/v1/orchestrator/relay/%s/v1/models", orch_id);
     for (size_t i = 0; i < 2; i++) {
         struct resp rr;
         http(gw.port, "POST", relay_paths[i], "application/json", "{}", &rr);
