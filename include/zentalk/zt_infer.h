@@ -292,4 +292,30 @@ struct zt_infer_embed_sink {
 ZT_NODISCARD int zt_infer_embed_openai(struct zt_infer *inf, struct json_t *body, const struct zt_infer_embed_sink *sink,
                                        void *ud, struct zt_infer_task **out, struct zt_infer_err *err);
 
+
+/* ---- attestation: what this worker states it runs (infer_attest.c) ------------------- */
+
+struct zt_identity;
+struct zt_attest_claims;
+struct zt_attest_model;
+struct zt_infer_attest;
+/* The attestation service over inf's models, signing with id (both must
+ * outlive it): the running binary hashed once, here (zt_attest_self_sha256),
+ * and a hash slot per configured model (zt_attest_hashes: a model file is
+ * hashed the first time it is reported and the hash kept while the file
+ * stays the same). ZT_ENOMEM, ZT_EIO (errno kept). Thread-safe. */
+ZT_NODISCARD int zt_infer_attest_new(struct zt_infer *inf, const struct zt_identity *id,
+                                     struct zt_infer_attest **out);
+void zt_infer_attest_free(struct zt_infer_attest *a);
+/* The claims of a report for nonce_hex (kept by pointer): the binary's
+ * hash, the engine build id, every loaded model with its file's SHA-256,
+ * issued now. c->models is *models, allocated (zt_free; NULL when no model
+ * is loaded). ZT_ENOMEM; ZT_EIO: a loaded model's file cannot be hashed
+ * (logged with the reason). */
+ZT_NODISCARD int zt_infer_attest_claims(struct zt_infer_attest *a, const char *nonce_hex, struct zt_attest_claims *c,
+                                        struct zt_attest_model **models);
+/* The claims signed (zt_attest_report) into *report (zt_free). The errors
+ * of zt_infer_attest_claims, or ZT_ECRYPTO (any failure to sign). */
+ZT_NODISCARD int zt_infer_attest_report(struct zt_infer_attest *a, const char *nonce_hex, char **report);
+
 #endif

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../server/attest_api.h"
 #include "../server/conv_api.h"
 #include "../server/server_deps.h"
 #include "../server/gdpr_api.h"
@@ -102,7 +101,7 @@ struct zt_node {
     struct zt__gdpr *gdpr;              /* export/erase routes */
     struct zt_gdpr_sweeper *sweeper;    /* retention */
     struct zt_sealed_worker *sealed;
-    struct zt__attest *attest;
+    struct zt_infer_attest *attest;
     struct zt_server *server;
     struct zt_dht *dht; /* node.dht_port: discovery */
     struct zt_mesh *mesh; /* mesh.enabled: blobs shared with peers (holder records in dht) */
@@ -682,7 +681,7 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     if (!rc) rc = build_sweeper(n);
     /* the worker's sealed jobs and the signed descriptor and attestation */
     if (!rc && (rc = zt_sealed_worker_new(id, n->models, cfg, &n->sealed)) != 0) zt_ignore(zt_buf_appendf(err, "sealed jobs"));
-    if (!rc && (rc = zt__attest_new(id, n->models, &n->attest)) != 0)
+    if (!rc && (rc = zt_infer_attest_new(n->models, id, &n->attest)) != 0)
         zt_ignore(zt_buf_appendf(err, "cannot hash the running binary for attestation: %s", strerror(errno)));
     if (!rc) rc = build_orchestrator(n, err);
     /* after the orchestrator: the export shows a wallet's ledger account (n->chain) */
@@ -906,7 +905,7 @@ void zt_node_free(struct zt_node *n)
     zt_auth_keys_deinit(&n->auth_keys);
     zt_translate_svc_free(n->translate); /* after the last request that could use a pipeline */
     zt_translate_free(n->translator);
-    zt__attest_free(n->attest);
+    zt_infer_attest_free(n->attest);
     zt_sealed_worker_free(n->sealed);
     zt__gdpr_free(n->gdpr);
     zt__feat_conv_free(n->conv); /* after zt_infer_shutdown(): no job callback runs any more */

@@ -19,7 +19,7 @@ struct zt_infer;
 struct zt__route;
 struct zt_relay;
 struct zt_sealed_worker;
-struct zt__attest;
+struct zt_infer_attest;
 struct zt_spamfeat;
 struct zt_searchfeat;
 struct zt__feat_conv;
@@ -53,7 +53,7 @@ struct zt_server_deps {
     struct zt__route *route;
     struct zt_relay *relay;
     struct zt_sealed_worker *sealed;
-    struct zt__attest *attest;
+    struct zt_infer_attest *attest; /* what this worker attests (zt_infer.h) */
     struct zt_spamfeat *feat_spam;
     struct zt_searchfeat *search;
     struct zt__feat_conv *conv;

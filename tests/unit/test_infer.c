@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_attest.h"
+#include "zentalk/zt_engine.h"
+#include "zentalk/zt_identity.h"
 #include "zentalk/zt_infer.h"
 
 static char model[1024];
@@ -380,6 +383,57 @@ static void test_chat_wait(void **state)
     close_inf(inf);
 }
 
+/* What the worker attests: no model before one is loaded; the loaded
+ * model with its file's SHA-256, the running binary's, the engine build;
+ * the report signed by the node key and verified with the nonce. */
+static void test_attest_claims(void **state)
+{
+    (void)state;
+    if (!model[0]) zt_skip("stories260K.gguf not found (tests/models, or set ZT_TEST_MODELS_DIR)");
+    struct zt_infer *inf = open_file(0);
+    struct zt_identity *id = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    struct zt_infer_attest *a = NULL;
+    assert_int_equal(zt_infer_attest_new(inf, id, &a), 0);
+    const char *nonce = "00112233445566778899aabbccddeeff";
+    uint8_t self[ZT_SHA256_LEN], file[ZT_SHA256_LEN];
+    assert_int_equal(zt_attest_file_sha256("/proc/self/exe", self), 0);
+    assert_int_equal(zt_attest_file_sha256(model, file), 0);
+
+    struct zt_attest_claims c;
+    struct zt_attest_model *models = NULL;
+    assert_int_equal(zt_infer_attest_claims(a, nonce, &c, &models), 0);
+    assert_int_equal(c.n_models, 0); /* configured, not loaded: not attested */
+    assert_memory_equal(c.binary_sha256, self, sizeof self);
+    assert_string_equal(c.engine, zt_engine_build_id());
+    assert_ptr_equal(c.nonce_hex, nonce);
+    zt_free(models);
+
+    struct zt_infer_err err;
+    assert_int_equal(zt_infer_load(inf, NULL, &err), 0);
+    assert_int_equal(zt_infer_attest_claims(a, nonce, &c, &models), 0);
+    assert_int_equal(c.n_models, 1);
+    assert_ptr_equal(c.models, models);
+    assert_string_equal(models[0].id, model);
+    assert_memory_equal(models[0].sha256, file, sizeof file);
+    zt_free(models);
+
+    char *report = NULL;
+    assert_int_equal(zt_infer_attest_report(a, nonce, &report), 0);
+    struct zt_attest_report r;
+    assert_int_equal(zt_attest_verify(report, strlen(report), nonce, &r), 0);
+    assert_string_equal(r.node_id, zt_identity_id(id));
+    assert_int_equal(r.n_models, 1);
+    assert_memory_equal(r.models[0].sha256, file, sizeof file);
+    assert_memory_equal(r.binary_sha256, self, sizeof self);
+    zt_attest_report_deinit(&r);
+    zt_free(report);
+
+    zt_infer_attest_free(a);
+    zt_identity_free(id);
+    close_inf(inf);
+}
+
 int main(void)
 {
     find_model();
@@ -390,6 +444,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_task_close, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_embed_and_chat_run, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_chat_wait, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_attest_claims, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("infer", tests, NULL, NULL));
 }
