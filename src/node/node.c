@@ -278,7 +278,7 @@ static int build_network(struct zt_node *n, struct zt_buf *err)
         rc = zt_relay_new(n->peers, (unsigned)cfg->server.relay_timeout_s, (unsigned)cfg->server.relay_max_inflight,
                           &n->relay);
     if (!rc) rc = zt__route_new(cfg, n->models, n->peers, n->privacy, &n->route);
-    if (!rc) rc = zt__relay_register_metrics(n->relay, n->metrics);
+    if (!rc) rc = zt_relay_register_metrics(n->relay, n->metrics);
     if (!rc) rc = zt__route_register_metrics(n->route, n->metrics);
     if (rc) return rc;
     zt_relay_set_identity(n->relay, n->id);
