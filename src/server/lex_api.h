@@ -21,8 +21,7 @@
 #include "zentalk/zt_featset.h"
 
 /* The routes (ud: the node's struct zt_lexfeat, zt_featset.h; cx->arg:
- * which feature). */
-enum { ZT__LEXFEAT_SENTIMENT, ZT__LEXFEAT_MODERATE, ZT__LEXFEAT_LANGUAGE };
+ * which feature, enum zt_lexfeat_kind). */
 struct zt_http_req;
 struct zt_http_resp;
 struct json_t;
