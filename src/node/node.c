@@ -382,6 +382,14 @@ static int build_sweeper(struct zt_node *n)
     return zt_gdpr_sweeper_new(n->cfg, &h, &n->sweeper);
 }
 
+/* A local job's end (zt_infer_job_report_end): the job.completed webhook,
+ * worker "local". */
+static void local_job_ended(void *ud, const struct zt_infer_job_end *e)
+{
+    zt_bridge_job_completed(ud, e->job_id, e->user, e->model, "local", e->outcome, e->prompt_tokens,
+                            e->completion_tokens, e->duration_ms);
+}
+
 /* This gateway's signed descriptor, for its remote orchestrator. */
 static int gateway_desc(void *ud, char **out)
 {
@@ -675,7 +683,10 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     if (!rc) rc = build_network(n, err);
     if (!rc) rc = build_rcache(n, err);
     if (!rc && (rc = zt_bridge_new(cfg, &n->bridge, err)) == 0 && (rc = zt_bridge_register_metrics(n->bridge, n->metrics)) == 0)
+    {
         zt__route_set_bridge(n->route, n->bridge); /* integration.api_url + webhook_secret */
+        if (n->bridge) zt_infer_set_on_end(n->models, local_job_ended, n->bridge);
+    }
     if (!rc) rc = build_features(n, err);
     if (!rc) zt_translate_svc_set_infer(n->translate, n->models); /* features.translate.model */
     if (!rc) rc = build_sweeper(n);
