@@ -105,6 +105,9 @@ void zt_attest_report_deinit(struct zt_attest_report *r);
  * ZT_ENOMEM. */
 ZT_NODISCARD int zt_attest_hash_fd(int fd, uint8_t out[static 32]);
 ZT_NODISCARD int zt_attest_file_sha256(const char *path, uint8_t out[static 32]);
+/* SHA-256 of the running binary (/proc/self/exe): what a report states
+ * as binary_sha256. ZT_EIO (errno kept), ZT_ENOMEM. */
+ZT_NODISCARD int zt_attest_self_sha256(uint8_t out[static 32]);
 
 /* ---- file hashes kept (the models a report lists) ---------------------
  * Hashing gigabytes takes seconds: a file's SHA-256 is kept in a slot (one

@@ -57,6 +57,24 @@ ZT_NODISCARD int zt_categorize(const struct zt_categorizer *c, const char *const
                                const size_t *lens, size_t n, struct zt_category_score *out,
                                size_t *found);
 
+/* The category of a conversation that has none clear enough. */
+#define ZT_CATEGORIZE_NONE "uncategorised"
+/* What a categorisation decides (features.categorize's top and threshold):
+ * the category, the best one's name, or ZT_CATEGORIZE_NONE when no word of
+ * the texts has a vector or the best share is below threshold; its score
+ * (the best share, 0 when no word voted); the scores shown, the best top
+ * ones (at most the categoriser's count). */
+struct zt_category_pick {
+    const char *category; /* the categoriser's, or ZT_CATEGORIZE_NONE (static) */
+    double score;
+    struct zt_category_score shown[ZT_CATEGORIZE_MAX];
+    size_t n_shown;
+    size_t found; /* words of the texts that voted (zt_categorize's *found) */
+};
+/* zt_categorize() over texts[0..n), then the pick. Its errors. */
+ZT_NODISCARD int zt_categorize_pick(const struct zt_categorizer *c, const char *const *texts, const size_t *lens,
+                                    size_t n, size_t top, double threshold, struct zt_category_pick *out);
+
 /* ---- the request of POST /v1/features/categorize ---- */
 
 #define ZT_CATEGORIZE_TEXT_MAX 65536 /* bytes per text */

@@ -4,9 +4,9 @@
  * wiring use them.
  *
  * Loading never fails for missing data: a feature whose asset is missing
- * or that features.yaml disables is NULL, with the reason (for a 403
- * feature_disabled or 503 asset_missing answer; "enabled is false" or
- * "make data" appear in it) in *why, after one warning at start-up. What
+ * or that features.yaml disables is NULL, with the reason in *why (and,
+ * for the lexicon features, a state saying which: zt_lexfeat_state), after
+ * one warning at start-up. What
  * is loaded is read-only and thread-safe. cfg must outlive the set. */
 #ifndef ZT_FEATSET_H
 #define ZT_FEATSET_H
@@ -38,12 +38,32 @@ void zt_lexfeat_free(struct zt_lexfeat *f);
 const struct zt_sentiment *zt_lexfeat_sentiment(const struct zt_lexfeat *f, const char **why);
 const struct zt_moderation *zt_lexfeat_moderation(const struct zt_lexfeat *f, const char **why);
 struct zt_langid *zt_lexfeat_langid(const struct zt_lexfeat *f, const char **why);
+/* The three features, and why one is not loaded. */
+enum zt_lexfeat_kind { ZT_LEXFEAT_SENTIMENT, ZT_LEXFEAT_MODERATION, ZT_LEXFEAT_LANGUAGE };
+enum zt_feat_state {
+    ZT_FEAT_READY = 0,
+    ZT_FEAT_DISABLED,      /* features.<name>.enabled is false (a 403 feature_disabled) */
+    ZT_FEAT_ASSET_MISSING, /* its asset or fingerprints are not there (`make data`; a 503 asset_missing) */
+    ZT_FEAT_UNAVAILABLE,   /* anything else (a bad language list, an unreadable asset; a 503) */
+};
+/* Whether feature k is loaded; why (when not NULL) the reason it is not
+ * ("" when ready). */
+enum zt_feat_state zt_lexfeat_state(const struct zt_lexfeat *f, enum zt_lexfeat_kind k, const char **why);
 /* The moderation policy of features.moderation (lang NULL, also_langs
  * English and features.moderation.default_languages; valid while f lives). */
 /* Least language-detection confidence at which moderation trusts the
- * detected language alone; below it the caller sets policy.lang_unsure. */
+ * detected language alone; below it policy.lang_unsure is set. */
 #define ZT_LEXFEAT_LANG_SURE 0.9
 void zt_lexfeat_policy(const struct zt_lexfeat *f, struct zt_moderation_policy *p);
+/* The policy for moderating one text (len bytes): zt_lexfeat_policy with
+ * the text's language: lang when the request names one (*source
+ * "request"); otherwise the language detected with features.language's
+ * threshold when language identification is loaded and it is not "und"
+ * (*source "detected"; lang_unsure below ZT_LEXFEAT_LANG_SURE, since a
+ * short English message may be detected as another language); otherwise
+ * none (*source "none", p->lang NULL). */
+void zt_lexfeat_moderation_policy(const struct zt_lexfeat *f, const char *text, size_t len, const char *lang,
+                                  struct zt_moderation_policy *p, const char **source);
 /* The features section it was loaded from (thresholds). */
 const struct zt_cfg_features *zt_lexfeat_config(const struct zt_lexfeat *f);
 /* The scoring mode of features.sentiment.mode (chat unless it says vader). */

@@ -217,6 +217,26 @@ struct zt_infer_sink {
  * the job and ud stay the caller's and sink->free is not called. */
 ZT_NODISCARD int zt_infer_start(struct zt_infer_job *job, const struct zt_infer_sink *sink, void *ud,
                                 struct zt_infer_task **out, struct zt_infer_err *err);
+/* ---- a reported job's end (the node wires it to the job.completed webhook) ---- */
+#define ZT_INFER_JOB_ID_HEX 33   /* a reported job's id: 16 random bytes in hex, NUL */
+#define ZT_INFER_USER_MAX 128    /* the caller's identity, NUL included (ZT_AUTH_ID_MAX) */
+struct zt_infer_job_end {
+    const char *job_id;  /* hex, made when the job was marked (zt_infer_job_report_end) */
+    const char *user;    /* the caller's identity ("" anonymous) */
+    const char *model;   /* the model's id */
+    const char *outcome; /* "ok", "failed", or "client_gone" (the owner closed it before its end) */
+    uint32_t prompt_tokens, completion_tokens;
+    uint64_t duration_ms; /* from zt_infer_start to the task's end (its last event and its owner's close) */
+};
+/* Where the end of every reported job goes (NULL: none), once, when its
+ * task is freed (after its last event and its owner's close), on
+ * whichever thread frees it; set before the first job starts. */
+void zt_infer_set_on_end(struct zt_infer *inf, void (*fn)(void *ud, const struct zt_infer_job_end *e), void *ud);
+/* Report job's end to the hook if it starts (a job refused by
+ * zt_infer_start reports nothing): user (copied, truncated to
+ * ZT_INFER_USER_MAX - 1) asked for it; a fresh random job id. */
+void zt_infer_job_report_end(struct zt_infer_job *j, const char *user);
+
 /* The owner is done: a job not over yet is cancelled (when this returns,
  * the sink is not running and will not be called again; no last event
  * comes). Must not be called from inside the sink, except after the last
@@ -291,5 +311,31 @@ struct zt_infer_embed_sink {
  * model refusals, overloaded, unavailable) and nothing is called. */
 ZT_NODISCARD int zt_infer_embed_openai(struct zt_infer *inf, struct json_t *body, const struct zt_infer_embed_sink *sink,
                                        void *ud, struct zt_infer_task **out, struct zt_infer_err *err);
+
+
+/* ---- attestation: what this worker states it runs (infer_attest.c) ------------------- */
+
+struct zt_identity;
+struct zt_attest_claims;
+struct zt_attest_model;
+struct zt_infer_attest;
+/* The attestation service over inf's models, signing with id (both must
+ * outlive it): the running binary hashed once, here (zt_attest_self_sha256),
+ * and a hash slot per configured model (zt_attest_hashes: a model file is
+ * hashed the first time it is reported and the hash kept while the file
+ * stays the same). ZT_ENOMEM, ZT_EIO (errno kept). Thread-safe. */
+ZT_NODISCARD int zt_infer_attest_new(struct zt_infer *inf, const struct zt_identity *id,
+                                     struct zt_infer_attest **out);
+void zt_infer_attest_free(struct zt_infer_attest *a);
+/* The claims of a report for nonce_hex (kept by pointer): the binary's
+ * hash, the engine build id, every loaded model with its file's SHA-256,
+ * issued now. c->models is *models, allocated (zt_free; NULL when no model
+ * is loaded). ZT_ENOMEM; ZT_EIO: a loaded model's file cannot be hashed
+ * (logged with the reason). */
+ZT_NODISCARD int zt_infer_attest_claims(struct zt_infer_attest *a, const char *nonce_hex, struct zt_attest_claims *c,
+                                        struct zt_attest_model **models);
+/* The claims signed (zt_attest_report) into *report (zt_free). The errors
+ * of zt_infer_attest_claims, or ZT_ECRYPTO (any failure to sign). */
+ZT_NODISCARD int zt_infer_attest_report(struct zt_infer_attest *a, const char *nonce_hex, char **report);
 
 #endif

@@ -310,6 +310,11 @@ void zt_relay_set_identity(struct zt_relay *r, const struct zt_identity *id);
 void zt_relay_shutdown(struct zt_relay *r, uint64_t wait_ms);
 void zt_relay_free(struct zt_relay *r);
 void zt_relay_stats(struct zt_relay *r, struct zt_relay_stats *out);
+/* Register zentalk_relay_requests_total (by outcome: forwarded, failed,
+ * refused) and zentalk_relay_in_flight from zt_relay_stats (zt_metrics.h);
+ * r must outlive m's renders. */
+struct zt_metrics;
+ZT_NODISCARD int zt_relay_register_metrics(struct zt_relay *r, struct zt_metrics *m);
 
 /* Why a request was not forwarded: the HTTP answer to give. */
 struct zt_relay_refusal {

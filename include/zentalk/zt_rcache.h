@@ -177,6 +177,38 @@ bool zt_rcache_scope(const char *mode, struct zt_privacy_layer *pv, const char *
  * kv_cache=<kv>]"; false when that does not fit in n bytes. */
 bool zt_rcache_variant(const char *model, json_t *body, char *out, size_t n);
 
+/* ---- a hit: whether the cache applies, the hit's proof and its bill ---- */
+struct zt_config;
+struct zt_privacy_verdict;
+struct zt_env_receipt;
+struct zt_chain;
+/* Whether the cache applies to a request with privacy verdict v: cfg's
+ * privacy.result_cache is not "off", privacy.retention_cache_days is above
+ * 0, and v allows the texts as they are with no personal data found. (The
+ * caller also needs a scope: zt_rcache_scope.) */
+bool zt_rcache_applies(const struct zt_config *cfg, const struct zt_privacy_verdict *v);
+/* A hit's proof for the new job job_hex (2 * ZT_RCACHE_JOB_ID_LEN lowercase
+ * hex digits): the cached worker receipt and its FINAL checkpoint verified
+ * (the receipt into *rcpt), and the cache receipt that binds the original
+ * receipt to the new job, issued at now_s by the gateway (gateway_pk, its
+ * Ed25519 key; gateway_sk, the secret half), signed into out. 0;
+ * ZT_ECRYPTO: the cached receipt or checkpoint does not verify;
+ * ZT_EINVAL: the cache receipt cannot be signed. */
+ZT_NODISCARD int zt_rcache_hit_receipt(const struct zt_rcache_entry *e, const char *job_hex,
+                                       const uint8_t gateway_pk[static 32], const uint8_t gateway_sk[static 64],
+                                       uint64_t now_s, struct zt_env_receipt *rcpt,
+                                       uint8_t out[static ZT_RCACHE_RECEIPT_LEN]);
+/* Bill a hit as a new job: a random job id into job_hex (2 *
+ * ZT_RCACHE_JOB_ID_LEN + 1 bytes), charged to identity's wallet at cfg's
+ * chain.price_cache_hit (unparsable: 0) for provider (this gateway's node
+ * id) through zt_chain_cache_hit. chain NULL: free (0). Otherwise 0 or
+ * zt_chain_cache_hit's error with why (n bytes) saying it: ZT_EPERM (not
+ * a wallet caller) and ZT_ERANGE (the balance does not cover it) are the
+ * caller's to pay, others the ledger's. */
+ZT_NODISCARD int zt_rcache_hit_bill(struct zt_chain *chain, const struct zt_config *cfg, const char *identity,
+                                    const char *provider, char job_hex[static 2 * ZT_RCACHE_JOB_ID_LEN + 1],
+                                    char *why, size_t n);
+
 /* What one request needs from the cache, kept with the job (embedded;
  * zero-initialised = off). */
 struct zt_rcache_req {

@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "zt_buf.h"
 #include "zt_conv.h"
 #include "zt_entities.h"
 #include "zt_error.h"
@@ -90,5 +91,10 @@ ZT_NODISCARD int zt_summarize_at(const struct zt_intent_model *model, const stru
                                  const struct zt_conv_msg *msgs, size_t n, size_t max_sentences,
                                  double min_salience, const struct zt_entities_ref *ref, struct zt_summary *out);
 void zt_summary_deinit(struct zt_summary *s);
+/* The extractive summary's text, appended to out: the key sentences in
+ * order, joined by a space, each as "<from>: <sentence>" (the sentence
+ * alone when its message has no speaker). msgs: those s was made from.
+ * 0, or ZT_ENOMEM / ZT_ETOOBIG (out's cap). */
+ZT_NODISCARD int zt_summary_text(const struct zt_summary *s, const struct zt_conv_msg *msgs, struct zt_buf *out);
 
 #endif

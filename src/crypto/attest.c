@@ -282,6 +282,11 @@ int zt_attest_file_sha256(const char *path, uint8_t out[static ZT_SHA256_LEN])
     return rc;
 }
 
+int zt_attest_self_sha256(uint8_t out[static ZT_SHA256_LEN])
+{
+    return zt_attest_file_sha256("/proc/self/exe", out);
+}
+
 /* ---- file hashes kept -------------------------------------------------------- */
 
 /* The kept hash of one file, keyed on what a change to it changes: a

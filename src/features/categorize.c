@@ -189,3 +189,18 @@ int zt_categorize(const struct zt_categorizer *c, const char *const *texts, cons
     if (found) *found = total;
     return 0;
 }
+
+int zt_categorize_pick(const struct zt_categorizer *c, const char *const *texts, const size_t *lens, size_t n,
+                       size_t top, double threshold, struct zt_category_pick *out)
+{
+    memset(out, 0, sizeof *out);
+    struct zt_category_score sc[ZT_CATEGORIZE_MAX];
+    int rc = zt_categorize(c, texts, lens, n, sc, &out->found);
+    if (rc) return rc;
+    out->n_shown = top < zt_categorizer_count(c) ? top : zt_categorizer_count(c);
+    memcpy(out->shown, sc, out->n_shown * sizeof sc[0]);
+    bool none = out->found == 0 || sc[0].score < threshold;
+    out->category = none ? ZT_CATEGORIZE_NONE : sc[0].name;
+    out->score = out->found ? sc[0].score : 0.0;
+    return 0;
+}

@@ -588,3 +588,14 @@ out:
     zt_free(sp);
     return rc;
 }
+
+int zt_summary_text(const struct zt_summary *s, const struct zt_conv_msg *msgs, struct zt_buf *out)
+{
+    int rc = 0;
+    for (size_t i = 0; i < s->n_key && !rc; i++) {
+        const struct zt_conv_msg *m = &msgs[s->key[i].msg];
+        rc = zt_buf_appendf(out, "%s%.*s%s%.*s", i ? " " : "", (int)m->from_len, m->from, m->from_len ? ": " : "",
+                            (int)s->key[i].len, m->text + s->key[i].off);
+    }
+    return rc;
+}

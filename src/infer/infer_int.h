@@ -41,6 +41,12 @@ struct zt_infer_job {
     size_t n_toks;
     int32_t *given;           /* params.forced: ids given (zt_infer_job_give) */
     bool fell_back;
+    bool report_end;                     /* zt_infer_job_report_end */
+    char job_id[ZT_INFER_JOB_ID_HEX];
+    char user[ZT_INFER_USER_MAX];
 };
+
+/* The hook of zt_infer_set_on_end, when set. */
+void zt__infer_job_ended(struct zt_infer *inf, const struct zt_infer_job_end *e);
 
 #endif

@@ -339,6 +339,15 @@ bool zt_infer_job_template_fell_back(const struct zt_infer_job *j)
     return j->fell_back;
 }
 
+void zt_infer_job_report_end(struct zt_infer_job *j, const char *user)
+{
+    uint8_t id[(ZT_INFER_JOB_ID_HEX - 1) / 2];
+    randombytes_buf(id, sizeof id);
+    zt_hex_encode(j->job_id, id, sizeof id);
+    zt_strlcpy(j->user, user ? user : "", sizeof j->user);
+    j->report_end = true;
+}
+
 void zt_infer_job_free(struct zt_infer_job *j)
 {
     if (!j) return;

@@ -49,6 +49,8 @@ struct loaded {
 #define BLOCKED_MAX 2
 
 struct zt_infer {
+    void (*on_end)(void *ud, const struct zt_infer_job_end *e); /* zt_infer_set_on_end */
+    void *on_end_ud;
     /* cfg->models copied (their strings borrowed from cfg), then the
      * entries registered at run time (zt_infer_register: strings owned),
      * up to cap. Entries are appended, never moved or removed, so a
@@ -747,4 +749,15 @@ void zt_infer_stats(struct zt_infer *inf, struct zt_runner_stats *out, size_t *n
         if (rs[i] && inf->l[i].users) inf->l[i].users--;
     pthread_mutex_unlock(&inf->mu);
     zt_free(rs);
+}
+
+void zt_infer_set_on_end(struct zt_infer *inf, void (*fn)(void *ud, const struct zt_infer_job_end *e), void *ud)
+{
+    inf->on_end = fn;
+    inf->on_end_ud = ud;
+}
+
+void zt__infer_job_ended(struct zt_infer *inf, const struct zt_infer_job_end *e)
+{
+    if (inf->on_end) inf->on_end(inf->on_end_ud, e);
 }

@@ -45,6 +45,14 @@ struct zt_infer_task {
     float *vecs;
     uint32_t n_embd, embed_tokens;
     int err;
+    /* a reported job (zt_infer_job_report_end): its end, told when t is freed */
+    bool report_end;
+    const char *outcome;     /* NULL: no last event came (the owner closed it first) */
+    uint32_t prompt_tokens, completion_tokens;
+    uint64_t start_ms;
+    const char *model;       /* the job's entry's id (entries are never moved) */
+    char report_id[ZT_INFER_JOB_ID_HEX];
+    char user[ZT_INFER_USER_MAX];
 };
 
 static void task_unref(struct zt_infer_task *t)
@@ -53,6 +61,16 @@ static void task_unref(struct zt_infer_task *t)
     int left = --t->refs;
     pthread_mutex_unlock(&t->mu);
     if (left) return;
+    if (t->report_end) {
+        struct zt_infer_job_end e = {.job_id = t->report_id,
+                                     .user = t->user,
+                                     .model = t->model,
+                                     .outcome = t->outcome ? t->outcome : "client_gone",
+                                     .prompt_tokens = t->prompt_tokens,
+                                     .completion_tokens = t->completion_tokens,
+                                     .duration_ms = zt_time_mono_ms() - t->start_ms};
+        zt__infer_job_ended(t->inf, &e);
+    }
     if (t->sink && t->sink->free) t->sink->free(t->ud);
     if (t->esink && t->esink->free) t->esink->free(t->ud);
     if (!t->released) zt__infer_release(t->inf, t->runner);
@@ -102,6 +120,10 @@ static void on_event(void *ud, const struct zt_job_event *ev)
     if (last) {
         pthread_mutex_lock(&t->mu);
         t->finished = true;
+        /* how a reported job ended: a close racing its end counts as the client's */
+        t->outcome = t->cancelling ? "client_gone" : ev->kind == ZT_JOB_DONE ? "ok" : "failed";
+        t->prompt_tokens = ev->prompt_tokens;
+        t->completion_tokens = ev->completion_tokens;
         /* the job is over: give the model back now rather than when the
          * connection closes (an HTTP thread), so a load waiting for room
          * (zt__infer_acquire) is not held up by it. Not while a close is
@@ -130,6 +152,13 @@ int zt_infer_start(struct zt_infer_job *job, const struct zt_infer_sink *sink, v
     if (!t) return zt__infer_fail(err, ZT_ENOMEM, "overloaded", "out of memory");
     t->sink = sink;
     t->ud = ud;
+    if (job->report_end) {
+        t->report_end = true;
+        t->model = job->entry->id;
+        t->start_ms = zt_time_mono_ms();
+        memcpy(t->report_id, job->job_id, sizeof t->report_id);
+        memcpy(t->user, job->user, sizeof t->user);
+    }
     /* Submitted without holding t->mu (as zt_infer_embed does): the
      * runner calls on_event, which takes t->mu, with its own lock held, and
      * submitting takes the runner's lock (a lock-order inversion that make
@@ -141,6 +170,7 @@ int zt_infer_start(struct zt_infer_job *job, const struct zt_infer_sink *sink, v
     if (rc) {
         t->runner = NULL; /* stays the job's */
         t->sink = NULL;   /* ud stays the caller's */
+        t->report_end = false; /* refused: no job ran */
         t->refs = 1;
         task_unref(t);
         return submit_failed(err, rc);

@@ -1,12 +1,18 @@
 /* cache_req.c: one request's part in the result cache (zt_rcache.h): the
  * scope and variant keys, the lookup that sets a request up, and the
- * store-or-replace decision for a verified answer. The gateway's route
- * (src/server/cache_api.c) decides whether the cache applies and renders a
- * hit. See docs/internals/rcache.md. */
+ * store-or-replace decision for a verified answer; whether the cache
+ * applies to a request, a hit's proof (the cached receipt verified, the
+ * cache receipt signed) and its bill. The gateway's route
+ * (src/server/cache_api.c) renders a hit. See docs/internals/rcache.md. */
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "zentalk/zt_config.h"
+#include "zentalk/zt_envelope.h"
+#include "zentalk/zt_hash.h"
+#include "zentalk/zt_hex.h"
+#include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_privacy.h"
 #include "zentalk/zt_pseudoid.h"
@@ -35,6 +41,43 @@ bool zt_rcache_variant(const char *model, json_t *body, char *out, size_t n)
     int w = snprintf(out, n, "%s%s%s%s%s", model, p ? " precision=" : "", p ? p : "", kv ? " kv_cache=" : "",
                      kv ? kv : "");
     return w > 0 && (size_t)w < n;
+}
+
+bool zt_rcache_applies(const struct zt_config *cfg, const struct zt_privacy_verdict *v)
+{
+    return !zt_str_eq(cfg->privacy.result_cache, "off") && cfg->privacy.retention_cache_days > 0 &&
+           v->kind == ZT_PRIVACY_VERDICT_ALLOW && v->types == 0;
+}
+
+int zt_rcache_hit_receipt(const struct zt_rcache_entry *e, const char *job_hex, const uint8_t gateway_pk[static 32],
+                          const uint8_t gateway_sk[static 64], uint64_t now_s, struct zt_env_receipt *rcpt,
+                          uint8_t out[static ZT_RCACHE_RECEIPT_LEN])
+{
+    struct zt_checkpoint ck;
+    if (zt_env_receipt_verify(e->receipt, e->receipt_len, NULL, rcpt) != 0 ||
+        zt_checkpoint_verify(e->checkpoint, e->checkpoint_len, rcpt->worker_pk, &ck) != 0)
+        return ZT_ECRYPTO;
+    /* the cache receipt: this node binds the original receipt to the new job */
+    struct zt_rcache_receipt cr = {.issued = now_s};
+    zt_ignore(zt_hex_decode_str(cr.job_id, sizeof cr.job_id, job_hex, ZT_HEX_LOWER));
+    memcpy(cr.orig_job_id, rcpt->job_id, sizeof cr.orig_job_id);
+    zt_sha256(cr.orig_receipt_sha256, e->receipt, e->receipt_len);
+    memcpy(cr.gateway_pk, gateway_pk, sizeof cr.gateway_pk);
+    return zt_rcache_receipt_sign(&cr, gateway_sk, out);
+}
+
+int zt_rcache_hit_bill(struct zt_chain *chain, const struct zt_config *cfg, const char *identity, const char *provider,
+                       char job_hex[static 2 * ZT_RCACHE_JOB_ID_LEN + 1], char *why, size_t n)
+{
+    uint8_t jid[ZT_RCACHE_JOB_ID_LEN];
+    randombytes_buf(jid, sizeof jid);
+    zt_hex_encode(job_hex, jid, sizeof jid);
+    if (!chain) return 0;
+    zt_u128 price = 0;
+    const char *ps = cfg->chain.price_cache_hit;
+    if (ps && zt_u128_parse_tokens(ps, strlen(ps), &price) != 0) price = 0;
+    zt_strlcpy(why, "the ledger could not charge the cached answer", n);
+    return zt_chain_cache_hit(chain, identity, job_hex, provider, price, why, n);
 }
 
 int zt_rcache_req_begin(struct zt_rcache *c, const char *scope, bool chat, const char *model, uint32_t max_tokens,

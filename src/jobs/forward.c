@@ -32,6 +32,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_metrics.h"
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -120,6 +121,32 @@ void zt_relay_stats(struct zt_relay *r, struct zt_relay_stats *out)
     out->failed = atomic_load(&r->failed);
     out->refused = atomic_load(&r->refused);
     out->inflight = zt_job_pool_inflight(r->pool);
+}
+
+static int m_requests(void *ud, struct zt_metrics_out *o)
+{
+    struct zt_relay_stats rs;
+    zt_relay_stats(ud, &rs);
+    int rc = zt_metrics_emit_u64(o, NULL, "outcome=\"forwarded\"", rs.forwarded);
+    if (!rc) rc = zt_metrics_emit_u64(o, NULL, "outcome=\"failed\"", rs.failed);
+    if (!rc) rc = zt_metrics_emit_u64(o, NULL, "outcome=\"refused\"", rs.refused);
+    return rc;
+}
+
+static int m_inflight(void *ud, struct zt_metrics_out *o)
+{
+    struct zt_relay_stats rs;
+    zt_relay_stats(ud, &rs);
+    return zt_metrics_emit_u64(o, NULL, NULL, rs.inflight);
+}
+
+int zt_relay_register_metrics(struct zt_relay *r, struct zt_metrics *m)
+{
+    static const struct zt_metrics_fam fams[] = {
+        {"zentalk_relay_requests_total", "Relayed requests, by outcome.", ZT_METRIC_COUNTER, m_requests},
+        {"zentalk_relay_in_flight", "Relayed requests in progress.", ZT_METRIC_GAUGE, m_inflight},
+    };
+    return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], r);
 }
 
 static int refuse(struct zt_relay *r, struct zt_relay_refusal *why, int status, const char *code, const char *msg)

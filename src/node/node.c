@@ -18,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../server/attest_api.h"
 #include "../server/conv_api.h"
 #include "../server/server_deps.h"
 #include "../server/orch_api.h"
@@ -106,7 +105,7 @@ struct zt_node {
     struct zt_gdpr *gdpr;               /* GDPR export and erase (their routes' service) */
     struct zt_gdpr_sweeper *sweeper;    /* retention */
     struct zt_sealed_worker *sealed;
-    struct zt__attest *attest;
+    struct zt_infer_attest *attest;
     struct zt_server *server;
     struct zt_dht *dht; /* node.dht_port: discovery */
     struct zt_mesh *mesh; /* mesh.enabled: blobs shared with peers (holder records in dht) */
@@ -286,7 +285,7 @@ static int build_network(struct zt_node *n, struct zt_buf *err)
     struct zt_gw_runner_opts ro = {.cfg = cfg, .id = n->id, .peers = n->peers, .pv = n->privacy};
     if (!rc) rc = zt_gw_runner_new(&ro, &n->runner);
     if (!rc) rc = zt__route_new(cfg, n->models, n->peers, n->privacy, n->runner, &n->route);
-    if (!rc) rc = zt__relay_register_metrics(n->relay, n->metrics);
+    if (!rc) rc = zt_relay_register_metrics(n->relay, n->metrics);
     if (!rc) rc = zt__route_register_metrics(n->route, n->metrics);
     if (!rc) rc = zt_gw_runner_register_metrics(n->runner, n->metrics);
     if (rc) return rc;
@@ -407,6 +406,14 @@ static int build_gdpr(struct zt_node *n)
     const struct zt_gdpr_opts o = {
         .node_id = n->node_id, .pv = n->privacy, .wallet = n->wallet, .providers = h, .n_providers = sizeof h / sizeof h[0]};
     return zt_gdpr_new(&o, &n->gdpr);
+}
+
+/* A local job's end (zt_infer_job_report_end): the job.completed webhook,
+ * worker "local". */
+static void local_job_ended(void *ud, const struct zt_infer_job_end *e)
+{
+    zt_bridge_job_completed(ud, e->job_id, e->user, e->model, "local", e->outcome, e->prompt_tokens,
+                            e->completion_tokens, e->duration_ms);
 }
 
 /* This gateway's signed descriptor, for its remote orchestrator. */
@@ -670,6 +677,7 @@ static int build_server(struct zt_node *n, struct zt_buf *err)
         .ws = n->ws,
         .gdpr = n->gdpr,
         .orch = n->orch,
+        .nat_relay = zt__orch_nat_relay(n->orch),
         .chain = n->chain,
         .mesh = n->mesh,
         .dbsync = n->dbsync,
@@ -717,13 +725,16 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     if (!rc) rc = build_network(n, err);
     if (!rc) rc = build_rcache(n, err);
     if (!rc && (rc = zt_bridge_new(cfg, &n->bridge, err)) == 0 && (rc = zt_bridge_register_metrics(n->bridge, n->metrics)) == 0)
+    {
         zt__route_set_bridge(n->route, n->bridge); /* integration.api_url + webhook_secret */
+        if (n->bridge) zt_infer_set_on_end(n->models, local_job_ended, n->bridge);
+    }
     if (!rc) rc = build_features(n, err);
     if (!rc) zt_translate_svc_set_infer(n->translate, n->models); /* features.translate.model */
     if (!rc) rc = build_sweeper(n);
     /* the worker's sealed jobs and the signed descriptor and attestation */
     if (!rc && (rc = zt_sealed_worker_new(id, n->models, cfg, &n->sealed)) != 0) zt_ignore(zt_buf_appendf(err, "sealed jobs"));
-    if (!rc && (rc = zt__attest_new(id, n->models, &n->attest)) != 0)
+    if (!rc && (rc = zt_infer_attest_new(n->models, id, &n->attest)) != 0)
         zt_ignore(zt_buf_appendf(err, "cannot hash the running binary for attestation: %s", strerror(errno)));
     if (!rc) rc = build_orchestrator(n, err);
     /* after the orchestrator: the export shows a wallet's ledger account (n->chain) */
@@ -949,7 +960,7 @@ void zt_node_free(struct zt_node *n)
     zt_auth_keys_deinit(&n->auth_keys);
     zt_translate_svc_free(n->translate); /* after the last request that could use a pipeline */
     zt_translate_free(n->translator);
-    zt__attest_free(n->attest);
+    zt_infer_attest_free(n->attest);
     zt_sealed_worker_free(n->sealed);
     zt_gdpr_free(n->gdpr);
     zt__feat_conv_free(n->conv); /* after zt_infer_shutdown(): no job callback runs any more */

@@ -1,11 +1,12 @@
 /* cache_api.h: the result cache on the gateway's LLM route (internal to
- * src/server; route_api.c calls it). The cache is src/jobs's (zt_rcache.h);
- * this file decides per request whether it applies (privacy.result_cache,
- * retention_cache_days, the privacy verdict, who asks), answers a hit in
- * the OpenAI shapes with the worker's original receipt and a cache receipt
- * signed by this node, and bills it (chain.price_cache_hit); the cache
- * itself keys, looks up and stores (zt_rcache_req_*). See
- * docs/internals/rcache.md. */
+ * src/server; route_api.c calls it). The cache is src/jobs's (zt_rcache.h):
+ * it says whether it applies (zt_rcache_applies: privacy.result_cache,
+ * retention_cache_days, the privacy verdict; zt_rcache_scope: who asks),
+ * keys, looks up and stores (zt_rcache_req_*), proves a hit (the worker's
+ * original receipt checked, a cache receipt signed by this node:
+ * zt_rcache_hit_receipt) and bills it (chain.price_cache_hit:
+ * zt_rcache_hit_bill). This file answers a hit in the OpenAI shapes
+ * (openai.c). See docs/internals/rcache.md. */
 #ifndef ZT_SERVER_CACHE_API_H
 #define ZT_SERVER_CACHE_API_H
 

@@ -345,14 +345,9 @@ void zt__feat_h_summarize(void *ud, struct zt__req_ctx *cx, json_t *body, struct
         bad_request(rc, err, resp);
         return;
     }
-    /* the extractive summary: key sentences joined, "from: sentence" */
     struct zt_buf sum;
     zt_buf_init(&sum, 1u << 20);
-    for (size_t i = 0; i < s.n_key && !rc; i++) {
-        const struct zt_conv_msg *m = &cr.msgs[s.key[i].msg];
-        rc = zt_buf_appendf(&sum, "%s%.*s%s%.*s", i ? " " : "", (int)m->from_len, m->from, m->from_len ? ": " : "",
-                            (int)s.key[i].len, m->text + s.key[i].off);
-    }
+    rc = zt_summary_text(&s, cr.msgs, &sum);
     json_t *res = rc ? NULL
                      : json_pack("{s:s,s:s%,s:o*,s:o*,s:o*,s:o*,s:i,s:s}", "method", "extractive", "summary",
                                  zt_buf_str(&sum), sum.len, "key_messages", items_json(&cr, s.key, s.n_key, false),

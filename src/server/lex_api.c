@@ -48,12 +48,14 @@ static void respond(struct zt_http_resp *resp, json_t *j)
     resp->content_type = "application/json";
 }
 
-static bool available(const void *obj, const char *why, struct zt_http_resp *resp)
+static bool available(struct zt_lexfeat *f, enum zt_lexfeat_kind k, struct zt_http_resp *resp)
 {
-    if (obj) return true;
-    if (strstr(why, "enabled is false"))
+    const char *why;
+    enum zt_feat_state st = zt_lexfeat_state(f, k, &why);
+    if (st == ZT_FEAT_READY) return true;
+    if (st == ZT_FEAT_DISABLED)
         zt_http_resp_error(resp, 403, "feature_disabled", why);
-    else if (strstr(why, "make data") || strstr(why, "not found"))
+    else if (st == ZT_FEAT_ASSET_MISSING)
         zt_http_resp_error(resp, 503, "asset_missing", why);
     else
         zt_http_resp_error(resp, 503, "feature_unavailable", why);
@@ -123,18 +125,8 @@ static int language_one(struct zt_lexfeat *f, const char *text, size_t len, json
 static int moderate_one(struct zt_lexfeat *f, const char *text, size_t len, const char *lang, json_t **out)
 {
     struct zt_moderation_policy p;
-    zt_lexfeat_policy(f, &p);
-    p.lang = lang;
-    const char *lang_source = lang ? "request" : "none";
-    struct zt_langid_result lr;
-    if (!lang && zt_lexfeat_langid(f, NULL) && zt_langid_detect(zt_lexfeat_langid(f, NULL), text, len, zt_lexfeat_config(f)->language.threshold, &lr) == 0 &&
-        strcmp(lr.code, "und") != 0) {
-        p.lang = lr.code;
-        lang_source = "detected";
-        /* a short English message may be detected as another language: below
-         * ZT_LEXFEAT_LANG_SURE the word lists of English and the default languages count too */
-        p.lang_unsure = lr.confidence < ZT_LEXFEAT_LANG_SURE;
-    }
+    const char *lang_source;
+    zt_lexfeat_moderation_policy(f, text, len, lang, &p, &lang_source);
     struct zt_moderation_result r;
     int rc = zt_moderation_check(zt_lexfeat_moderation(f, NULL), text, len, &p, &r);
     if (rc) return rc;
@@ -158,7 +150,7 @@ static int moderate_one(struct zt_lexfeat *f, const char *text, size_t len, cons
 
 /* ---- handlers ------------------------------------------------------------------ */
 
-enum which { W_SENT, W_MOD, W_LANG };
+enum which { W_SENT = ZT_LEXFEAT_SENTIMENT, W_MOD = ZT_LEXFEAT_MODERATION, W_LANG = ZT_LEXFEAT_LANGUAGE };
 
 static void handle(struct zt_lexfeat *f, enum which w, struct zt_http_req *req, json_t *body,
                    struct zt_http_resp *resp)
@@ -168,11 +160,7 @@ static void handle(struct zt_lexfeat *f, enum which w, struct zt_http_req *req, 
     static const char mod_usage[] = "{\"text\": \"...\"} or {\"texts\": [...]}, with an optional "
                                     "\"language\": \"<ISO 639-1 code>\"";
     static const char *const names[] = {"sentiment", "moderation", "language"};
-    const char *why = "";
-    const void *obj = w == W_SENT  ? (const void *)zt_lexfeat_sentiment(f, &why)
-                      : w == W_MOD ? (const void *)zt_lexfeat_moderation(f, &why)
-                                   : (const void *)zt_lexfeat_langid(f, &why);
-    if (!available(obj, why, resp)) return;
+    if (!available(f, (enum zt_lexfeat_kind)w, resp)) return;
     struct zt__texts tx;
     if (!zt__texts_get(body, w == W_MOD ? mod_extra : NULL, w == W_MOD ? mod_usage : usage, &tx, resp)) return;
     const char *lang = NULL;
@@ -207,23 +195,7 @@ static void handle(struct zt_lexfeat *f, enum which w, struct zt_http_req *req, 
     respond(resp, wrap(tx.arr != NULL, results));
 }
 
-void zt__lexfeat_h_sentiment(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+void zt__lexfeat_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    struct zt_lexfeat *f = ud;
-    struct zt_http_req *req = cx->req;
-    handle(f, W_SENT, req, body, resp);
-}
-
-void zt__lexfeat_h_moderate(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    struct zt_lexfeat *f = ud;
-    struct zt_http_req *req = cx->req;
-    handle(f, W_MOD, req, body, resp);
-}
-
-void zt__lexfeat_h_language(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    struct zt_lexfeat *f = ud;
-    struct zt_http_req *req = cx->req;
-    handle(f, W_LANG, req, body, resp);
+    handle(ud, (enum which)cx->arg, cx->req, body, resp);
 }

@@ -20,12 +20,11 @@
 #include "req.h"
 #include "zentalk/zt_featset.h"
 
-/* The routes (ud: the node's struct zt_lexfeat, zt_featset.h). */
+/* The routes (ud: the node's struct zt_lexfeat, zt_featset.h; cx->arg:
+ * which feature, enum zt_lexfeat_kind). */
 struct zt_http_req;
 struct zt_http_resp;
 struct json_t;
-void zt__lexfeat_h_sentiment(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
-void zt__lexfeat_h_moderate(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
-void zt__lexfeat_h_language(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__lexfeat_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
 #endif

@@ -8,19 +8,14 @@
  * freed by the task once the job is over and the connection closed
  * (closing cancels the job). */
 #include <pthread.h>
-#include <sodium.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "llm_api.h"
 #include "openai.h"
 #include "zentalk/zt_alloc.h"
-#include "zentalk/zt_bridge.h"
 #include "zentalk/zt_engine.h"
-#include "zentalk/zt_hex.h"
 #include "zentalk/zt_str.h"
-#include "zentalk/zt_time.h"
 
 #define TEXT_MAX ((size_t)16 << 20)
 
@@ -79,14 +74,6 @@ struct answer {
     /* another answer format (zt__llm_stream): events go to the sink */
     const struct zt__llm_sink *sink;
     void *sink_ud;
-    /* the job.completed webhook of a local job (bridge NULL: none), sent
-     * once when the answer is freed */
-    struct zt_bridge *bridge;
-    char job_id[33];
-    char user[ZT_AUTH_ID_MAX];
-    const char *outcome;      /* NULL: the job never ended (the client went) */
-    uint32_t prompt_tokens, completion_tokens;
-    uint64_t start_ms;
 };
 
 static struct answer *answer_new(bool chat, const char *model, const char *req_id)
@@ -104,9 +91,6 @@ static struct answer *answer_new(bool chat, const char *model, const char *req_i
 static void answer_free(void *ud)
 {
     struct answer *c = ud;
-    if (c->bridge)
-        zt_bridge_job_completed(c->bridge, c->job_id, c->user, c->model, "local", c->outcome ? c->outcome : "client_gone",
-                                c->prompt_tokens, c->completion_tokens, zt_time_mono_ms() - c->start_ms);
     zt_http_async_release(c->async);
     if (c->sink && c->sink->free) c->sink->free(c->sink_ud);
     zt_buf_deinit(&c->text);
@@ -140,11 +124,6 @@ static void set_task(struct answer *c, struct zt_infer_task *t)
 static void on_event(void *ud, const struct zt_job_event *ev)
 {
     struct answer *c = ud;
-    if (ev->kind != ZT_JOB_TEXT) { /* the last event: how the job ended */
-        c->outcome = atomic_load(&c->closed) ? "client_gone" : ev->kind == ZT_JOB_DONE ? "ok" : "failed";
-        c->prompt_tokens = ev->prompt_tokens;
-        c->completion_tokens = ev->completion_tokens;
-    }
     if (atomic_load(&c->closed)) return;
     if (c->sink) {
         if (ev->kind == ZT_JOB_TEXT) c->sink->text(c->sink_ud, c->async, ev);
@@ -193,7 +172,6 @@ static int start(struct zt_infer_job *job, struct zt_http_req *req, struct answe
         zt_http_async_abandon(c->async); /* on_close will not run */
         c->async = NULL;
         c->sink = NULL; /* the sink's data stays the caller's */
-        c->bridge = NULL; /* refused: no job ran */
         answer_free(c);
         zt__openai_refuse(resp, &err);
         return -1;
@@ -205,7 +183,7 @@ static int start(struct zt_infer_job *job, struct zt_http_req *req, struct answe
 /* ---- completions and chat ----------------------------------------------- */
 
 void zt__llm_generate(struct zt_infer *inf, struct zt__req_ctx *cx, json_t *body, bool chat,
-                      struct zt_bridge *bridge, struct zt_http_resp *resp)
+                      struct zt_http_resp *resp)
 {
     struct zt_http_req *req = cx->req;
     struct zt__openai_opts opts;
@@ -224,14 +202,7 @@ void zt__llm_generate(struct zt_infer *inf, struct zt__req_ctx *cx, json_t *body
     }
     c->stream = opts.stream;
     c->include_usage = opts.include_usage;
-    if (bridge) {
-        uint8_t jid[16];
-        randombytes_buf(jid, sizeof jid);
-        zt_hex_encode(c->job_id, jid, sizeof jid);
-        zt_strlcpy(c->user, cx->principal.identity, sizeof c->user);
-        c->start_ms = zt_time_mono_ms();
-        c->bridge = bridge;
-    }
+    zt_infer_job_report_end(job, cx->principal.identity); /* the node's job.completed webhook (worker "local") */
     if (start(job, req, c, c->stream ? "text/event-stream" : NULL, NULL, 0, resp) != 0) zt_infer_job_free(job);
 }
 

@@ -21,11 +21,11 @@ void zt__llm_h_models(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
 void zt__llm_h_model(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 /* A completion (chat false) or chat request run on this node; called by the
  * local-first router's handlers (route_api.h) when the model is served here.
- * bridge (NULL: none): a job.completed webhook when the job is over (worker
- * "local"; outcome ok, failed, or client_gone). */
-struct zt_bridge;
+ * Its end is reported (zt_infer_job_report_end: the node sends the
+ * job.completed webhook, worker "local"; outcome ok, failed, or
+ * client_gone). */
 void zt__llm_generate(struct zt_infer *inf, struct zt__req_ctx *cx, json_t *body, bool chat,
-                      struct zt_bridge *bridge, struct zt_http_resp *resp);
+                      struct zt_http_resp *resp);
 /* POST /v1/embeddings (ud: the node's struct zt_infer). */
 void zt__llm_h_embeddings(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 

@@ -10,6 +10,8 @@
 #include "zentalk/zt_str.h"
 
 #define EVENT_MAX ((size_t)32 << 20)
+#define WHOLE_MAX ((size_t)16 << 20) /* an answer's whole stream at once (a cache hit) */
+#define SSE_DONE "data: [DONE]\n\n"
 
 bool zt__openai_options(json_t *body, struct zt__openai_opts *o, struct zt_http_resp *resp)
 {
@@ -101,9 +103,16 @@ json_t *zt__openai_zentalk(const struct zt__openai_ran *r)
 {
     char h[2 * ZT_SAMPLER_HASH_LEN + 1];
     zt_hex_encode(h, r->seq_hash, ZT_SAMPLER_HASH_LEN);
-    return json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:O?}", "seq_hash", h, "engine", r->engine, "ran_on",
-                     r->ran_on, "job_id", r->job_id, "receipt", r->receipt_hex, "via", r->via, "verification",
-                     r->verification, "checks", r->checks);
+    json_t *z = json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:O?}", "seq_hash", h, "engine", r->engine, "ran_on",
+                          r->ran_on, "job_id", r->job_id, "receipt", r->receipt_hex, "via", r->via, "verification",
+                          r->verification, "checks", r->checks);
+    if (z && r->cache_orig_job &&
+        json_object_set_new(z, "cache", json_pack("{s:b,s:s,s:s?}", "hit", 1, "original_job_id", r->cache_orig_job,
+                                                  "receipt", r->cache_receipt)) != 0) {
+        json_decref(z);
+        return NULL;
+    }
+    return z;
 }
 
 json_t *zt__openai_chunk(const struct zt__openai_answer *a, const char *text, size_t len, const char *finish)
@@ -164,20 +173,15 @@ json_t *zt__openai_error_event(const char *code, const char *message)
     return json_pack("{s:{s:s,s:s,s:s}}", "error", "code", code, "message", message, "type", "server_error");
 }
 
-int zt__openai_sse(struct zt_http_async *a, json_t *j)
+int zt__openai_sse_buf(struct zt_buf *b, json_t *j)
 {
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!s) return ZT_ENOMEM;
-    struct zt_buf b;
-    zt_buf_init(&b, EVENT_MAX);
     /* reals in their shortest round-trip form (0.8, not 0.80000000000000004) */
-    int rc = zt_buf_append_str(&b, "data: ");
-    if (!rc) rc = zt_json_shorten_reals(s, strlen(s), &b);
-    if (!rc) rc = zt_buf_append_str(&b, "\n\n");
-    if (!rc) rc = zt_http_async_write(a, b.data, b.len);
-    if (b.data) sodium_memzero(b.data, b.cap);
-    zt_buf_deinit(&b);
+    int rc = zt_buf_append_str(b, "data: ");
+    if (!rc) rc = zt_json_shorten_reals(s, strlen(s), b);
+    if (!rc) rc = zt_buf_append_str(b, "\n\n");
     sodium_memzero(s, strlen(s));
     json_free_t jfree;
     json_get_alloc_funcs(NULL, &jfree);
@@ -185,10 +189,43 @@ int zt__openai_sse(struct zt_http_async *a, json_t *j)
     return rc;
 }
 
+int zt__openai_sse(struct zt_http_async *a, json_t *j)
+{
+    struct zt_buf b;
+    zt_buf_init(&b, EVENT_MAX);
+    int rc = zt__openai_sse_buf(&b, j);
+    if (!rc) rc = zt_http_async_write(a, b.data, b.len);
+    if (b.data) sodium_memzero(b.data, b.cap);
+    zt_buf_deinit(&b);
+    return rc;
+}
+
 void zt__openai_sse_done(struct zt_http_async *a)
 {
-    zt_ignore(zt_http_async_write(a, "data: [DONE]\n\n", 14));
+    zt_ignore(zt_http_async_write(a, SSE_DONE, strlen(SSE_DONE)));
     zt_http_async_end(a);
+}
+
+int zt__openai_stream_whole(const struct zt__openai_answer *a, const char *text, size_t len, const char *finish,
+                            const struct zt__openai_usage *u, const struct zt__openai_ran *r,
+                            struct zt_http_resp *resp)
+{
+    struct zt_buf b;
+    zt_buf_init(&b, WHOLE_MAX);
+    int rc = len ? zt__openai_sse_buf(&b, zt__openai_chunk(a, text, len, NULL)) : 0;
+    if (!rc) rc = zt__openai_sse_buf(&b, zt__openai_final_chunk(a, finish, r));
+    if (!rc && u) rc = zt__openai_sse_buf(&b, zt__openai_usage_chunk(a, u));
+    if (!rc) rc = zt_buf_append_str(&b, SSE_DONE);
+    if (rc) {
+        if (b.data) sodium_memzero(b.data, b.cap);
+        zt_buf_deinit(&b);
+        return rc;
+    }
+    resp->status = 200;
+    resp->content_type = "text/event-stream";
+    zt_buf_deinit(&resp->body);
+    resp->body = b; /* taken */
+    return 0;
 }
 
 void zt__openai_respond(struct zt_http_async *a, json_t *j)

@@ -59,6 +59,8 @@ struct zt__openai_ran {
     const char *verification; /* "receipt" (the worker's signed receipt checked), "verified", "exempt",
                                  "skipped", "undecided" (docs/api.md), or NULL: left out */
     json_t *checks;           /* the other workers that checked it (array, borrowed), or NULL */
+    const char *cache_orig_job; /* an answer from the result cache: the job the worker ran (hex) ... */
+    const char *cache_receipt;  /* ... and the cache receipt (hex): "cache":{"hit":true,...}; NULL: left out */
 };
 
 json_t *zt__openai_usage(const struct zt__openai_usage *u);
@@ -76,10 +78,21 @@ json_t *zt__openai_completion(const struct zt__openai_answer *a, const char *tex
  * a stream that failed after it started. */
 json_t *zt__openai_error_event(const char *code, const char *message);
 
-/* Write j (taken) as one event, "data: <compact JSON>\n\n"; the bytes are
+/* Append j (taken) to b as one event, "data: <compact JSON>\n\n" (reals
+ * in their shortest form); the JSON text is wiped after. 0 or ZT_ENOMEM
+ * (j NULL, or out of memory or b's cap). */
+ZT_NODISCARD int zt__openai_sse_buf(struct zt_buf *b, json_t *j);
+/* Write j (taken) as one event (zt__openai_sse_buf); the bytes are
  * wiped after (they may hold the answer). 0, ZT_ENOMEM (j NULL or out of
  * memory), or zt_http_async_write()'s error. */
 ZT_NODISCARD int zt__openai_sse(struct zt_http_async *a, json_t *j);
+/* A finished answer as the whole SSE stream at once in resp (200,
+ * text/event-stream): the text's chunk (none when len is 0), the final
+ * chunk with the "zentalk" object, the usage chunk when u is not NULL, and
+ * [DONE]. 0, or ZT_ENOMEM with resp untouched. */
+ZT_NODISCARD int zt__openai_stream_whole(const struct zt__openai_answer *a, const char *text, size_t len,
+                                         const char *finish, const struct zt__openai_usage *u,
+                                         const struct zt__openai_ran *r, struct zt_http_resp *resp);
 /* "data: [DONE]\n\n" and the end of the stream. */
 void zt__openai_sse_done(struct zt_http_async *a);
 /* Answer a deferred request with j (taken) and status 200; wipe the body

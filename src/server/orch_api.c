@@ -197,8 +197,11 @@ static bool rate_ok(struct zt__orch *o, struct zt_http_req *req, struct zt_http_
     return rate_ok_in(o, o->join_limit, "too many joins from this address; retry after Retry-After", req, resp);
 }
 
-static void h_record(struct zt__orch *o, struct zt__req_ctx *cx, int kind, struct zt_http_resp *resp)
+void zt__orch_h_record(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
+    (void)body;
+    struct zt__orch *o = ud;
+    int kind = (int)cx->arg; /* ZT__ORCH_JOIN .. ZT__ORCH_POLL */
     static const char *const names[4] = {"join", "heartbeat", "leave", "poll"};
     if (no_orchestrator(o, resp)) return;
     struct zt_http_req *req = cx->req;
@@ -249,24 +252,6 @@ static void h_record(struct zt__orch *o, struct zt__req_ctx *cx, int kind, struc
     kick(o); /* new capacity (or lost): place what waits */
 }
 
-void zt__orch_h_join(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    (void)body;
-    h_record(ud, cx, 0, resp);
-}
-
-void zt__orch_h_heartbeat(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    (void)body;
-    h_record(ud, cx, 1, resp);
-}
-
-void zt__orch_h_leave(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    (void)body;
-    h_record(ud, cx, 2, resp);
-}
-
 /* A signed revocation (zt_dht.h's record, signed by the key it revokes):
  * the registry honours it (and the DHT, when this node runs one, publishes
  * it). Role none: the record is its own credential; joins' rate limit. */
@@ -303,26 +288,9 @@ void zt__orch_set_dht(struct zt__orch *o, struct zt_dht *dht)
     if (o) o->dht = dht;
 }
 
-void zt__orch_h_poll(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+struct zt_nat_relay *zt__orch_nat_relay(struct zt__orch *o)
 {
-    (void)body;
-    h_record(ud, cx, 3, resp);
-}
-
-void zt__orch_h_relay(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    (void)body;
-    struct zt__orch *o = ud;
-    if (no_orchestrator(o, resp)) return;
-    zt__orch_relay_h(o->relay, cx->req, resp);
-}
-
-void zt__orch_h_relay_result(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    (void)body;
-    struct zt__orch *o = ud;
-    if (no_orchestrator(o, resp)) return;
-    zt__orch_relay_result_h(o->relay, cx->req, resp);
+    return o ? o->relay : NULL;
 }
 
 /* ---- the lease routes: zt_lease.h's calls over HTTP ---- */

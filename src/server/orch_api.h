@@ -43,7 +43,10 @@ void zt__orch_free(struct zt__orch *o);
  * (zt_metrics.h). The role's parts register theirs. */
 ZT_NODISCARD int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m);
 
-void zt__orch_h_join(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+/* POST /v1/orchestrator/join, heartbeat, leave and poll (a signed
+ * record; ud: the orchestrator, cx->arg which one). */
+enum { ZT__ORCH_JOIN, ZT__ORCH_HEARTBEAT, ZT__ORCH_LEAVE, ZT__ORCH_POLL };
+void zt__orch_h_record(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 /* Workers behind NAT (orch_relay.c): POST /v1/orchestrator/poll (a signed
  * heartbeat record; ?hold_ms=N: held until a request for the worker comes
  * or N ms pass, at most 25 s), POST /v1/orchestrator/relay/<node id>/...
@@ -52,9 +55,10 @@ void zt__orch_h_join(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_h
  * /v1/orchestrator/relay-result/<relay id> (a piece of the answer, in
  * order: Zentalk-Relay-Seq, -Status and -Type on the first, -End: 1 on the
  * last). */
-void zt__orch_h_poll(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
-void zt__orch_h_relay(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
-void zt__orch_h_relay_result(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+/* The relay routes' user data: the orchestrator's NAT relay (NULL when o
+ * is NULL or a remote orchestrator's: the routes then answer 404). */
+struct zt_nat_relay;
+struct zt_nat_relay *zt__orch_nat_relay(struct zt__orch *o);
 /* For the dispatcher: a path /v1/orchestrator/relay/<node id>/<route>
  * gives "/<route>", *self = (node id is self_id: a request relayed to this
  * worker, to serve as <route> with its signature over the whole path);
@@ -95,11 +99,11 @@ struct zt_http_req;
  * answered now, or parked (the relay answers it later). */
 void zt__orch_relay_poll(struct zt_nat_relay *r, struct zt_http_req *req, struct zt_http_resp *resp,
                          const char *node_id, int64_t hold_ms);
-void zt__orch_relay_h(struct zt_nat_relay *r, struct zt_http_req *req, struct zt_http_resp *resp);
-void zt__orch_relay_result_h(struct zt_nat_relay *r, struct zt_http_req *req, struct zt_http_resp *resp);
+/* POST /v1/orchestrator/relay/... and relay-result/... (ud: the NAT
+ * relay, zt__orch_nat_relay; NULL answers 404 not_an_orchestrator). */
+void zt__orch_relay_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+void zt__orch_relay_result_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 const char *zt__orch_relay_split(const char *path, const char *self_id, bool *self);
-void zt__orch_h_heartbeat(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
-void zt__orch_h_leave(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 /* POST /v1/orchestrator/revoke: a signed revocation (zt_registry_revoke). */
 void zt__orch_h_revoke(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 struct zt_dht;

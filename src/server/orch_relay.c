@@ -174,8 +174,21 @@ const char *zt__orch_relay_split(const char *path, const char *self_id, bool *se
 static const char *const FORWARD[] = {"Content-Type", "Accept", ZT_NODEAUTH_H_NODE, ZT_NODEAUTH_H_DATE,
                                       ZT_NODEAUTH_H_NONCE, ZT_NODEAUTH_H_SIG, "Authorization"};
 
-void zt__orch_relay_h(struct zt_nat_relay *r, struct zt_http_req *req, struct zt_http_resp *resp)
+/* The relay routes on a node that runs no orchestrator (or whose
+ * orchestrator runs in another process). */
+static bool no_relay(const struct zt_nat_relay *r, struct zt_http_resp *resp)
 {
+    if (r) return false;
+    zt_http_resp_error(resp, 404, "not_an_orchestrator", "this node does not run the orchestrator role (node.roles)");
+    return true;
+}
+
+void zt__orch_relay_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+{
+    (void)body;
+    struct zt_nat_relay *r = ud;
+    if (no_relay(r, resp)) return;
+    struct zt_http_req *req = cx->req;
     bool self = false;
     const char *rest = zt__orch_relay_split(zt_http_req_path(req), NULL, &self);
     if (!rest) {
@@ -203,8 +216,12 @@ void zt__orch_relay_h(struct zt_nat_relay *r, struct zt_http_req *req, struct zt
     render(&res, resp);
 }
 
-void zt__orch_relay_result_h(struct zt_nat_relay *r, struct zt_http_req *req, struct zt_http_resp *resp)
+void zt__orch_relay_result_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
+    (void)body;
+    struct zt_nat_relay *r = ud;
+    if (no_relay(r, resp)) return;
+    struct zt_http_req *req = cx->req;
     const char *hs = zt_http_req_header(req, "Zentalk-Relay-Status");
     const char *hq = zt_http_req_header(req, "Zentalk-Relay-Seq");
     const char *he = zt_http_req_header(req, "Zentalk-Relay-End");

@@ -13,36 +13,9 @@
 #include <string.h>
 
 #include "aconn.h"
-#include "zentalk/zt_metrics.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_jobs.h"
 
-
-static int m_requests(void *ud, struct zt_metrics_out *o)
-{
-    struct zt_relay_stats rs;
-    zt_relay_stats(ud, &rs);
-    int rc = zt_metrics_emit_u64(o, NULL, "outcome=\"forwarded\"", rs.forwarded);
-    if (!rc) rc = zt_metrics_emit_u64(o, NULL, "outcome=\"failed\"", rs.failed);
-    if (!rc) rc = zt_metrics_emit_u64(o, NULL, "outcome=\"refused\"", rs.refused);
-    return rc;
-}
-
-static int m_inflight(void *ud, struct zt_metrics_out *o)
-{
-    struct zt_relay_stats rs;
-    zt_relay_stats(ud, &rs);
-    return zt_metrics_emit_u64(o, NULL, NULL, rs.inflight);
-}
-
-int zt__relay_register_metrics(struct zt_relay *r, struct zt_metrics *m)
-{
-    static const struct zt_metrics_fam fams[] = {
-        {"zentalk_relay_requests_total", "Relayed requests, by outcome.", ZT_METRIC_COUNTER, m_requests},
-        {"zentalk_relay_in_flight", "Relayed requests in progress.", ZT_METRIC_GAUGE, m_inflight},
-    };
-    return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], r);
-}
 
 /* One relayed request's connection (aconn.h): held by the forward's thread
  * and by the connection's close callback, freed by the last of the two. */

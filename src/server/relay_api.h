@@ -32,9 +32,5 @@
  * zt_relay_new): answers at once (400/404/415/503) or defers the response
  * to a transfer thread. */
 void zt__relay_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
-/* Register zentalk_relay_requests_total and zentalk_relay_in_flight
- * (zt_metrics.h). */
-struct zt_metrics;
-ZT_NODISCARD int zt__relay_register_metrics(struct zt_relay *r, struct zt_metrics *m);
 
 #endif

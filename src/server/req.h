@@ -46,14 +46,17 @@ struct zt__req_ctx {
     struct zt_http_req *req;
     const char *route;                 /* the route's path (static) */
     const char *request_id;            /* zt_http_req_id(req) */
+    intptr_t arg;                      /* the route's constant from its table entry (an op, a kind), 0 = none */
     struct zt_auth_principal principal; /* the admitted caller; identity "" = anonymous */
     struct zt__req_notes notes;
     const struct zt__audit_sink *audit; /* never NULL inside a handler */
 };
 
 /* A route handler: ud is the route's user data (its subsystem), body the
- * request's JSON object (NULL for routes without a JSON body). Answers in
- * resp, or defers (zt_http.h). */
+ * request's JSON object (NULL for routes without a JSON body). Routes that
+ * share a handler tell themselves apart by cx->arg (the constant in their
+ * table entry), so no route needs a one-line wrapper. Answers in resp, or
+ * defers (zt_http.h). */
 typedef void (*zt__handler_fn)(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
 /* Note PII types seen and the privacy decision (a static string). */

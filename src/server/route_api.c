@@ -606,15 +606,10 @@ out:
 /* The routes: remote when the router says so, else the local path. */
 static void generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *body, bool chat, struct zt_http_resp *resp)
 {
-    if (!zt__route_generate(r, cx, body, chat, resp)) zt__llm_generate(r->ms, cx, body, chat, r->bridge, resp);
+    if (!zt__route_generate(r, cx, body, chat, resp)) zt__llm_generate(r->ms, cx, body, chat, resp);
 }
 
-void zt__route_h_completions(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+void zt__route_h_generate(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    generate(ud, cx, body, false, resp);
-}
-
-void zt__route_h_chat(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    generate(ud, cx, body, true, resp);
+    generate(ud, cx, body, cx->arg != 0, resp);
 }

@@ -79,11 +79,10 @@ void zt__route_free(struct zt__route *r);
 bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *body, bool chat,
                         struct zt_http_resp *resp);
 
-/* POST /v1/completions and /v1/chat/completions (ud: the router):
- * zt__route_generate, and the local path (zt__llm_generate) when it
- * answers false. */
-void zt__route_h_completions(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
-void zt__route_h_chat(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+/* POST /v1/completions (cx->arg 0) and /v1/chat/completions (cx->arg 1)
+ * (ud: the router): zt__route_generate, and the local path
+ * (zt__llm_generate) when it answers false. */
+void zt__route_h_generate(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
 struct zt__route_stats {
     uint64_t local;         /* requests handed to the local path (zt__llm_generate) */

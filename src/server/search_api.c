@@ -129,38 +129,25 @@ out:
 static json_t *cat_result(const struct zt_categorizer *c, const struct zt_cfg_categorize *cc,
                           const char *const *texts, const size_t *lens, size_t n, int *err)
 {
-    struct zt_category_score sc[ZT_CATEGORIZE_MAX];
-    size_t found = 0;
-    *err = zt_categorize(c, texts, lens, n, sc, &found);
+    struct zt_category_pick p;
+    *err = zt_categorize_pick(c, texts, lens, n, (size_t)cc->top, cc->threshold, &p);
     if (*err) return NULL;
-    size_t top = (size_t)cc->top < zt_categorizer_count(c) ? (size_t)cc->top : zt_categorizer_count(c);
     json_t *arr = json_array();
-    for (size_t i = 0; arr && i < top; i++)
-        if (json_array_append_new(arr, json_pack("{s:s,s:f}", "name", sc[i].name, "score", sc[i].score))) {
+    for (size_t i = 0; arr && i < p.n_shown; i++)
+        if (json_array_append_new(arr, json_pack("{s:s,s:f}", "name", p.shown[i].name, "score", p.shown[i].score))) {
             json_decref(arr);
             arr = NULL;
         }
-    bool none = found == 0 || sc[0].score < cc->threshold;
-    json_t *o = arr ? json_pack("{s:s,s:f,s:o,s:I}", "category", none ? "uncategorised" : sc[0].name, "score",
-                                found ? sc[0].score : 0.0, "categories", arr, "words", (json_int_t)found)
+    json_t *o = arr ? json_pack("{s:s,s:f,s:o,s:I}", "category", p.category, "score", p.score, "categories", arr,
+                                "words", (json_int_t)p.found)
                     : NULL;
     if (!o) *err = ZT_ENOMEM;
     return o;
 }
 
-void zt__search_h_index(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
+void zt__search_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
 {
-    search_handle(ud, ZT_SEARCH_OP_INDEX, &cx->principal, body, resp);
-}
-
-void zt__search_h_query(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    search_handle(ud, ZT_SEARCH_OP_QUERY, &cx->principal, body, resp);
-}
-
-void zt__search_h_delete(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)
-{
-    search_handle(ud, ZT_SEARCH_OP_DELETE, &cx->principal, body, resp);
+    search_handle(ud, (enum zt_search_op)cx->arg, &cx->principal, body, resp);
 }
 
 void zt__categorize_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp)

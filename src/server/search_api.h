@@ -25,10 +25,10 @@
 
 
 
-/* The routes (ud: the node's struct zt_searchfeat, zt_featset.h). */
-void zt__search_h_index(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
-void zt__search_h_query(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
-void zt__search_h_delete(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+/* The routes (ud: the node's struct zt_searchfeat, zt_featset.h):
+ * index, query and delete share zt__search_h, cx->arg the operation
+ * (enum zt_search_op). */
+void zt__search_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__categorize_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 
 

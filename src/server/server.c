@@ -110,6 +110,7 @@ struct route {
     void *ud;                    /* the subsystem the route serves */
     unsigned body_methods;       /* methods whose body is of kind body */
     enum node_gate gate;
+    intptr_t arg;                /* a constant for the handler (cx->arg): which op or kind of the subsystem */
 };
 
 #define N_ROLES ZT_ROLE_COUNT
@@ -408,73 +409,75 @@ static void h_ui_routes(void *ud, struct zt__req_ctx *cx, json_t *body, struct z
 
 /* ---- the route table ----------------------------------------------------- */
 
-/* {methods, path, minimum role, body kind, handler, user data}: the
- * handler is the module's own, its user data the subsystem it serves. */
+/* {methods, path, minimum role, body kind, handler, user data, body
+ * methods, gate, arg}: the handler is the module's own, its user data the
+ * subsystem it serves; routes sharing a handler pass it a constant (arg,
+ * read as cx->arg). */
 static int build_routes(struct zt_server *s)
 {
     const struct zt_server_deps *d = &s->d;
     const struct route table[] = {
-        {M_GET, "/healthz", ZT_AUTH_NONE, B_NONE, h_healthz, s, 0, 0},
-        {M_GET, "/readyz", ZT_AUTH_NONE, B_NONE, h_readyz, s, 0, 0},
-        {M_GET, "/metrics", ZT_AUTH_NONE, B_NONE, h_metrics, s, 0, 0},
-        {M_GET, "/v1/status", ZT_AUTH_NONE, B_NONE, h_status, s, 0, 0},
-        {M_GET | M_PUT, "/v1/admin/log-level", ZT_AUTH_ADMIN, B_JSON, h_log_level, s, M_PUT, 0},
-        {M_GET, "/v1/admin/status", ZT_AUTH_ADMIN, B_NONE, h_admin_status, s, 0, 0},
-        {M_GET, "/v1/models", ZT_AUTH_USER, B_NONE, zt__llm_h_models, d->models, 0, 0},
-        {M_GET, "/v1/models/", ZT_AUTH_USER, B_NONE, zt__llm_h_model, d->models, 0, 0},
-        {M_GET, "/", ZT_AUTH_NONE, B_NONE, zt__web_h, s, 0, 0},
-        {M_GET, "/ui/routes.json", ZT_AUTH_NONE, B_NONE, h_ui_routes, s, 0, 0},
-        {M_GET, "/ui/", ZT_AUTH_NONE, B_NONE, zt__web_h, s, 0, 0},
-        {M_POST, "/v1/completions", ZT_AUTH_USER, B_JSON, zt__route_h_completions, d->route, M_POST, 0},
-        {M_POST, "/v1/chat/completions", ZT_AUTH_USER, B_JSON, zt__route_h_chat, d->route, M_POST, 0},
-        {M_POST, "/v1/embeddings", ZT_AUTH_USER, B_JSON, zt__llm_h_embeddings, d->models, M_POST, 0},
-        {M_GET, "/v1/attestation/report", ZT_AUTH_NONE, B_NONE, zt__attest_handle, d->attest, 0, 0},
-        {M_POST, "/v1/auth/wallet/nonce", ZT_AUTH_NONE, B_JSON, zt__wallet_h_nonce, d->wallet, M_POST, 0},
-        {M_POST, "/v1/auth/wallet/login", ZT_AUTH_NONE, B_JSON, zt__wallet_h_login, d->wallet, M_POST, 0},
-        {M_POST, "/v1/auth/logout", ZT_AUTH_NONE, B_NONE, zt__wallet_h_logout, d->wallet, 0, 0},
-        {M_POST, "/v1/features/spam", ZT_AUTH_USER, B_JSON, zt__feat_spam_h, d->feat_spam, M_POST, 0},
-        {M_POST, "/v1/features/entities", ZT_AUTH_USER, B_JSON, zt__feat_entities_h, d->feat_spam, M_POST, 0},
-        {M_POST, "/v1/features/preprocess", ZT_AUTH_USER, B_JSON, zt__feat_preprocess_h, d->feat_spam, M_POST, 0},
-        {M_POST, "/v1/relay/jobs", ZT_AUTH_USER, B_NONE, zt__relay_h, d->relay, 0, GATE_RELAY},
-        {M_POST, "/v1/features/translate", ZT_AUTH_USER, B_JSON, zt__tr_h_translate, d->translate, M_POST, 0},
-        {M_GET, "/v1/features/translate/languages", ZT_AUTH_USER, B_NONE, zt__tr_h_languages, d->translate, 0, 0},
-        {M_GET, "/v1/ws", ZT_AUTH_USER, B_NONE, zt__ws_h_upgrade, d->ws, 0, 0},
-        {M_POST, "/v1/privacy/pii", ZT_AUTH_USER, B_JSON, zt__privacy_h_pii, d->privacy, M_POST, 0},
-        {M_GET, "/v1/node/descriptor", ZT_AUTH_NONE, B_NONE, zt__sealed_h_descriptor, d->sealed, 0, 0},
-        {M_POST, "/v1/jobs/sealed", ZT_AUTH_USER, B_ENVELOPE, zt__sealed_h_job, d->sealed, M_POST, GATE_SEALED},
-        {M_POST, "/v1/search/index", ZT_AUTH_USER, B_JSON, zt__search_h_index, d->search, M_POST, 0},
-        {M_POST, "/v1/search/query", ZT_AUTH_USER, B_JSON, zt__search_h_query, d->search, M_POST, 0},
-        {M_POST, "/v1/search/delete", ZT_AUTH_USER, B_JSON, zt__search_h_delete, d->search, M_POST, 0},
-        {M_POST, "/v1/features/categorize", ZT_AUTH_USER, B_JSON, zt__categorize_h, d->search, M_POST, 0},
-        {M_POST, "/v1/features/intents", ZT_AUTH_USER, B_JSON, zt__feat_h_intents, d->conv, M_POST, 0},
-        {M_POST, "/v1/features/smart-replies", ZT_AUTH_USER, B_JSON, zt__feat_h_replies, d->conv, M_POST, 0},
-        {M_POST, "/v1/features/summarize", ZT_AUTH_USER, B_JSON, zt__feat_h_summarize, d->conv, M_POST, 0},
-        {M_POST, "/v1/features/sentiment", ZT_AUTH_USER, B_JSON, zt__lexfeat_h_sentiment, d->lexfeat, M_POST, 0},
-        {M_POST, "/v1/features/moderate", ZT_AUTH_USER, B_JSON, zt__lexfeat_h_moderate, d->lexfeat, M_POST, 0},
-        {M_POST, "/v1/features/language", ZT_AUTH_USER, B_JSON, zt__lexfeat_h_language, d->lexfeat, M_POST, 0},
-        {M_POST, "/v1/privacy/export", ZT_AUTH_USER, B_JSON, zt__gdpr_h_export, d->gdpr, M_POST, 0},
-        {M_POST, "/v1/privacy/erase", ZT_AUTH_USER, B_JSON, zt__gdpr_h_erase, d->gdpr, M_POST, 0},
-        {M_POST, "/v1/orchestrator/join", ZT_AUTH_NONE, B_NONE, zt__orch_h_join, d->orch, 0, 0},
-        {M_POST, "/v1/orchestrator/heartbeat", ZT_AUTH_NONE, B_NONE, zt__orch_h_heartbeat, d->orch, 0, 0},
-        {M_POST, "/v1/orchestrator/leave", ZT_AUTH_NONE, B_NONE, zt__orch_h_leave, d->orch, 0, 0},
-        {M_POST, "/v1/orchestrator/revoke", ZT_AUTH_NONE, B_NONE, zt__orch_h_revoke, d->orch, 0, 0},
-        {M_POST, "/v1/orchestrator/poll", ZT_AUTH_NONE, B_NONE, zt__orch_h_poll, d->orch, 0, 0},
-        {M_POST, "/v1/orchestrator/relay/", ZT_AUTH_NONE, B_NONE, zt__orch_h_relay, d->orch, 0, 0},
-        {M_POST, "/v1/orchestrator/relay-result/", ZT_AUTH_NONE, B_NONE, zt__orch_h_relay_result, d->orch, 0, 0},
-        {M_GET, "/v1/orchestrator/nodes", ZT_AUTH_ADMIN, B_NONE, zt__orch_h_nodes, d->orch, 0, 0},
-        {M_GET, "/v1/orchestrator/jobs", ZT_AUTH_ADMIN, B_NONE, zt__orch_h_jobs, d->orch, 0, 0},
-        {M_POST, "/v1/orchestrator/lease", ZT_AUTH_ADMIN, B_JSON, zt__orch_h_lease, d->orch, M_POST, 0},
-        {M_POST, "/v1/orchestrator/report", ZT_AUTH_ADMIN, B_JSON, zt__orch_h_report, d->orch, M_POST, 0},
-        {M_POST, "/v1/orchestrator/check-report", ZT_AUTH_NONE, B_JSON, zt__orch_h_check_report, d->orch, M_POST, 0},
-        {M_GET, "/v1/balance", ZT_AUTH_USER, B_NONE, zt__ledger_h_balance, d->chain, 0, 0},
-        {M_GET, "/v1/rewards", ZT_AUTH_PROVIDER, B_NONE, zt__ledger_h_rewards, d->chain, 0, 0},
-        {M_POST, "/v1/admin/ledger/deposit", ZT_AUTH_ADMIN, B_JSON, zt__ledger_h_deposit, d->chain, M_POST, 0},
-        {M_GET, "/v1/payouts", ZT_AUTH_PROVIDER, B_NONE, zt__ledger_h_payouts, d->chain, 0, 0},
-        {M_GET, "/v1/rewards/proofs/", ZT_AUTH_USER, B_NONE, zt__ledger_h_proof, d->chain, 0, 0},
-        {M_PUT, "/v1/rewards/wallet", ZT_AUTH_PROVIDER, B_JSON, zt__ledger_h_wallet, d->chain, M_PUT, 0},
-        {M_POST, "/v1/admin/payouts/run", ZT_AUTH_ADMIN, B_NONE, zt__ledger_h_payout_run, d->chain, 0, 0},
-        {M_GET | M_POST, "/v1/mesh/", ZT_AUTH_PROVIDER, B_JSON, zt__mesh_h, d->mesh, M_POST, 0},
-        {M_GET | M_POST, "/v1/dbsync/", ZT_AUTH_ADMIN, B_JSON, zt__dbsync_h, d->dbsync, M_POST, 0},
+        {M_GET, "/healthz", ZT_AUTH_NONE, B_NONE, h_healthz, s, 0, 0, 0},
+        {M_GET, "/readyz", ZT_AUTH_NONE, B_NONE, h_readyz, s, 0, 0, 0},
+        {M_GET, "/metrics", ZT_AUTH_NONE, B_NONE, h_metrics, s, 0, 0, 0},
+        {M_GET, "/v1/status", ZT_AUTH_NONE, B_NONE, h_status, s, 0, 0, 0},
+        {M_GET | M_PUT, "/v1/admin/log-level", ZT_AUTH_ADMIN, B_JSON, h_log_level, s, M_PUT, 0, 0},
+        {M_GET, "/v1/admin/status", ZT_AUTH_ADMIN, B_NONE, h_admin_status, s, 0, 0, 0},
+        {M_GET, "/v1/models", ZT_AUTH_USER, B_NONE, zt__llm_h_models, d->models, 0, 0, 0},
+        {M_GET, "/v1/models/", ZT_AUTH_USER, B_NONE, zt__llm_h_model, d->models, 0, 0, 0},
+        {M_GET, "/", ZT_AUTH_NONE, B_NONE, zt__web_h, s, 0, 0, 0},
+        {M_GET, "/ui/routes.json", ZT_AUTH_NONE, B_NONE, h_ui_routes, s, 0, 0, 0},
+        {M_GET, "/ui/", ZT_AUTH_NONE, B_NONE, zt__web_h, s, 0, 0, 0},
+        {M_POST, "/v1/completions", ZT_AUTH_USER, B_JSON, zt__route_h_generate, d->route, M_POST, 0, 0},
+        {M_POST, "/v1/chat/completions", ZT_AUTH_USER, B_JSON, zt__route_h_generate, d->route, M_POST, 0, 1},
+        {M_POST, "/v1/embeddings", ZT_AUTH_USER, B_JSON, zt__llm_h_embeddings, d->models, M_POST, 0, 0},
+        {M_GET, "/v1/attestation/report", ZT_AUTH_NONE, B_NONE, zt__attest_handle, d->attest, 0, 0, 0},
+        {M_POST, "/v1/auth/wallet/nonce", ZT_AUTH_NONE, B_JSON, zt__wallet_h_nonce, d->wallet, M_POST, 0, 0},
+        {M_POST, "/v1/auth/wallet/login", ZT_AUTH_NONE, B_JSON, zt__wallet_h_login, d->wallet, M_POST, 0, 0},
+        {M_POST, "/v1/auth/logout", ZT_AUTH_NONE, B_NONE, zt__wallet_h_logout, d->wallet, 0, 0, 0},
+        {M_POST, "/v1/features/spam", ZT_AUTH_USER, B_JSON, zt__feat_spam_h, d->feat_spam, M_POST, 0, 0},
+        {M_POST, "/v1/features/entities", ZT_AUTH_USER, B_JSON, zt__feat_entities_h, d->feat_spam, M_POST, 0, 0},
+        {M_POST, "/v1/features/preprocess", ZT_AUTH_USER, B_JSON, zt__feat_preprocess_h, d->feat_spam, M_POST, 0, 0},
+        {M_POST, "/v1/relay/jobs", ZT_AUTH_USER, B_NONE, zt__relay_h, d->relay, 0, GATE_RELAY, 0},
+        {M_POST, "/v1/features/translate", ZT_AUTH_USER, B_JSON, zt__tr_h_translate, d->translate, M_POST, 0, 0},
+        {M_GET, "/v1/features/translate/languages", ZT_AUTH_USER, B_NONE, zt__tr_h_languages, d->translate, 0, 0, 0},
+        {M_GET, "/v1/ws", ZT_AUTH_USER, B_NONE, zt__ws_h_upgrade, d->ws, 0, 0, 0},
+        {M_POST, "/v1/privacy/pii", ZT_AUTH_USER, B_JSON, zt__privacy_h_pii, d->privacy, M_POST, 0, 0},
+        {M_GET, "/v1/node/descriptor", ZT_AUTH_NONE, B_NONE, zt__sealed_h_descriptor, d->sealed, 0, 0, 0},
+        {M_POST, "/v1/jobs/sealed", ZT_AUTH_USER, B_ENVELOPE, zt__sealed_h_job, d->sealed, M_POST, GATE_SEALED, 0},
+        {M_POST, "/v1/search/index", ZT_AUTH_USER, B_JSON, zt__search_h, d->search, M_POST, 0, ZT_SEARCH_OP_INDEX},
+        {M_POST, "/v1/search/query", ZT_AUTH_USER, B_JSON, zt__search_h, d->search, M_POST, 0, ZT_SEARCH_OP_QUERY},
+        {M_POST, "/v1/search/delete", ZT_AUTH_USER, B_JSON, zt__search_h, d->search, M_POST, 0, ZT_SEARCH_OP_DELETE},
+        {M_POST, "/v1/features/categorize", ZT_AUTH_USER, B_JSON, zt__categorize_h, d->search, M_POST, 0, 0},
+        {M_POST, "/v1/features/intents", ZT_AUTH_USER, B_JSON, zt__feat_h_intents, d->conv, M_POST, 0, 0},
+        {M_POST, "/v1/features/smart-replies", ZT_AUTH_USER, B_JSON, zt__feat_h_replies, d->conv, M_POST, 0, 0},
+        {M_POST, "/v1/features/summarize", ZT_AUTH_USER, B_JSON, zt__feat_h_summarize, d->conv, M_POST, 0, 0},
+        {M_POST, "/v1/features/sentiment", ZT_AUTH_USER, B_JSON, zt__lexfeat_h, d->lexfeat, M_POST, 0, ZT_LEXFEAT_SENTIMENT},
+        {M_POST, "/v1/features/moderate", ZT_AUTH_USER, B_JSON, zt__lexfeat_h, d->lexfeat, M_POST, 0, ZT_LEXFEAT_MODERATION},
+        {M_POST, "/v1/features/language", ZT_AUTH_USER, B_JSON, zt__lexfeat_h, d->lexfeat, M_POST, 0, ZT_LEXFEAT_LANGUAGE},
+        {M_POST, "/v1/privacy/export", ZT_AUTH_USER, B_JSON, zt__gdpr_h_export, d->gdpr, M_POST, 0, 0},
+        {M_POST, "/v1/privacy/erase", ZT_AUTH_USER, B_JSON, zt__gdpr_h_erase, d->gdpr, M_POST, 0, 0},
+        {M_POST, "/v1/orchestrator/join", ZT_AUTH_NONE, B_NONE, zt__orch_h_record, d->orch, 0, 0, ZT__ORCH_JOIN},
+        {M_POST, "/v1/orchestrator/heartbeat", ZT_AUTH_NONE, B_NONE, zt__orch_h_record, d->orch, 0, 0, ZT__ORCH_HEARTBEAT},
+        {M_POST, "/v1/orchestrator/leave", ZT_AUTH_NONE, B_NONE, zt__orch_h_record, d->orch, 0, 0, ZT__ORCH_LEAVE},
+        {M_POST, "/v1/orchestrator/revoke", ZT_AUTH_NONE, B_NONE, zt__orch_h_revoke, d->orch, 0, 0, 0},
+        {M_POST, "/v1/orchestrator/poll", ZT_AUTH_NONE, B_NONE, zt__orch_h_record, d->orch, 0, 0, ZT__ORCH_POLL},
+        {M_POST, "/v1/orchestrator/relay/", ZT_AUTH_NONE, B_NONE, zt__orch_relay_h, d->nat_relay, 0, 0, 0},
+        {M_POST, "/v1/orchestrator/relay-result/", ZT_AUTH_NONE, B_NONE, zt__orch_relay_result_h, d->nat_relay, 0, 0, 0},
+        {M_GET, "/v1/orchestrator/nodes", ZT_AUTH_ADMIN, B_NONE, zt__orch_h_nodes, d->orch, 0, 0, 0},
+        {M_GET, "/v1/orchestrator/jobs", ZT_AUTH_ADMIN, B_NONE, zt__orch_h_jobs, d->orch, 0, 0, 0},
+        {M_POST, "/v1/orchestrator/lease", ZT_AUTH_ADMIN, B_JSON, zt__orch_h_lease, d->orch, M_POST, 0, 0},
+        {M_POST, "/v1/orchestrator/report", ZT_AUTH_ADMIN, B_JSON, zt__orch_h_report, d->orch, M_POST, 0, 0},
+        {M_POST, "/v1/orchestrator/check-report", ZT_AUTH_NONE, B_JSON, zt__orch_h_check_report, d->orch, M_POST, 0, 0},
+        {M_GET, "/v1/balance", ZT_AUTH_USER, B_NONE, zt__ledger_h_balance, d->chain, 0, 0, 0},
+        {M_GET, "/v1/rewards", ZT_AUTH_PROVIDER, B_NONE, zt__ledger_h_rewards, d->chain, 0, 0, 0},
+        {M_POST, "/v1/admin/ledger/deposit", ZT_AUTH_ADMIN, B_JSON, zt__ledger_h_deposit, d->chain, M_POST, 0, 0},
+        {M_GET, "/v1/payouts", ZT_AUTH_PROVIDER, B_NONE, zt__ledger_h_payouts, d->chain, 0, 0, 0},
+        {M_GET, "/v1/rewards/proofs/", ZT_AUTH_USER, B_NONE, zt__ledger_h_proof, d->chain, 0, 0, 0},
+        {M_PUT, "/v1/rewards/wallet", ZT_AUTH_PROVIDER, B_JSON, zt__ledger_h_wallet, d->chain, M_PUT, 0, 0},
+        {M_POST, "/v1/admin/payouts/run", ZT_AUTH_ADMIN, B_NONE, zt__ledger_h_payout_run, d->chain, 0, 0, 0},
+        {M_GET | M_POST, "/v1/mesh/", ZT_AUTH_PROVIDER, B_JSON, zt__mesh_h, d->mesh, M_POST, 0, 0},
+        {M_GET | M_POST, "/v1/dbsync/", ZT_AUTH_ADMIN, B_JSON, zt__dbsync_h, d->dbsync, M_POST, 0, 0},
     };
     _Static_assert(sizeof table / sizeof table[0] <= MAX_ROUTES, "raise MAX_ROUTES");
     s->n_routes = sizeof table / sizeof table[0];
@@ -751,7 +754,8 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
         zt_http_resp_error(resp, 405, "method_not_allowed", "method not allowed on this route");
         return;
     }
-    struct zt__req_ctx cx = {.req = req, .route = r->path, .request_id = zt_http_req_id(req), .audit = &s->audit};
+    struct zt__req_ctx cx = {
+        .req = req, .route = r->path, .request_id = zt_http_req_id(req), .arg = r->arg, .audit = &s->audit};
     json_t *body = NULL;
     if (!authorize(s, req, r, nc > 0 ? &node_p : NULL, resp, &cx.principal)) goto audit;
     if ((r->body_methods & m) && r->body == B_ENVELOPE) {

@@ -19,7 +19,7 @@ struct zt_infer;
 struct zt__route;
 struct zt_relay;
 struct zt_sealed_worker;
-struct zt__attest;
+struct zt_infer_attest;
 struct zt_spamfeat;
 struct zt_searchfeat;
 struct zt__feat_conv;
@@ -28,6 +28,7 @@ struct zt_translate_svc;
 struct zt_ws_hub;
 struct zt_gdpr;
 struct zt__orch;
+struct zt_nat_relay;
 struct zt_chain;
 struct zt_mesh;
 struct zt_dbsync;
@@ -35,7 +36,8 @@ struct zt_dbsync;
 /* What the routes serve, all borrowed: the node builds them before
  * zt_server_new() and frees them after zt_server_free(). Every member is
  * required except attest and sealed (NULL: their routes answer 503) and
- * orch (NULL: not an orchestrator; its routes answer 404). */
+ * orch (NULL: not an orchestrator; its routes answer 404) and nat_relay
+ * (NULL: the relay routes answer 404). */
 struct zt_server_deps {
     const struct zt_config *cfg;
     const char *node_id;
@@ -51,7 +53,7 @@ struct zt_server_deps {
     struct zt__route *route;
     struct zt_relay *relay;
     struct zt_sealed_worker *sealed;
-    struct zt__attest *attest;
+    struct zt_infer_attest *attest; /* what this worker attests (zt_infer.h) */
     struct zt_spamfeat *feat_spam;
     struct zt_searchfeat *search;
     struct zt__feat_conv *conv;
@@ -60,6 +62,7 @@ struct zt_server_deps {
     struct zt_ws_hub *ws;               /* /v1/ws: the connections (built by the node, src/node/ws_hub.c) */
     struct zt_gdpr *gdpr;
     struct zt__orch *orch;
+    struct zt_nat_relay *nat_relay; /* the orchestrator's relay to workers behind NAT (zt__orch_nat_relay) */
     struct zt_chain *chain; /* chain.enabled: the node's books (zt_ledger.h); NULL: the ledger routes answer 404 */
     struct zt_mesh *mesh;   /* mesh.enabled: blobs shared with peers (zt_mesh.h); NULL: /v1/mesh/ answers 404 */
     struct zt_dbsync *dbsync; /* database sync (zt_dbsync.h); NULL: /v1/dbsync/ answers 404 */

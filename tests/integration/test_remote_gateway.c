@@ -154,6 +154,23 @@ static void test_remote_gateway(void **state)
     node_spawn(&gw, gargs, genv, true, NULL);
     char gw_id[64];
     node_id_of(gw.port, gw_id, sizeof gw_id, NULL);
+    /* the NAT relay's routes are the orchestrator's: a gateway whose
+     * orchestrator runs elsewhere answers 404 (it once handed a NULL relay
+     * to them and crashed on an unauthenticated request) */
+    char relay_paths[2][200];
+    snprintf(relay_paths[0], sizeof relay_paths[0], "/v1/orchestrator/relay-result/%s",
+             "0123456789abcdef0123456789abcdef");
+    snprintf(relay_paths[1], sizeof relay_paths[1], "/v1/orchestrator/relay/%s/v1/models", orch_id);
+    for (size_t i = 0; i < 2; i++) {
+        struct resp rr;
+        http(gw.port, "POST", relay_paths[i], "application/json", "{}", &rr);
+        assert_int_equal(rr.status, 404);
+        json_t *ej = resp_json(&rr);
+        resp_free(&rr);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(ej, "error"), "code")),
+                            "not_an_orchestrator");
+        json_decref(ej);
+    }
     /* no peers file: the orchestrator vouches for the gateway that leases there */
     const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZT_TEST_MODE=1", "ZT_TEST_DELAY_MS=40",
                                 NULL};

@@ -71,6 +71,50 @@ static void test_defs(void **state)
     zt_categorizer_free(c);
 }
 
+/* The pick: the top N shown, the best category, "uncategorised" below the
+ * threshold or when no word voted. */
+static void test_pick(void **state)
+{
+    (void)state;
+    if (!load()) skip();
+    size_t n;
+    const struct zt_category_def *b = zt_categorize_builtin(&n);
+    struct zt_categorizer *c = NULL;
+    assert_int_equal(zt_categorizer_new(E, b, n, &c), 0);
+    const char *t = "we booked the flight and the hotel for our trip to Rome";
+    size_t l = strlen(t);
+    struct zt_category_score sc[ZT_CATEGORIZE_MAX];
+    size_t found = 0;
+    assert_int_equal(zt_categorize(c, &t, &l, 1, sc, &found), 0);
+    struct zt_category_pick p;
+    assert_int_equal(zt_categorize_pick(c, &t, &l, 1, 3, 0.0, &p), 0);
+    assert_int_equal(p.found, found);
+    assert_int_equal(p.n_shown, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(p.shown[i].name, sc[i].name);
+        assert_true(p.shown[i].score == sc[i].score);
+    }
+    assert_string_equal(p.category, sc[0].name);
+    assert_true(p.score == sc[0].score);
+    /* more asked than there are: all of them */
+    assert_int_equal(zt_categorize_pick(c, &t, &l, 1, 100, 0.0, &p), 0);
+    assert_int_equal(p.n_shown, n);
+    /* the best share below the threshold: none clear enough, its score kept */
+    assert_int_equal(zt_categorize_pick(c, &t, &l, 1, 3, sc[0].score + 0.01, &p), 0);
+    assert_string_equal(p.category, ZT_CATEGORIZE_NONE);
+    assert_true(p.score == sc[0].score);
+    /* no word with a vector: none, score 0 */
+    t = "?!";
+    l = 2;
+    assert_int_equal(zt_categorize_pick(c, &t, &l, 1, 3, 0.0, &p), 0);
+    assert_int_equal(p.found, 0);
+    assert_string_equal(p.category, ZT_CATEGORIZE_NONE);
+    assert_true(p.score == 0.0);
+    t = "\xc3\x28";
+    assert_int_equal(zt_categorize_pick(c, &t, &l, 1, 3, 0.0, &p), ZT_EPARSE);
+    zt_categorizer_free(c);
+}
+
 /* Top-1 accuracy over a labelled file (label<TAB>msg || msg ...). */
 static double accuracy(const char *file, size_t min_total)
 {
@@ -168,6 +212,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defs),
+        cmocka_unit_test(test_pick),
         cmocka_unit_test(test_labelled),
         cmocka_unit_test(test_config_list),
     };

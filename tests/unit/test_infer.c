@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_attest.h"
+#include "zentalk/zt_engine.h"
+#include "zentalk/zt_identity.h"
 #include "zentalk/zt_infer.h"
 
 static char model[1024];
@@ -202,14 +205,15 @@ struct sink_state {
     pthread_mutex_t mu;
     int events, frees;
     bool closed, after_close;
+    bool last; /* the last event came */
 };
 
 static void sink_event(void *ud, const struct zt_job_event *ev)
 {
-    (void)ev;
     struct sink_state *s = ud;
     pthread_mutex_lock(&s->mu);
     s->events++;
+    if (ev->kind != ZT_JOB_TEXT) s->last = true;
     if (s->closed) s->after_close = true;
     pthread_mutex_unlock(&s->mu);
 }
@@ -248,6 +252,96 @@ static void test_task_close(void **state)
     /* the model was released: it can be loaded, used and freed again */
     assert_int_equal(zt_infer_load(inf, NULL, &err), 0);
     json_decref(body);
+    close_inf(inf);
+}
+
+/* A reported job's end (zt_infer_job_report_end), told once to the hook
+ * when its task is freed: outcome, tokens, model, the caller, a fresh job
+ * id; closed before its end: client_gone; a job not reported: nothing. */
+struct ends {
+    int n;
+    struct zt_infer_job_end e;
+    char job_id[ZT_INFER_JOB_ID_HEX], user[ZT_INFER_USER_MAX], outcome[16];
+};
+
+static void on_end(void *ud, const struct zt_infer_job_end *e)
+{
+    struct ends *x = ud;
+    x->n++;
+    x->e = *e;
+    snprintf(x->job_id, sizeof x->job_id, "%s", e->job_id);
+    snprintf(x->user, sizeof x->user, "%s", e->user);
+    snprintf(x->outcome, sizeof x->outcome, "%s", e->outcome);
+}
+
+static struct zt_infer_task *start_job(struct zt_infer *inf, struct sink_state *s, int max_tokens, const char *user)
+{
+    json_t *body = json_pack("{s:s,s:i,s:i}", "prompt", "The dog", "max_tokens", max_tokens, "temperature", 0);
+    struct zt_infer_job *job = NULL;
+    struct zt_infer_err err;
+    assert_int_equal(zt_infer_job_openai(inf, body, false, &job, &err), 0);
+    json_decref(body);
+    if (user) zt_infer_job_report_end(job, user);
+    struct zt_infer_task *t = NULL;
+    assert_int_equal(zt_infer_start(job, &SINK, s, &t, &err), 0);
+    return t;
+}
+
+static void wait_last(struct sink_state *s)
+{
+    for (int i = 0; i < 2000; i++) {
+        pthread_mutex_lock(&s->mu);
+        bool last = s->last;
+        pthread_mutex_unlock(&s->mu);
+        if (last) return;
+        usleep(5000);
+    }
+    fail_msg("the job did not end");
+}
+
+static void test_job_end(void **state)
+{
+    (void)state;
+    if (!model[0]) zt_skip("stories260K.gguf not found (tests/models, or set ZT_TEST_MODELS_DIR)");
+    struct zt_infer *inf = open_file(256);
+    struct ends x = {0};
+    zt_infer_set_on_end(inf, on_end, &x);
+
+    /* run to its end, then closed by its owner: told once, when freed */
+    struct sink_state s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct zt_infer_task *t = start_job(inf, &s, 4, "alice");
+    wait_last(&s);
+    assert_int_equal(x.n, 0); /* the owner still holds it */
+    zt_infer_task_close(t);
+    assert_int_equal(x.n, 1);
+    assert_string_equal(x.outcome, "ok");
+    assert_string_equal(x.user, "alice");
+    assert_string_equal(x.e.model, model);
+    assert_int_equal(x.e.completion_tokens, 4);
+    assert_true(x.e.prompt_tokens > 1);
+    assert_int_equal(strlen(x.job_id), ZT_INFER_JOB_ID_HEX - 1);
+    assert_int_equal(strspn(x.job_id, "0123456789abcdef"), ZT_INFER_JOB_ID_HEX - 1);
+    char first[ZT_INFER_JOB_ID_HEX];
+    memcpy(first, x.job_id, sizeof first);
+
+    /* closed at once: the client went (unless it had already ended) */
+    struct sink_state s2 = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    t = start_job(inf, &s2, 200, "");
+    zt_infer_task_close(t);
+    assert_int_equal(x.n, 2);
+    pthread_mutex_lock(&s2.mu);
+    bool ended = s2.last;
+    pthread_mutex_unlock(&s2.mu);
+    if (!ended) assert_string_equal(x.outcome, "client_gone");
+    assert_string_equal(x.user, "");
+    assert_string_not_equal(x.job_id, first); /* a new id each job */
+
+    /* not reported: the hook hears nothing */
+    struct sink_state s3 = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    t = start_job(inf, &s3, 2, NULL);
+    wait_last(&s3);
+    zt_infer_task_close(t);
+    assert_int_equal(x.n, 2);
     close_inf(inf);
 }
 
@@ -380,6 +474,57 @@ static void test_chat_wait(void **state)
     close_inf(inf);
 }
 
+/* What the worker attests: no model before one is loaded; the loaded
+ * model with its file's SHA-256, the running binary's, the engine build;
+ * the report signed by the node key and verified with the nonce. */
+static void test_attest_claims(void **state)
+{
+    (void)state;
+    if (!model[0]) zt_skip("stories260K.gguf not found (tests/models, or set ZT_TEST_MODELS_DIR)");
+    struct zt_infer *inf = open_file(0);
+    struct zt_identity *id = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    struct zt_infer_attest *a = NULL;
+    assert_int_equal(zt_infer_attest_new(inf, id, &a), 0);
+    const char *nonce = "00112233445566778899aabbccddeeff";
+    uint8_t self[ZT_SHA256_LEN], file[ZT_SHA256_LEN];
+    assert_int_equal(zt_attest_file_sha256("/proc/self/exe", self), 0);
+    assert_int_equal(zt_attest_file_sha256(model, file), 0);
+
+    struct zt_attest_claims c;
+    struct zt_attest_model *models = NULL;
+    assert_int_equal(zt_infer_attest_claims(a, nonce, &c, &models), 0);
+    assert_int_equal(c.n_models, 0); /* configured, not loaded: not attested */
+    assert_memory_equal(c.binary_sha256, self, sizeof self);
+    assert_string_equal(c.engine, zt_engine_build_id());
+    assert_ptr_equal(c.nonce_hex, nonce);
+    zt_free(models);
+
+    struct zt_infer_err err;
+    assert_int_equal(zt_infer_load(inf, NULL, &err), 0);
+    assert_int_equal(zt_infer_attest_claims(a, nonce, &c, &models), 0);
+    assert_int_equal(c.n_models, 1);
+    assert_ptr_equal(c.models, models);
+    assert_string_equal(models[0].id, model);
+    assert_memory_equal(models[0].sha256, file, sizeof file);
+    zt_free(models);
+
+    char *report = NULL;
+    assert_int_equal(zt_infer_attest_report(a, nonce, &report), 0);
+    struct zt_attest_report r;
+    assert_int_equal(zt_attest_verify(report, strlen(report), nonce, &r), 0);
+    assert_string_equal(r.node_id, zt_identity_id(id));
+    assert_int_equal(r.n_models, 1);
+    assert_memory_equal(r.models[0].sha256, file, sizeof file);
+    assert_memory_equal(r.binary_sha256, self, sizeof self);
+    zt_attest_report_deinit(&r);
+    zt_free(report);
+
+    zt_infer_attest_free(a);
+    zt_identity_free(id);
+    close_inf(inf);
+}
+
 int main(void)
 {
     find_model();
@@ -390,6 +535,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_task_close, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_embed_and_chat_run, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_chat_wait, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_attest_claims, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_job_end, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("infer", tests, NULL, NULL));
 }

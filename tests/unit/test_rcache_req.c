@@ -4,7 +4,11 @@
  * the variant key, and a request's life: a miss set up to store, the
  * verified answer stored, a hit for the same scope and none for another,
  * a sampled hit re-verified (same chain: counted; another chain: counted a
- * mismatch and replaced), the text restarted and dropped when too large.
+ * mismatch and replaced), the text restarted and dropped when too large;
+ * when the cache applies (each rule of zt_rcache_applies), a hit's proof
+ * (the cache receipt verifies, names the new and the original job, the
+ * issue time and the gateway; a changed receipt or a checkpoint under
+ * another key refuses) and a free hit's bill (a fresh job id each time).
  * The gateway's use over HTTP is test_result_cache's. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +25,10 @@
 #include <sodium.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_config.h"
+#include "zentalk/zt_envelope.h"
+#include "zentalk/zt_hex.h"
+#include "zentalk/zt_privacy.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_rcache.h"
 #include "zentalk/zt_sealed.h"
@@ -248,6 +256,92 @@ static void test_reverify(void **state)
     assert_int_equal(zt_alloc_live(), live);
 }
 
+static void test_applies(void **state)
+{
+    (void)state;
+    struct zt_config cfg = {0};
+    char user[] = "user", off[] = "off";
+    cfg.privacy.result_cache = user;
+    cfg.privacy.retention_cache_days = 7;
+    struct zt_privacy_verdict v = {.kind = ZT_PRIVACY_VERDICT_ALLOW};
+    assert_true(zt_rcache_applies(&cfg, &v));
+    v.types = 1u << 3; /* personal data found, even if allowed */
+    assert_false(zt_rcache_applies(&cfg, &v));
+    v.types = 0;
+    v.kind = ZT_PRIVACY_VERDICT_MASKED;
+    assert_false(zt_rcache_applies(&cfg, &v));
+    v.kind = ZT_PRIVACY_VERDICT_ALLOW;
+    cfg.privacy.retention_cache_days = 0;
+    assert_false(zt_rcache_applies(&cfg, &v));
+    cfg.privacy.retention_cache_days = 7;
+    cfg.privacy.result_cache = off;
+    assert_false(zt_rcache_applies(&cfg, &v));
+}
+
+/* An entry as a worker's verified answer leaves it: a signed receipt and
+ * its FINAL checkpoint, both under the worker's key wsk. */
+static void signed_entry(struct zt_rcache_entry *e, const uint8_t wsk[64], const uint8_t ck_sk[64])
+{
+    memset(e, 0, sizeof *e);
+    struct zt_env_receipt r = {.prompt_tokens = 3, .completion_tokens = 5, .finished = 1700000000, .build_id_len = 4};
+    memset(r.job_id, 0x5a, sizeof r.job_id);
+    memset(r.seq_chain, 9, sizeof r.seq_chain);
+    memcpy(r.build_id, "b123", 5);
+    assert_int_equal(zt_env_receipt_sign(&r, wsk, e->receipt, sizeof e->receipt, &e->receipt_len), 0);
+    struct zt_checkpoint ck = {.flags = ZT_CKPT_FLAG_FINAL, .n_tokens = 5, .build_id_len = 4};
+    memcpy(ck.build_id, "b123", 5);
+    assert_int_equal(zt_checkpoint_sign(&ck, ck_sk, e->checkpoint, sizeof e->checkpoint, &e->checkpoint_len), 0);
+}
+
+static void test_hit_receipt(void **state)
+{
+    (void)state;
+    uint8_t wpk[32], wsk[64], gpk[32], gsk[64], opk[32], osk[64];
+    crypto_sign_keypair(wpk, wsk);
+    crypto_sign_keypair(gpk, gsk);
+    crypto_sign_keypair(opk, osk);
+    struct zt_rcache_entry e;
+    signed_entry(&e, wsk, wsk);
+    const char *job = "00112233445566778899aabbccddeeff";
+    struct zt_env_receipt rcpt;
+    uint8_t out[ZT_RCACHE_RECEIPT_LEN];
+    assert_int_equal(zt_rcache_hit_receipt(&e, job, gpk, gsk, 1800000000, &rcpt, out), 0);
+    assert_memory_equal(rcpt.worker_pk, wpk, 32);
+    struct zt_rcache_receipt cr;
+    assert_int_equal(zt_rcache_receipt_verify(out, sizeof out, e.receipt, e.receipt_len, &cr), 0);
+    uint8_t jid[ZT_RCACHE_JOB_ID_LEN];
+    assert_int_equal(zt_hex_decode_str(jid, sizeof jid, job, ZT_HEX_LOWER), 0);
+    assert_memory_equal(cr.job_id, jid, sizeof jid);
+    assert_memory_equal(cr.orig_job_id, rcpt.job_id, sizeof cr.orig_job_id);
+    assert_memory_equal(cr.gateway_pk, gpk, 32);
+    assert_int_equal(cr.issued, 1800000000);
+    /* it names this receipt, no other */
+    uint8_t other[ZT_ENV_RECEIPT_MAX_LEN];
+    memcpy(other, e.receipt, e.receipt_len);
+    other[e.receipt_len - 1] ^= 1;
+    assert_int_equal(zt_rcache_receipt_verify(out, sizeof out, other, e.receipt_len, &cr), ZT_ECRYPTO);
+
+    /* a changed receipt, or a checkpoint under another key: no proof */
+    e.receipt[20] ^= 1;
+    assert_int_equal(zt_rcache_hit_receipt(&e, job, gpk, gsk, 1800000000, &rcpt, out), ZT_ECRYPTO);
+    signed_entry(&e, wsk, osk);
+    assert_int_equal(zt_rcache_hit_receipt(&e, job, gpk, gsk, 1800000000, &rcpt, out), ZT_ECRYPTO);
+}
+
+static void test_hit_bill_free(void **state)
+{
+    (void)state;
+    struct zt_config cfg = {0};
+    char a[2 * ZT_RCACHE_JOB_ID_LEN + 1], b[2 * ZT_RCACHE_JOB_ID_LEN + 1], why[64] = "";
+    assert_int_equal(zt_rcache_hit_bill(NULL, &cfg, "alice", "zt1gw", a, why, sizeof why), 0);
+    assert_int_equal(zt_rcache_hit_bill(NULL, &cfg, "alice", "zt1gw", b, why, sizeof why), 0);
+    assert_int_equal(strlen(a), 2 * ZT_RCACHE_JOB_ID_LEN);
+    uint8_t jid[ZT_RCACHE_JOB_ID_LEN];
+    assert_int_equal(zt_hex_decode_str(jid, sizeof jid, a, ZT_HEX_LOWER), 0);
+    assert_string_not_equal(a, b); /* a new job each hit */
+    assert_string_equal(why, "");  /* nothing to explain */
+}
+
 int main(void)
 {
     if (sodium_init() < 0) return 1;
@@ -257,6 +351,9 @@ int main(void)
         cmocka_unit_test(test_variant),
         cmocka_unit_test(test_request_life),
         cmocka_unit_test(test_reverify),
+        cmocka_unit_test(test_applies),
+        cmocka_unit_test(test_hit_receipt),
+        cmocka_unit_test(test_hit_bill_free),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

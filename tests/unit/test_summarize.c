@@ -249,6 +249,32 @@ static void test_issue_thread(void **state)
     zt_summary_deinit(&s);
 }
 
+/* The summary's text: key sentences in order, "from: sentence", joined by
+ * a space; a message without a speaker gives the sentence alone. */
+static void test_text(void **state)
+{
+    (void)state;
+    struct zt_conv_msg m[2] = {{"alice", 5, "We ship on Monday. Nothing else.", 32}, {"", 0, "Fine by me.", 11}};
+    struct zt_summary s = {0};
+    struct zt_summary_item key[3] = {{.msg = 0, .off = 0, .len = 18}, {.msg = 1, .off = 0, .len = 11},
+                                     {.msg = 0, .off = 19, .len = 13}};
+    s.key = key;
+    s.n_key = 3;
+    struct zt_buf b;
+    zt_buf_init(&b, 1 << 10);
+    assert_int_equal(zt_summary_text(&s, m, &b), 0);
+    assert_string_equal(zt_buf_str(&b), "alice: We ship on Monday. Fine by me. alice: Nothing else.");
+    zt_buf_reset(&b);
+    s.n_key = 0;
+    assert_int_equal(zt_summary_text(&s, m, &b), 0);
+    assert_int_equal(b.len, 0);
+    zt_buf_deinit(&b);
+    zt_buf_init(&b, 8); /* over the cap */
+    s.n_key = 1;
+    assert_int_not_equal(zt_summary_text(&s, m, &b), 0);
+    zt_buf_deinit(&b);
+}
+
 static void test_edges(void **state)
 {
     (void)state;
@@ -290,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_open_questions),
         cmocka_unit_test(test_issue_thread),
         cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_text),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     if (zt_alloc_live() != 0) {
