@@ -17,6 +17,12 @@
  * *len are written only on success. */
 ZT_NODISCARD int zt_file_read(const char *path, size_t max, char **out, size_t *len);
 
+/* The same for a secret (a private key): *out is in sodium's guarded
+ * memory (sodium_malloc, never an ordinary heap buffer), NUL-terminated;
+ * free it with zt_file_secret_free, which wipes it. Same errors. */
+ZT_NODISCARD int zt_file_read_secret(const char *path, size_t max, char **out, size_t *len);
+void zt_file_secret_free(char *p);
+
 /* Append the whole file at path to b; b->max is the cap. Same errors as
  * zt_file_read; on an error b keeps what it held before the call. */
 ZT_NODISCARD int zt_file_read_buf(const char *path, struct zt_buf *b);

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_file.h"
 
@@ -93,4 +95,36 @@ int zt_file_read_stream(FILE *f, struct zt_buf *b)
         if (rc) return rc;
     }
     return ferror(f) ? ZT_EIO : 0;
+}
+
+int zt_file_read_secret(const char *path, size_t max, char **out, size_t *len)
+{
+    if (max >= SIZE_MAX - 1) return ZT_EINVAL;
+    if (sodium_init() < 0) return ZT_ENOMEM; /* guarded memory needs it (idempotent) */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return errno == ENOENT ? ZT_ENOTFOUND : ZT_EIO;
+    char *p = sodium_malloc(max + 2); /* one byte past max tells "longer", one for the NUL */
+    if (!p) {
+        close(fd);
+        return ZT_ENOMEM;
+    }
+    size_t n = 0;
+    int rc = zt_fd_read_full(fd, p, max + 1, &n);
+    int e = errno;
+    close(fd);
+    if (!rc && n > max) rc = ZT_ETOOBIG;
+    if (rc) {
+        sodium_free(p);
+        errno = e;
+        return rc;
+    }
+    p[n] = '\0';
+    *out = p;
+    *len = n;
+    return 0;
+}
+
+void zt_file_secret_free(char *p)
+{
+    if (p) sodium_free(p); /* sodium_free wipes it */
 }

@@ -912,40 +912,34 @@ void zt_server_wait_idle(struct zt_server *s, uint64_t wait_ms)
 
 #define TLS_FILE_MAX ((size_t)1 << 20)
 
-/* Read a whole PEM file into *out (sodium_malloc'd when secret, so a key
- * never passes through an ordinary heap buffer). */
+/* Read a whole PEM file into *out (a key in sodium's guarded memory,
+ * zt_file_read_secret, so it never passes through an ordinary heap
+ * buffer); err says which file and why. */
 static int read_pem(const char *path, bool secret, char **out, struct zt_buf *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        zt_ignore(zt_buf_appendf(err, "%s: %s", path, strerror(errno)));
-        return ZT_EIO;
-    }
-    char *buf = secret ? sodium_malloc(TLS_FILE_MAX + 1) : zt_malloc(TLS_FILE_MAX + 1);
-    if (!buf) {
-        close(fd);
-        return ZT_ENOMEM;
-    }
     size_t n = 0;
-    bool bad = zt_fd_read_full(fd, buf, TLS_FILE_MAX + 1, &n) != 0;
-    close(fd);
-    if (bad || n > TLS_FILE_MAX || n == 0) {
-        zt_ignore(zt_buf_appendf(err, "%s: %s", path, bad ? "read error" : n ? "larger than 1 MiB" : "empty file"));
-        if (secret) sodium_free(buf);
-        else zt_free(buf);
-        return bad ? ZT_EIO : ZT_ETOOBIG;
+    int rc = secret ? zt_file_read_secret(path, TLS_FILE_MAX, out, &n) : zt_file_read(path, TLS_FILE_MAX, out, &n);
+    bool empty = !rc && n == 0;
+    if (empty) {
+        if (secret) zt_file_secret_free(*out);
+        else zt_free(*out);
+        *out = NULL;
+        rc = ZT_ETOOBIG; /* as before: not a usable size */
     }
-    buf[n] = '\0';
-    *out = buf;
-    return 0;
+    if (rc)
+        zt_ignore(zt_buf_appendf(err, "%s: %s", path,
+                                 rc == ZT_ETOOBIG    ? (empty ? "empty file" : "larger than 1 MiB")
+                                 : rc == ZT_ENOMEM   ? "out of memory"
+                                                     : strerror(errno ? errno : EIO)));
+    return rc == ZT_ENOTFOUND ? ZT_EIO : rc;
 }
 
-/* A certificate and its key as read_pem() returned them (the key in
- * sodium's guarded memory); NULLs are no-ops. */
+/* A certificate and its key as read_pem() returned them; NULLs are
+ * no-ops. */
 static void tls_pair_free(char *cert, char *key)
 {
     zt_free(cert);
-    if (key) sodium_free(key);
+    zt_file_secret_free(key);
 }
 
 int zt_server_set_tls(struct zt_server *s, const char *cert_path, const char *key_path, struct zt_buf *err)

@@ -187,6 +187,25 @@ static void test_file_read(void **state)
     assert_int_equal(zt_file_read(dir, 16, &got, &len), ZT_EIO);
     assert_null(got);
 
+    /* A secret: the same limits, in guarded memory. */
+    assert_int_equal(zt_file_read_secret(path, n, &got, &len), 0);
+    assert_int_equal(len, n);
+    assert_memory_equal(got, data, n);
+    assert_int_equal(got[n], '\0');
+    zt_file_secret_free(got);
+    got = NULL;
+    assert_int_equal(zt_file_read_secret(path, n - 1, &got, &len), ZT_ETOOBIG);
+    assert_null(got);
+    assert_int_equal(zt_file_read_secret(empty, 16, &got, &len), 0);
+    assert_int_equal(len, 0);
+    assert_string_equal(got, "");
+    zt_file_secret_free(got);
+    got = NULL;
+    assert_int_equal(zt_file_read_secret(missing, 16, &got, &len), ZT_ENOTFOUND);
+    assert_int_equal(zt_file_read_secret(dir, 16, &got, &len), ZT_EIO);
+    assert_null(got);
+    zt_file_secret_free(NULL);
+
     /* Appending to a buffer: the cap is b->max, counted with what it held;
      * on an error the buffer keeps what it had. */
     struct zt_buf b;
