@@ -1769,6 +1769,85 @@ static bool after_title(const char *t, size_t s)
     return e > i && is_upper((unsigned char)t[i]) && word_in(t + i, e - i, titles);
 }
 
+/* Round 9: a kin or religious title before a name ("Grandpa Walter",
+ * "Father Declan", "Tía Lupe"): a cue, not a licence for English words
+ * ("Father Christmas" stays a word). */
+static bool after_kin_title(const char *t, size_t s)
+{
+    size_t i = s;
+    while (i > 0 && t[i - 1] == ' ') i--;
+    if (i == s) return false;
+    size_t e = i;
+    while (i > 0 && zt_ascii_alpha((unsigned char)t[i - 1])) i--;
+    if (i > 0 && (zt_ascii_alpha((unsigned char)t[i - 1]) || (unsigned char)t[i - 1] >= 0x80)) return false;
+    static const char *const titles[] = {"father", "grandpa", "grandma", "granny", "grandad", "granddad", "nana",
+                                         "nanna", "pastor", "coach", "rabbi", "imam", "fr", "nonna", "nonno", "abuela",
+                                         "abuelo", "oma", "opa", "tante", "onkel", "tio", "tia", "tata", "babcia",
+                                         "dziadek", "sensei", "reverend", "rev", "sister", "brother", NULL};
+    static const char *const things[] = {"christmas", "time", "nature", "earth", "frost", "thames", NULL};
+    size_t we = s;
+    while (we < s + 24 && zt_ascii_alpha((unsigned char)t[we])) we++;
+    return e > i && is_upper((unsigned char)t[i]) && word_in(t + i, e - i, titles) && !fold_in(t + s, we - s, things);
+}
+
+/* Round 9: a word opening the message (or a line) before a colon or a dash
+ * and an identifier: "Liesel: 3589-0294-...", "Tamsin: NP 32 06 63 C",
+ * "Shona – 07700 900298". A field label ("Karte:", "Amex:", "NINo:") is
+ * not a name: the word must be capitalised, of 3+ letters, in lower case
+ * after the first and no label of the languages the detector covers. */
+static bool name_before_id(const char *t, size_t len, size_t s, size_t e)
+{
+    if (e - s < 3 || !is_upper((unsigned char)t[s])) return false;
+    for (size_t k = s + 1; k < e; k++)
+        if (is_upper((unsigned char)t[k])) return false;
+    if (s > 0 && t[s - 1] != '\n') return false;
+    static const char *const labels[] = {
+        "karte", "amex", "visa", "nino", "iban", "card", "carte", "tarjeta", "cartão", "cartao", "carta", "konto",
+        "tel", "mob", "mobile", "handy", "movil", "móvil", "telefono", "teléfono", "telefone", "cpf", "dni", "nif",
+        "nie", "ssn", "pin", "ref", "bsn", "pps", "mastercard", "maestro", "discover", "bizum", "paypal", "venmo",
+        "zelle", "revolut", "sepa", "bic", "swift", "imei", "vin", "reg", "sort", "routing", "nhs", "passport",
+        "pasaporte", "reisepass", "ausweis", "phone", "cell", "fax", "whatsapp", "signal", "telegram", "pix", "code",
+        "codigo", "código", "número", "numero", "nummer", "total", "betrag", "importe", "montant", "room", "flat",
+        "unit", "ticket", "order", "pedido", "bestellung", "commande", "tracking", "seat", "gate", "platform",
+        "flight", "vuelo", "flug", "booking", "reserva", "cuenta", "conto", "rekening", "compte", "account",
+        "celular", "cellulare", "mobiel", "portable", "natel", "tlf", "telf", "kontakt", "contact", "contacto",
+        "rut", "curp", "rfc", "pesel", "codice", "fiscale", "steuer", "insee", "secu", "svnr", "ahv", "cnp", "oib",
+        "jmbg", "egn", "personnummer", "hetu", "cpr", "bank", "banco", "banque", "iban:", "ip", "mac", "wifi",
+        "password", "passwort", "senha", "contraseña", "clave", "otp", "tan", "ssid", "pnr", "cvv", "cvc", "exp",
+        "expiry", "valid", "dob", "born", "postcode", "zip", "plz", "cap", "cep", "cp",
+        /* countries before their IBAN ("Finland: FI22 ...") */
+        "finland", "germany", "france", "spain", "italy", "netherlands", "belgium", "austria", "portugal",
+        "ireland", "poland", "sweden", "norway", "denmark", "switzerland", "greece", "deutschland", "españa",
+        "espana", "italia", "nederland", "schweiz", "suisse", "brasil", "brazil", "mexico", "canada", "luxembourg",
+        "croatia", "slovenia", "slovakia", "czechia", "hungary", "romania", "bulgaria", "estonia", "latvia",
+        "lithuania", "malta", "cyprus", "iceland", "turkey", "türkiye", NULL};
+    if (fold_in(t + s, e - s, labels)) return false;
+    size_t q = e;
+    if (q < len && t[q] == ':') q++;
+    else {
+        while (q < len && t[q] == ' ') q++;
+        if (q < len && t[q] == '-') q++;
+        else if (q + 2 < len && (unsigned char)t[q] == 0xE2 && (unsigned char)t[q + 1] == 0x80 &&
+                 ((unsigned char)t[q + 2] == 0x93 || (unsigned char)t[q + 2] == 0x94))
+            q += 3;
+        else
+            return false;
+        if (q >= len || t[q] != ' ') return false;
+    }
+    while (q < len && t[q] == ' ') q++;
+    if (q >= len) return false;
+    if (zt_ascii_digit((unsigned char)t[q]) || (t[q] == '+' && q + 1 < len && zt_ascii_digit((unsigned char)t[q + 1])) ||
+        (t[q] == '(' && q + 1 < len && zt_ascii_digit((unsigned char)t[q + 1])))
+        return true;
+    /* a UK NINO: two capitals, a space or not, two digits */
+    if (q + 3 < len && is_upper((unsigned char)t[q]) && is_upper((unsigned char)t[q + 1])) {
+        size_t r = q + 2;
+        if (t[r] == ' ') r++;
+        return r + 1 < len && zt_ascii_digit((unsigned char)t[r]) && zt_ascii_digit((unsigned char)t[r + 1]);
+    }
+    return false;
+}
+
 /* "@here", "@channel": a group, not a person */
 static bool handle_group(const char *w, size_t n)
 {
@@ -2156,6 +2235,9 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
             if (pl2 && word_in(pw2, pl2, greet)) addressed = true;
         }
         if (!addressed && (titled || person_context(nm, t, len, s, e))) addressed = true;
+        /* round 9: "Grandpa Walter", "Father Declan"; "Liesel: 3589-...", "Shona – 07700 ..." */
+        bool owner_id = !pl && !at && name_before_id(t, len, s, e);
+        if (!addressed && (owner_id || after_kin_title(t, s))) addressed = true;
         if (at && handle_group(t + s, n)) conf = 0;
         bool vocative = e < len && t[e] == ',' && (start || addressed);
         bool possessive = e + 1 < len && t[e] == '\'' && (t[e + 1] == 's' || t[e + 1] == 'S');
@@ -2179,7 +2261,10 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
                                                "borrowed", "lent", "promised", "texted", "emailed", "messaged",
                                                "replied", "told", "asked", "rang", "reckons", "prefers", "married",
                                                "typed", "signed", "forgot", "owes", "loves", "hates", "studied",
-                                               "teaches", "swam", "danced", "rents", "wore", NULL};
+                                               "teaches", "swam", "danced", "rents", "wore",
+                                               /* round 9 */
+                                               "helped", "climbed", "watched", "rode", "hosted", "waters", "hugged",
+                                               "kissed", "phoned", NULL};
         if (unknown && n >= 3 && nl &&
             (word_in(nw, nl, speech) || (pl && eq_lit(pw, "did") && word_in(nw, nl, did_verb))))
             conf += 0.25;
@@ -2228,7 +2313,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         /* round 7: after an article a name is a thing ("the Oscar went to"; "a" is also a preposition: "dile a Javier") */
         if (pl && (eq_lit(pw, "the") || eq_lit(pw, "an")) && !titled && !at) conf = 0;
         /* round 5: a field label before a number ("Karte: 4994 ...", "Amex: 3400", "NINo: PS 09") */
-        if (f != 0 && !pl && e + 1 < len && t[e] == ':' && !starts_email(&eh, c, t, len, s, e)) {
+        if (f != 0 && !pl && !owner_id && e + 1 < len && t[e] == ':' && !starts_email(&eh, c, t, len, s, e)) {
             size_t q = e + 1;
             while (q < len && t[q] == ' ') q++;
             if (q < len && (zt_ascii_digit((unsigned char)t[q]) ||
