@@ -1172,6 +1172,54 @@ static size_t uk_postcode(const char *t, size_t len, size_t s)
     return j + 4;
 }
 
+/* After a street (or a PO box) ending at e: ", City" then ", ST 12345" or a
+ * UK postcode ("Leeds LS6 2AB" too) belong to the address; the new end. */
+static size_t address_tail(const char *t, size_t len, size_t e)
+{
+    size_t x = e;
+    if (!(x + 2 < len && t[x] == ',' && t[x + 1] == ' ' && is_upper((unsigned char)t[x + 2]))) return e;
+    size_t ce = x + 2, direct_pc = 0;
+    for (;;) {
+        while (ce < len && zt_ascii_alpha((unsigned char)t[ce])) ce++;
+        if (!(ce + 1 < len && t[ce] == ' ' && is_upper((unsigned char)t[ce + 1]))) break;
+        if ((direct_pc = uk_postcode(t, len, ce + 1)) != 0) break; /* "Leeds LS6 2AB" */
+        size_t q = ce + 1;
+        while (q < len && zt_ascii_alpha((unsigned char)t[q])) q++;
+        if (q < len && is_word((unsigned char)t[q])) break; /* not a word of the city */
+        ce = q;
+    }
+    if (direct_pc) return direct_pc;
+    size_t y = ce;
+    if (y < len && t[y] == ',') y++;
+    if (y < len && t[y] == ' ') y++;
+    size_t pc = y < len ? uk_postcode(t, len, y) : 0;
+    if (pc) return pc;
+    if (y + 2 < len && is_upper((unsigned char)t[y]) && is_upper((unsigned char)t[y + 1]) && t[y + 2] == ' ') {
+        size_t z = y + 3, zd = z;
+        while (zd < len && zt_ascii_digit((unsigned char)t[zd])) zd++;
+        if (zd - z == 5 && (zd >= len || !is_word((unsigned char)t[zd]))) return zd;
+    }
+    return ce;
+}
+
+/* Round 9: "PO Box 778", "P.O. Box 12": the end of the box number, or 0. */
+static size_t po_box(const char *t, size_t len, size_t s)
+{
+    if (s > 0 && is_word((unsigned char)t[s - 1])) return 0;
+    size_t k = s;
+    if (k + 2 <= len && t[k] == 'P' && (t[k + 1] | 0x20) == 'o') k += 2;
+    else if (k + 4 <= len && t[k] == 'P' && t[k + 1] == '.' && t[k + 2] == 'O' && t[k + 3] == '.') k += 4;
+    else return 0;
+    if (k < len && t[k] == ' ') k++;
+    if (k + 4 > len || (t[k] | 0x20) != 'b' || (t[k + 1] | 0x20) != 'o' || (t[k + 2] | 0x20) != 'x' || t[k + 3] != ' ')
+        return 0;
+    k += 4;
+    size_t d = k;
+    while (k < len && zt_ascii_digit((unsigned char)t[k]) && k - d < 7) k++;
+    if (k == d || (k < len && is_word((unsigned char)t[k]))) return 0;
+    return k;
+}
+
 /* "42 Maple Street", "221B Baker Street", "1600 Pennsylvania Avenue NW",
  * "350 Fifth Ave": a house number (1-5 digits, a letter may follow), one to
  * three capitalised words, a street word; then, when they follow, ", City",
@@ -1186,6 +1234,16 @@ static void scan_address(const char *t, size_t len, struct cands *c)
             s = pe - 1;
             continue;
         }
+        size_t box = po_box(t, len, s);
+        /* "PO Box 318, 12 Station Road, ...": the street that follows carries the address */
+        if (box && box + 2 < len && t[box] == ',' && t[box + 1] == ' ' && zt_ascii_digit((unsigned char)t[box + 2]))
+            box = 0;
+        if (box) {
+            size_t be = address_tail(t, len, box);
+            add(c, ZT_PII_ADDRESS, s, be, be > box ? 0.9 : 0.85);
+            s = be;
+            continue;
+        }
         if (!zt_ascii_digit((unsigned char)t[s]) || num_left_joined(t, s)) continue;
         if (s > 0 && (t[s - 1] == '#' || t[s - 1] == '$')) continue;
         size_t k = s;
@@ -1198,9 +1256,21 @@ static void scan_address(const char *t, size_t len, struct cands *c)
         size_t words = 0, end = 0;
         while (k < len && t[k] == ' ' && words < 4) {
             size_t ws = k + 1, we = ws;
-            while (we < len && zt_ascii_alpha((unsigned char)t[we])) we++;
+            /* round 9: an ordinal street name ("W 23rd St", "West 57th Street") */
+            bool ordinal = false;
+            if (ws < len && zt_ascii_digit((unsigned char)t[ws]) && words >= 1) {
+                size_t q = ws;
+                while (q < len && zt_ascii_digit((unsigned char)t[q]) && q - ws < 3) q++;
+                if (q + 2 <= len && (q + 2 == len || !is_word((unsigned char)t[q + 2])) &&
+                    (memcmp(t + q, "st", 2) == 0 || memcmp(t + q, "nd", 2) == 0 || memcmp(t + q, "rd", 2) == 0 ||
+                     memcmp(t + q, "th", 2) == 0)) {
+                    ordinal = true;
+                    we = q + 2;
+                }
+            }
+            while (!ordinal && we < len && zt_ascii_alpha((unsigned char)t[we])) we++;
             if (we == ws) break;
-            bool cap = is_upper((unsigned char)t[ws]);
+            bool cap = ordinal || is_upper((unsigned char)t[ws]);
             /* "1200 Broadway": a street of one word, after a house number of 3+ digits */
             bool alone = words == 0 && k - s >= 3 && we - ws == 8 && memcmp(t + ws, "Broadway", 8) == 0;
             if ((words >= 1 || alone) && cap && word_in(t + ws, we - ws, street_words)) {
@@ -1221,40 +1291,7 @@ static void scan_address(const char *t, size_t len, struct cands *c)
             static const char *const dirs[] = {"n", "s", "e", "w", "ne", "nw", "se", "sw", NULL};
             if ((de >= len || !is_word((unsigned char)t[de])) && word_in(t + d, de - d, dirs)) e = de;
         }
-        /* ", City" then ", ST 12345" or a postcode */
-        size_t x = e;
-        if (x + 2 < len && t[x] == ',' && t[x + 1] == ' ' && is_upper((unsigned char)t[x + 2])) {
-            size_t ce = x + 2, direct_pc = 0;
-            for (;;) {
-                while (ce < len && zt_ascii_alpha((unsigned char)t[ce])) ce++;
-                if (!(ce + 1 < len && t[ce] == ' ' && is_upper((unsigned char)t[ce + 1]))) break;
-                if ((direct_pc = uk_postcode(t, len, ce + 1)) != 0) break; /* "Leeds LS6 2AB" */
-                size_t q = ce + 1;
-                while (q < len && zt_ascii_alpha((unsigned char)t[q])) q++;
-                if (q < len && is_word((unsigned char)t[q])) break; /* not a word of the city */
-                ce = q;
-            }
-            size_t y = ce;
-            if (direct_pc) {
-                add(c, ZT_PII_ADDRESS, s, direct_pc, 0.9);
-                s = direct_pc;
-                continue;
-            }
-            if (y < len && t[y] == ',') y++;
-            if (y < len && t[y] == ' ') y++;
-            size_t pc = y < len ? uk_postcode(t, len, y) : 0;
-            if (pc) {
-                e = pc;
-            } else if (y + 7 < len + 1 && is_upper((unsigned char)t[y]) && y + 1 < len && is_upper((unsigned char)t[y + 1]) &&
-                       y + 2 < len && t[y + 2] == ' ') {
-                size_t z = y + 3, zd = z;
-                while (zd < len && zt_ascii_digit((unsigned char)t[zd])) zd++;
-                if (zd - z == 5 && (zd >= len || !is_word((unsigned char)t[zd]))) e = zd;
-                else e = ce;
-            } else {
-                e = ce;
-            }
-        }
+        e = address_tail(t, len, e);
         add(c, ZT_PII_ADDRESS, s, e, e > end ? 0.9 : 0.85);
         s = e;
     }
@@ -1783,7 +1820,7 @@ static bool after_kin_title(const char *t, size_t s)
     static const char *const titles[] = {"father", "grandpa", "grandma", "granny", "grandad", "granddad", "nana",
                                          "nanna", "pastor", "coach", "rabbi", "imam", "fr", "nonna", "nonno", "abuela",
                                          "abuelo", "oma", "opa", "tante", "onkel", "tio", "tia", "tata", "babcia",
-                                         "dziadek", "sensei", "reverend", "rev", "sister", "brother", NULL};
+                                         "dziadek", "sensei", "reverend", "rev", "sister", "brother", "nurse", "midwife", NULL};
     static const char *const things[] = {"christmas", "time", "nature", "earth", "frost", "thames", NULL};
     size_t we = s;
     while (we < s + 24 && zt_ascii_alpha((unsigned char)t[we])) we++;
@@ -1846,6 +1883,18 @@ static bool name_before_id(const char *t, size_t len, size_t s, size_t e)
         return r + 1 < len && zt_ascii_digit((unsigned char)t[r]) && zt_ascii_digit((unsigned char)t[r + 1]);
     }
     return false;
+}
+
+/* Round 9: the word before s is an interjection opening the message ("ugh tom forgot", "lol bec fell asleep"). */
+static bool lead_at_start(const char *t, size_t s, size_t first_at)
+{
+    static const char *const interj[] = {"ugh", "lol", "omg", "lmao", "ok", "okay", "oh", "so", "btw", "welp",
+                                         "aww", "aw", "haha", "omw", "wait", "ah", "um", "hmm", NULL};
+    size_t q = s;
+    while (q > 0 && (t[q - 1] == ' ' || t[q - 1] == ',')) q--;
+    size_t p = q;
+    while (p > 0 && zt_ascii_alpha((unsigned char)t[p - 1])) p--;
+    return p == first_at && q > p && word_in(t + p, q - p, interj);
 }
 
 /* "@here", "@channel": a group, not a person */
@@ -2147,7 +2196,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
 {
     if (!nm || !nm->n) return;
     struct eheads eh = {0};
-    size_t first_at = 0, pun_s = 0, pun_n = 0;
+    size_t first_at = 0, pun_s = 0, pun_n = 0, pair_s = SIZE_MAX;
     while (first_at < len && (t[first_at] == ' ' || t[first_at] == '\n')) first_at++;
     for (size_t s = 0; s < len && !c->err; s++) {
         /* a Latin capital beyond ASCII may start a name ("Émilie", "Ángela", "Søren" is ASCII-first) */
@@ -2184,7 +2233,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
             continue;
         }
         /* a lower-case name that is also a word, right after a greeting or a request ("tell ben", "hey jake") */
-        bool lower_ok = false;
+        bool lower_ok = false, lower_cand = false;
         if (lower && f == 1) {
             char lw[24];
             bool lst, lcm;
@@ -2197,8 +2246,11 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
                                                 "bob", "june", "april", "august", "dawn", "hope", "faith", "joy",
                                                 "sunny", "rose", "drew", "chase", "ray", "guy", "art", NULL};
             lower_ok = lpl && word_in(lw, lpl, lead) && !word_in(t + s, n, verbs);
+            /* round 9: opening the message (or after an interjection that does), a candidate that only a
+             * person's verb or a second name joined by "and" makes a name (below) */
+            lower_cand = !lower_ok && !word_in(t + s, n, verbs) && (s == first_at || lead_at_start(t, s, first_at));
         }
-        if (lower && f != 0 && !lower_ok) {
+        if (lower && f != 0 && !lower_ok && !lower_cand && s != pair_s) {
             s = e;
             continue;
         }
@@ -2264,7 +2316,11 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
                                                "teaches", "swam", "danced", "rents", "wore",
                                                /* round 9 */
                                                "helped", "climbed", "watched", "rode", "hosted", "waters", "hugged",
-                                               "kissed", "phoned", NULL};
+                                               "kissed", "phoned",
+                                               /* the same in the other languages the features cover */
+                                               "mandou", "disse", "fez", "ligou", "dijo", "hizo", "trajo", "llamo",
+                                               "neemt", "zei", "belde", "sagt", "ruft", "bringt", "kocht", "dit",
+                                               "appelle", "chiama", "porta", "mandato", NULL};
         if (unknown && n >= 3 && nl &&
             (word_in(nw, nl, speech) || (pl && eq_lit(pw, "did") && word_in(nw, nl, did_verb))))
             conf += 0.25;
@@ -2341,7 +2397,40 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         bool lower_subject = subject || (subject_weak && start && !pl && f == 0 &&
                                          !word_in(self, strlen(self), months) && !word_in(self, strlen(self), seasons) &&
                                          !word_in(self, strlen(self), places));
-        if (lower) conf = addressed || vocative || (lower_subject && start) ? (addressed || vocative ? 0.7 : 0.55) : 0;
+        /* round 9: lower-case chat. An interjection opening the message counts as its start ("ugh tom
+         * forgot", "lol bec fell asleep"); a verb only a person does counts as a subject ("noah lost his
+         * shoe"); two listed names joined by "and" are people ("tom and jess are coming") */
+        bool lead_start = lower && f != 2 && pl && !start && lead_at_start(t, s, first_at);
+        bool lower_pair = false;
+        if (lower && s == pair_s) lower_pair = true;
+        else if (lower && (start || lead_start) && nl == 3 && eq_lit(nw, "and")) {
+            /* "tom and jess are coming": the second a listed name too, and (when either is also a
+             * word: "rose and ivy") a verb of people after the pair */
+            char w3[24], w4[24];
+            size_t s2, e2, s3 = 0, e3 = 0, s4, e4;
+            word_after(t, len, e, w3, sizeof w3, &s2, &e2);
+            size_t n3 = e2 < len && t[e2] == ' ' ? word_after(t, len, e2, w3, sizeof w3, &s3, &e3) : 0;
+            int f3 = n3 >= 3 ? name_find(nm, t + s3, n3) : -1;
+            if (n3 >= 3 && !is_upper((unsigned char)t[s3]) && (e3 >= len || !is_word((unsigned char)t[e3])) &&
+                (f3 == 0 || f3 == 1) && !word_in(w3, n3, not_names)) {
+                size_t n4 = e3 < len && t[e3] == ' ' ? word_after(t, len, e3, w4, sizeof w4, &s4, &e4) : 0;
+                static const char *const people_verb[] = {"are", "were", "say", "said", "have", "had", "send",
+                                                          "sent", "went", "got", "want", "say", NULL};
+                bool verb4 = n4 && (word_in(w4, n4, people_verb) || word_in(w4, n4, person_verb) ||
+                                    word_in(w4, n4, name_after));
+                if ((f == 0 && f3 == 0) || verb4) {
+                    lower_pair = true;
+                    pair_s = s3;
+                }
+            }
+        }
+        lower_subject |= person_next && f == 0;
+        if (lower)
+            conf = addressed || vocative || lower_pair || (lower_subject && (start || lead_start))
+                       ? (addressed || vocative ? 0.7 : 0.55)
+                       : 0;
+        /* ... and a word that is also a name ("tom", "noah") only with a person's verb or a pair */
+        if (lower_cand) conf = person_next || lower_pair ? 0.55 : 0;
         if (word_in(self, strlen(self), not_names)) conf = 0; /* "..., merci" */
         /* "Ruby-throated": a word, not a name */
         if (e + 1 < len && t[e] == '-' && zt_ascii_alpha((unsigned char)t[e + 1]) && !is_upper((unsigned char)t[e + 1]))
