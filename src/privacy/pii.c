@@ -296,7 +296,9 @@ static bool phone_cue_before(const char *t, size_t s)
     static const char *const cues[] = {"call", "phone", "number", "numbers", "text", "cell", "mobile", "tel",
                                        "whatsapp", "ring", "reach", "contact", "sms", "fax", "landline", "txt",
                                        "llama", "llámame", "llamame", "número", "numero", "appelle", "nummer",
-                                       "telefon", "teléfono", "telefono", "ligue", "móvil", "movil", NULL};
+                                       "telefon", "teléfono", "telefono", "ligue", "móvil", "movil",
+                                       /* round 9 */
+                                       "message", "msg", "voicemail", "office", "dial", "ligar", "celular", NULL};
     size_t from = s > 40 ? s - 40 : 0;
     for (size_t i = from; i < s;) {
         unsigned char ch = (unsigned char)t[i];
@@ -359,8 +361,33 @@ static void scan_phone(const char *t, size_t len, struct cands *c)
                 !after_code_token(t, s) && phone_cue_before(t, s)) {
                 add(c, ZT_PII_PHONE, s, e, 0.6);
                 s = e;
+            } else if ((g.len[0] == 10 || g.len[0] == 11) && t[s] == '0' && t[s + 1] != '0' &&
+                       !num_right_joined(t, len, e) && !after_code_token(t, s) && phone_cue_before(t, s)) {
+                /* round 9: a national number with its trunk 0 written without spaces ("07700900321") */
+                add(c, ZT_PII_PHONE, s, e, 0.6);
+                s = e;
             }
             continue;
+        }
+        /* round 9: Brazil, (DD) 9XXXX-XXXX or (DD) XXXX-XXXX */
+        if (g.n >= 3 && g.paren[0] && g.len[0] == 2 && t[s + 1] != '0' && (g.len[1] == 4 || g.len[1] == 5) &&
+            g.len[2] == 4 && (g.sep[1] == ' ' || g.sep[1] == ')') && g.sep[2] == '-') {
+            e = group_end(t, s, &g, 3);
+            if (!num_right_joined(t, len, e)) {
+                add(c, ZT_PII_PHONE, s, e, 0.8);
+                s = e;
+                continue;
+            }
+        }
+        /* round 9: a local NXX-XXXX (no area code) where a phone word comes before it */
+        if (g.n == 2 && !g.paren[0] && g.len[0] == 3 && g.len[1] == 4 && (g.sep[1] == '-' || g.sep[1] == '.') &&
+            t[s] >= '2' && !after_code_token(t, s) && phone_cue_before(t, s)) {
+            e = group_end(t, s, &g, 2);
+            if (!num_right_joined(t, len, e)) {
+                add(c, ZT_PII_PHONE, s, e, 0.6);
+                s = e;
+                continue;
+            }
         }
         /* North American: (NXX) XXX-XXXX, NXX-XXX-XXXX, NXX.XXX.XXXX, NXX XXX XXXX
          * (area code 2-9; an exchange starting 0/1, as the 555-123-4567 of
