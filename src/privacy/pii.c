@@ -508,11 +508,36 @@ static bool iin_ok(const char *d, size_t n)
     return false;
 }
 
+/* Round 9: the digits at s continue an IBAN written in groups ("ES16 4258
+ * 8981 ...", "FR55 8100 4976 ..."): a country code and check digits, then
+ * groups of four, before s. An IBAN that fails its checksum is no card. */
+static bool after_iban_head(const char *t, size_t s)
+{
+    size_t i = s;
+    for (int groups = 0; groups < 8; groups++) {
+        if (i < 5 || t[i - 1] != ' ') return false;
+        size_t g = i - 1;
+        if (g >= 4 && is_upper((unsigned char)t[g - 4]) && is_upper((unsigned char)t[g - 3]) &&
+            zt_ascii_digit((unsigned char)t[g - 2]) && zt_ascii_digit((unsigned char)t[g - 1]) &&
+            (g == 4 || !is_word((unsigned char)t[g - 5])))
+            return true;
+        if (g < 4) return false;
+        for (size_t k = g - 4; k < g; k++)
+            if (!zt_ascii_digit((unsigned char)t[k])) return false;
+        i = g - 4;
+    }
+    return false;
+}
+
 static void scan_card(const char *t, size_t len, struct cands *c)
 {
     for (size_t s = 0; s < len && !c->err; s++) {
         if (!zt_ascii_digit((unsigned char)t[s]) || num_left_joined(t, s)) continue;
         if (s > 0 && t[s - 1] == '+') continue;
+        if (after_iban_head(t, s)) {
+            while (s + 1 < len && zt_ascii_digit((unsigned char)t[s + 1])) s++;
+            continue;
+        }
         /* digits with single spaces or dashes between them */
         char d[20];
         size_t nd = 0, i = s, ends[20];
