@@ -1182,6 +1182,15 @@ static void scan_nino(const char *t, size_t len, struct cands *c)
         /* round 9: HMRC's example prefix named as an example ("dummy NINO QQ 12 34 56 C") */
         static const char *const sample[] = {"dummy", "example", "sample", "test", "fake", "placeholder", "template", NULL};
         if (qq && context_before(t, s, sample)) continue;
+        if (qq) { /* "... QQ 12 34 56 C is just the sample on the leaflet" */
+            bool after = false;
+            for (size_t q = e; q < len && q < e + 40 && !after; q++)
+                for (size_t k = 0; sample[k] && !after; k++) {
+                    size_t wl = strlen(sample[k]);
+                    after = q + wl <= len && memcmp(t + q, sample[k], wl) == 0;
+                }
+            if (after) continue;
+        }
         add(c, ZT_PII_UK_NINO, s, e, qq ? 0.8 : 0.95);
         s = e;
     }
@@ -1235,7 +1244,10 @@ static size_t address_tail(const char *t, size_t len, size_t e)
     if (!(x + 2 < len && t[x] == ',' && t[x + 1] == ' ' && is_upper((unsigned char)t[x + 2]))) return e;
     size_t ce = x + 2, direct_pc = 0;
     for (;;) {
-        while (ce < len && zt_ascii_alpha((unsigned char)t[ce])) ce++;
+        /* "Hay-on-Wye", "Stratford-upon-Avon": hyphens inside a town's name */
+        while (ce < len && (zt_ascii_alpha((unsigned char)t[ce]) ||
+                            (t[ce] == '-' && ce + 1 < len && zt_ascii_alpha((unsigned char)t[ce + 1]))))
+            ce++;
         if (!(ce + 1 < len && t[ce] == ' ' && is_upper((unsigned char)t[ce + 1]))) break;
         if ((direct_pc = uk_postcode(t, len, ce + 1)) != 0) break; /* "Leeds LS6 2AB" */
         size_t q = ce + 1;
@@ -1330,6 +1342,13 @@ static void scan_address(const char *t, size_t len, struct cands *c)
             bool alone = words == 0 && k - s >= 3 && we - ws == 8 && memcmp(t + ws, "Broadway", 8) == 0;
             if ((words >= 1 || alone) && cap && word_in(t + ws, we - ws, street_words)) {
                 end = we;
+                /* round 9: two street words ("Kensington Park Gardens", "Church Hill Road") */
+                if (end + 1 < len && t[end] == ' ' && is_upper((unsigned char)t[end + 1])) {
+                    size_t x2 = end + 1;
+                    while (x2 < len && zt_ascii_alpha((unsigned char)t[x2])) x2++;
+                    if ((x2 >= len || !is_word((unsigned char)t[x2])) && word_in(t + end + 1, x2 - end - 1, street_words))
+                        end = x2;
+                }
                 if (end < len && t[end] == '.') end++;
                 break;
             }
