@@ -1959,6 +1959,18 @@ static bool name_before_id(const char *t, size_t len, size_t s, size_t e)
     return false;
 }
 
+/* Round 9: [s, e) lies in an ADDRESS candidate, or is followed by one
+ * after a space (a town before its postcode). */
+static bool in_address(const struct cands *c, size_t s, size_t e)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const struct zt_pii_hit *h = &c->v[i];
+        if (h->type != ZT_PII_ADDRESS) continue;
+        if ((h->start < e && s < h->end) || h->start == e + 1) return true;
+    }
+    return false;
+}
+
 /* Round 9: the word before s is an interjection opening the message ("ugh tom forgot", "lol bec fell asleep"). */
 static bool lead_at_start(const char *t, size_t s, size_t first_at)
 {
@@ -2540,6 +2552,9 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
             pun_s = s;
             pun_n = n;
         }
+        /* round 9: a word inside an address or right before its postcode is a street, a house or a town
+         * ("Willow Court, 4 Park Road", "Chester CH1 2HS", "Chipping Norton OX7 5QR") */
+        if (conf >= 0.5 && !addressed && !vocative && !at && in_address(c, s, e)) conf = 0;
         if (conf >= 0.5) add(c, ZT_PII_PERSON_NAME, s, e, conf);
         s = e;
     }
