@@ -80,7 +80,8 @@ static const char *const FILLER[] = {"such", "so", "a", "an", "the", "absolute",
                                      "effing", "freaking", "really", "truly", "utter", "big", "little", "pathetic",
                                      "stupid", "dumb", "ugly", "worthless", "useless", "just", "literally", "of", "piece",
                                      "bunch", "always", "been", "and", "an", "honestly", "ever", "fat", "lazy", "too", "very", "way", "such",
-                                     "most", "biggest", "genuinely", "absolutely", "seriously", "officially", NULL};
+                                     "most", "biggest", "genuinely", "absolutely", "seriously", "officially",
+                                     /* round 9 */ "totally", "completely", "utterly", NULL};
 static const char *const NEG[] = {"not", "t", "never", "no", "isn", "aren", "nt", "hardly", "don", "didn", "wasn",
                                   "weren", "won", NULL};
 static const char *const YOU[] = {"you", "u", "ya", "ur", "youre", "yall", NULL};
@@ -233,12 +234,15 @@ static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struc
     size_t v0 = 0;
     if (n > 2 && eqw(&w[0], "imagine") && eqw(&w[1], "being")) v0 = 2;
     if (n > v0) {
-        bool neg = false;
-        size_t a = skip_fill(w, n, v0, 4, &neg);
-        if (a < n && is_insult(&w[a]) && !neg && (v0 > 0 || a == 0)) {
-            size_t b = skip_fill(w, n, a + 1, 4, &neg);
+        size_t a = v0;
+        while (v0 > 0 && a < n && a < v0 + 3 && !is_insult(&w[a]) &&
+               (in(&w[a], FILLER) || eqw(&w[a], "this") || eqw(&w[a], "that")))
+            a++;
+        if (a < n && is_insult(&w[a])) {
+            size_t b = a + 1;
+            while (b < n && b < a + 5 && !is_insult(&w[b]) && in(&w[b], FILLER)) b++;
             bool joke = eqw(&w[a], "joke") || eqw(&w[a], "nothing") || eqw(&w[a], "nobody") || eqw(&w[a], "waste");
-            if (!joke && !neg && (b >= n || is_insult(&w[b]) || (v0 > 0 && b > a + 1))) put(h, "insult", w_insult);
+            if (!joke && (v0 > 0 || b >= n || is_insult(&w[b]))) put(h, "insult", w_insult);
         }
     }
     /* a dismissal with an insult noun: "get lost, freak", "shut up idiot" */
@@ -277,7 +281,7 @@ static const char *const EXCL_VERB[] = {"wants", "likes", "cares", "hates", "inv
 
 static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
 {
-    for (size_t i = 0; i + 2 < n; i++) {
+    for (size_t i = 0; i + 1 < n; i++) { /* (round 9: "nobody cares" may end the message) */
         if (!in(&w[i], EXCL_SUBJ)) continue;
         size_t j = i + 1;
         if (eqw(&w[i], "no") && eqw(&w[j], "one")) j++;

@@ -1933,6 +1933,11 @@ static bool name_before_id(const char *t, size_t len, size_t s, size_t e)
         "croatia", "slovenia", "slovakia", "czechia", "hungary", "romania", "bulgaria", "estonia", "latvia",
         "lithuania", "malta", "cyprus", "iceland", "turkey", "türkiye", NULL};
     if (fold_in(t + s, e - s, labels)) return false;
+    /* a compound label ("Zahlkarte", "Kontonummer", "Handynummer"): a label of 4+ letters ends it */
+    for (size_t k = 0; labels[k]; k++) {
+        size_t ll = strlen(labels[k]);
+        if (ll >= 4 && ll < e - s && fold_eq(t + e - ll, ll, labels[k])) return false;
+    }
     size_t q = e;
     if (q < len && t[q] == ':') q++;
     else {
@@ -2517,6 +2522,8 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
                        : 0;
         /* ... and a word that is also a name ("tom", "noah") only with a person's verb or a pair */
         if (lower_cand) conf = person_next || lower_pair ? 0.55 : 0;
+        /* a month in lower case is the month ("may and june are the best months") */
+        if (lower && !vocative && word_in(self, strlen(self), months)) conf = 0;
         if (word_in(self, strlen(self), not_names)) conf = 0; /* "..., merci" */
         /* "Ruby-throated": a word, not a name */
         if (e + 1 < len && t[e] == '-' && zt_ascii_alpha((unsigned char)t[e + 1]) && !is_upper((unsigned char)t[e + 1]))
