@@ -301,7 +301,7 @@ static const struct rule rules[] = {
     {"callback", 2.0, G_CALLBACK, G_CALLBACK2, 0, 0},
     {"link_action", 1.2, G_CTA, NULL, 0, REQ_URL},
     /* round 9 */
-    {"authority", 2.6, G_AUTHORITY, G_AUTHORITY2, 0.8, 0},
+    {"authority", 2.6, G_AUTHORITY, G_AUTHORITY2, 0, 0},
     {"receive_payment", 2.6, G_RECEIVE, G_RECEIVE2, 0.8, 0},
     {"app_install", 2.2, G_APK, NULL, 0, 0},
     {"scam_warning", -2.5, G_WARNING, NULL, 0, 0},
