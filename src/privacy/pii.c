@@ -1383,7 +1383,7 @@ struct names {
 
 static const char *const name_before[] = {
     "hi", "hey", "hello", "thanks", "thank", "thx", "ty", "cheers", "dear", "bye", "ask", "asked", "tell", "told",
-    "cc", "meet", "meeting", "met", "ping", "congrats", "congratulations", "sorry", "dm", "yo", "morning", "night",
+    "cc", "meet", "meeting", "met", "ping", "cardholder", "beneficiary", "payee", "congrats", "congratulations", "sorry", "dm", "yo", "morning", "night",
     "remind", "miss", "mr", "mrs", "ms", "dr", "uncle", "aunt", "auntie", "cousin", "brother", "sister", "son",
     "daughter", "wife", "husband", "boyfriend", "girlfriend", "friend", "boss", "colleague", "manager", "and", NULL};
 /* weaker: a listed name after these is a person, an unknown word is not ("from Tesco") */
@@ -1976,6 +1976,17 @@ static bool in_address(const struct cands *c, size_t s, size_t e)
     return false;
 }
 
+/* Round 9: "'s" and an identity number's label after the word ending at e
+ * ("Lewis's NINO", "Gemma's SSN", "Olive's national insurance"). */
+static bool possessive_id(const char *t, size_t len, size_t e)
+{
+    if (!(e + 2 < len && t[e] == '\'' && (t[e + 1] == 's' || t[e + 1] == 'S') && t[e + 2] == ' ')) return false;
+    size_t q = e + 3, qe = q;
+    while (qe < len && zt_ascii_alpha((unsigned char)t[qe])) qe++;
+    static const char *const ids[] = {"nino", "ssn", "ni", "national", "social", "passport", "sin", NULL};
+    return qe > q && word_in(t + q, qe - q, ids);
+}
+
 /* Round 9: the word before s is an interjection opening the message ("ugh tom forgot", "lol bec fell asleep"). */
 static bool lead_at_start(const char *t, size_t s, size_t first_at)
 {
@@ -2347,6 +2358,9 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         }
         bool titled = after_title(t, s);
         if (f == 2 && (titled || (at && !handle_group(t + s, n)))) f = -1; /* "Ms Khan", "@raj" */
+        /* round 9: a capitalised word whose national insurance or social security number follows
+         * ("Lewis's NINO is ...", "Gemma's SSN"): a person, even where the word lists call it a word */
+        if (f == 2 && !lower && possessive_id(t, len, e)) f = -1;
         if (f == 2) {
             s = e;
             continue;
@@ -2376,6 +2390,17 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
                                                 "speak", "sent", "send", "gave", "give", "gift", "present", "shout",
                                                 "shoutout", "congrats", "welcome", "goodbye", "bye", "wishes", NULL};
             if (pl2 && word_in(pw2, pl2, greet)) addressed = true;
+        }
+        /* round 9: "a nombre de Nuria", "au nom de", "in nome di", "em nome de", "im Namen von", "in the name of" */
+        if (!addressed && pl && (eq_lit(pw, "de") || eq_lit(pw, "di") || eq_lit(pw, "von") || eq_lit(pw, "of"))) {
+            char pw2[24];
+            bool st2, cm2;
+            size_t p2s = s;
+            while (p2s > 0 && t[p2s - 1] == ' ') p2s--;
+            p2s -= pl;
+            size_t pl2 = prev_word(t, p2s, pw2, sizeof pw2, &st2, &cm2);
+            static const char *const name_of[] = {"nombre", "nom", "nome", "namen", "name", NULL};
+            if (pl2 && word_in(pw2, pl2, name_of)) addressed = true;
         }
         if (!addressed && (titled || person_context(nm, t, len, s, e))) addressed = true;
         /* round 9: "Grandpa Walter", "Father Declan"; "Liesel: 3589-...", "Shona – 07700 ..." */
