@@ -693,7 +693,7 @@ static int harassment_rules(struct acc *a, const struct words *ws, const char *t
         if (!damp_known) damp = reported_speech(w, ws->n, text, len) ? REPORTED : 1.0;
         double wl = damp / (1.0 + exp(-(mz + ZT__MOD_LEARNED_AT)));
         /* round 6: "you absolute clown, you left your keys in the door again 😂", "wreck you in ranked" */
-        if (h.friendly || h.game) wl *= BANTER;
+        if (h.friendly || h.game || (h.praise && h.n == 0)) wl *= BANTER;
         add_match(a, "learned", ZT_MOD_HARASSMENT, wl, "learned", 7, false, false);
     }
     /* Round 6: in reported speech the matches are one quote seen several

@@ -66,17 +66,22 @@ static const char *const INSULT_N[] = {
     "asshole", "arsehole", "retard",   "degenerate", "lowlife", "simp",  "cow",     "slut",     "whore",
     "bastard", "dickhead", "twat",     "scumbag", "psycho",
     /* round 5 */
-    "fatso", "perv", "buffoon", "disappointment", "snowflake", NULL};
+    "fatso", "perv", "buffoon", "disappointment", "snowflake",
+    /* round 9 */
+    "brat", "bimbo", "fatty", "sfigato", "sfigata", NULL};
 static const char *const INSULT_A[] = {
     "stupid", "dumb", "pathetic", "worthless", "useless", "disgusting", "ugly", "brainless", "clueless",
     "incompetent", "annoying", "fat", "hopeless", "retarded", "gross", "repulsive", "dense", "thick",
     "vile", "awful", "insufferable", "braindead", "dumbest", "stupidest", "ugliest", "worst", "lamest",
-    "saddest", "creepy", NULL};
+    "saddest", "creepy",
+    /* round 9 */
+    "whiny", "irrelevant", "spineless", "talentless", NULL};
 static const char *const FILLER[] = {"such", "so", "a", "an", "the", "absolute", "total", "complete", "fucking", "fking",
                                      "effing", "freaking", "really", "truly", "utter", "big", "little", "pathetic",
                                      "stupid", "dumb", "ugly", "worthless", "useless", "just", "literally", "of", "piece",
                                      "bunch", "always", "been", "and", "an", "honestly", "ever", "fat", "lazy", "too", "very", "way", "such",
-                                     "most", "biggest", "genuinely", "absolutely", "seriously", "officially", NULL};
+                                     "most", "biggest", "genuinely", "absolutely", "seriously", "officially",
+                                     /* round 9 */ "totally", "completely", "utterly", NULL};
 static const char *const NEG[] = {"not", "t", "never", "no", "isn", "aren", "nt", "hardly", "don", "didn", "wasn",
                                   "weren", "won", NULL};
 static const char *const YOU[] = {"you", "u", "ya", "ur", "youre", "yall", NULL};
@@ -222,6 +227,24 @@ static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struc
         if (eqw(&w[i], "shut") && i + 1 < n && eqw(&w[i + 1], "up")) put(h, "shut_up", 0.5);
     }
     if (count >= 2) put(h, "insults", 0.6);
+    /* round 9: a message that opens with an insult and nothing it describes:
+     * "worthless. absolutely worthless.", "whiny brat, grow up", "useless piece
+     * of garbage" (the insult ends the run or another follows); "stupid printer",
+     * "fat chance", "trash day" describe a thing. Also "imagine being this stupid". */
+    size_t v0 = 0;
+    if (n > 2 && eqw(&w[0], "imagine") && eqw(&w[1], "being")) v0 = 2;
+    if (n > v0) {
+        size_t a = v0;
+        while (v0 > 0 && a < n && a < v0 + 3 && !is_insult(&w[a]) &&
+               (in(&w[a], FILLER) || eqw(&w[a], "this") || eqw(&w[a], "that")))
+            a++;
+        if (a < n && is_insult(&w[a])) {
+            size_t b = a + 1;
+            while (b < n && b < a + 5 && !is_insult(&w[b]) && in(&w[b], FILLER)) b++;
+            bool joke = eqw(&w[a], "joke") || eqw(&w[a], "nothing") || eqw(&w[a], "nobody") || eqw(&w[a], "waste");
+            if (!joke && (v0 > 0 || b >= n || is_insult(&w[b]))) put(h, "insult", w_insult);
+        }
+    }
     /* a dismissal with an insult noun: "get lost, freak", "shut up idiot" */
     bool dismiss = false;
     for (size_t i = 0; i + 1 < n; i++)
@@ -243,7 +266,7 @@ static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struc
                                            "eikel", "sukkel", "lul", "otario", "babaca", "burro", "burra", "payaso",
                                            "gilipollas", "pendejo", "tonto", "tonta", "stronzo", "stronza", "scemo",
                                            "scema", "coglione", "trottel", "depp", "vollidiot", "arschloch", "idiot",
-                                           "loser", "creep", "fatso", "snowflake", "clown", NULL};
+                                           "loser", "creep", "fatso", "snowflake", "clown", "fatty", "sfigato", "sfigata", NULL};
     bool shut_x = false, ins_x = false;
     for (size_t i = 0; i < n && !shut_x; i++) shut_x = in(&w[i], shut);
     for (size_t i = 0; i < n && shut_x && !ins_x; i++) ins_x = in(&w[i], insult_x);
@@ -254,11 +277,11 @@ static const char *const EXCL_SUBJ[] = {"nobody", "noone", "everyone", "everybod
 static const char *const EXCL_VERB[] = {"wants", "likes", "cares", "hates", "invited", "asked", "needs", "loves",
                                         "care", "want", "like", "hate", "one", "misses", "would", "stand", "trusts",
                                         "respects", "love", "talks", "talk", "texts", "invites", "listens", "laughs",
-                                        "laugh", "laughing", "laughed", NULL};
+                                        "laugh", "laughing", "laughed", "miss", NULL};
 
 static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hits *h)
 {
-    for (size_t i = 0; i + 2 < n; i++) {
+    for (size_t i = 0; i + 1 < n; i++) { /* (round 9: "nobody cares" may end the message) */
         if (!in(&w[i], EXCL_SUBJ)) continue;
         size_t j = i + 1;
         if (eqw(&w[i], "no") && eqw(&w[j], "one")) j++;
@@ -266,7 +289,14 @@ static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hit
         /* "no one in this group likes you": up to four words between */
         size_t lim = j + 4;
         while (j < n && j < lim && !in(&w[j], EXCL_VERB)) j++;
+        bool none = eqw(&w[i], "nobody") || eqw(&w[i], "noone") || eqw(&w[i], "no");
+        /* round 9: "keep crying, no one cares" (the verb ends the message) */
+        if (none && j + 1 == n && (eqw(&w[j], "cares") || eqw(&w[j], "asked"))) {
+            put(h, "exclusion", W_EXCLUDE);
+            continue;
+        }
         if (j + 1 >= n || !in(&w[j], EXCL_VERB) || eqw(&w[j], "one")) continue;
+        if (eqw(&w[j], "miss") && !none) continue; /* "everyone will miss you" */
         /* "nobody wants you", "nobody cares about your opinion", "we all hate you" */
         size_t k = j + 1;
         if (k < n && (eqw(&w[k], "about") || eqw(&w[k], "for") || eqw(&w[k], "what") || eqw(&w[k], "to") ||
@@ -310,10 +340,33 @@ static void exclusion(const struct zt__mod_word *w, size_t n, struct zt__mod_hit
         "vete a la mierda",
         "fai schifo",
         "va te faire",
+        /* round 9 */
+        "belong in the bin",
+        "belong in the trash",
+        "belong in a zoo",
+        "belong in the zoo",
+        "belong in a cage",
+        "never be good at anything",
+        "@you ll never amount to",
+        "good for nothing",
+        "thought @you had friends",
+        "@you re not part of this",
+        "back to the asylum",
+        "@you re mentally ill",
+        "keep crying",
+        "nikt cie tu nie chce",
+        "nikt cie nie lubi",
+        "kimse seni sevmiyor",
+        "kimse seni istemiyor",
+        "koi tujhe pasand nahi",
+        "tu bilkul bekaar",
     };
     static const double pw[] = {0.7, 0.7, 0.7, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.5,
                                 0.4, 0.6, 0.75, 0.75, 0.5, 0.5, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8,
-                                0.8, 0.8, 0.75, 0.8, 0.8, 0.75, 0.8};
+                                0.8, 0.8, 0.75, 0.8, 0.8, 0.75, 0.8,
+                                /* round 9 */
+                                0.8, 0.8, 0.8, 0.8, 0.8, 0.75, 0.8, 0.75, 0.8, 0.75, 0.8, 0.75, 0.6, 0.8, 0.8,
+                                0.8, 0.8, 0.8, 0.8};
     _Static_assert(sizeof pw / sizeof pw[0] == sizeof phrases / sizeof phrases[0], "one weight a phrase");
     struct firsts f;
     firsts_of(w, n, &f);
@@ -598,6 +651,28 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "bomb the school",
         "blow up the office",
         "blow up the school",
+        /* round 9 */
+        "kill everyone at",
+        "shoot everyone",
+        "come round and make @you",
+        "your legs get broken",
+        "legs get broken",
+        "or your photos go",
+        "wife should be careful",
+        "husband should be careful",
+        "kids should be careful",
+        "family should be careful",
+        "daughter should be careful",
+        "son should be careful",
+        "throw @you off the balcony",
+        "throw @you off the roof",
+        "throw @you off a",
+        "throw @you off the bridge",
+        "or i ll come round and",
+        "or i ll come over and",
+        "or your legs get",
+        "or your face gets",
+        "and i ll come for @you",
         /* round 6: threats of the other supported languages (folded) */
         "te voy a matar",
         "te reviento",
@@ -657,6 +732,18 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
         "fare del male ai tuoi",
         "ti faccio del male",
         "tu deinen kindern",
+        /* round 9: threats and "go die" in languages the lists do not cover (folded) */
+        "zabije cie",
+        "zabije was",
+        "seni oldurecegim",
+        "oldurecegim seni",
+        "maar dalunga",
+        "maar daalunga",
+        "maar denge",
+        "jaan se maar",
+        "geh sterben",
+        "stirb einfach",
+        "vete a morir",
     };
     static const double pw[] = {0.8, 0.9, 0.7, 0.8, 0.8, 0.8, 0.75, 0.8, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.3, 0.3,
                                 0.8, 0.7, 0.75, 0.75, 0.9, 0.8, 0.8, 0.6, 0.85, 0.9, 0.85, 0.85, 0.9, 0.85, 0.85,
@@ -675,18 +762,22 @@ static void threats(const struct zt__mod_word *w, size_t n, struct zt__mod_hits 
                                 0.8, 0.8, 0.8, 0.8, 0.8, 0.8,
                                 /* round 8 */
                                 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85,
+                                /* round 9 */
+                                0.85, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85,
                                 /* round 6 */
                                 0.85, 0.8, 0.8, 0.85, 0.8, 0.75, 0.85, 0.85, 0.8, 0.85, 0.85, 0.85, 0.85, 0.8, 0.8, 0.85,
                                 /* round 7, other languages */
                                 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.75, 0.8, 0.75, 0.75, 0.75, 0.85, 0.75, 0.75, 0.75, 0.8, 0.8, 0.8, 0.75, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8,
                                 /* round 8, other languages */
-                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8};
+                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8,
+                                /* round 9, other languages */
+                                0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85};
     /* round 6: the other languages' phrases are hyperbole before a
      * preposition ("te voy a matar a besos", "vou te matar de rir", "ti
      * ammazzo di coccole", "ik maak je af met Monopoly") or among laughs */
     static const char *const hyper[] = {"a", "de", "di", "con", "com", "met", "bij", "mit", "beim", "au", "en",
                                         "haha", "jaja", "kkk", "kkkk", "ahah", "mdr", "lol", NULL};
-    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 16 - 26 - 14; /* round 6's 16, round 7's 26 and round 8's 14 other languages */
+    size_t first_r6 = sizeof phrases / sizeof phrases[0] - 16 - 26 - 14 - 11; /* round 6's 16, round 7's 26, round 8's 14 and round 9's 11 other languages */
     bool laughs = h->friendly;
     for (size_t i = 0; i < n && !laughs; i++) laughs = in(&w[i], hyper) && w[i].len > 2;
     struct firsts f;
@@ -915,7 +1006,14 @@ static const char *const CALL[] = {
     "smash it up", "sait ce qu il faut faire", "savez ce qu il faut faire", "sapete cosa fare", "sabeis lo que",
     "sabem o que fazer", "wisst was zu tun", "weten wat ze", "aspettatelo", "aspettatela", "esperadle",
     "esperadla", "esperadlo", "esperem ela", "esperem ele", "attendez la", "attendez le", "wartet auf ihn",
-    "wartet auf sie", "wacht hem op", "wacht haar op", "ga er allemaal", "ga er heen", "allemaal heen", NULL};
+    "wartet auf sie", "wacht hem op", "wacht haar op", "ga er allemaal", "ga er heen", "allemaal heen",
+    /* round 9: the reader sent to scare, pester or wait for the person; the person alone or easy to reach */
+    "scare her", "scare him", "scare them", "get creative", "make some noise", "day and night", "night and day",
+    "his boss", "her boss", "their boss", "easy target", "easy to find", "easy to spot", "can t miss", "on his own",
+    "on her own", "anyone wants to", "if anyone wants", "can t hide", "cannot hide", "can find him", "can find her",
+    "can find them", "so everyone knows", "everyone knows what", "for everyone", "for all to see", "how brave",
+    "buzz till", "egg it", "egg his", "egg her", "egg the", "brick through", "schreibt ihr", "schreibt ihm",
+    "llenadle", "llenadla", "escribidle", "inondez la", "inondez le", "intasategli", "scrivetegli tutti", NULL};
 static const char *const GRUDGE[] = {
     "who reported", "who complained", "who dumped", "who cut me", "who lied", "who wrote", "who snitched",
     "who ratted", "who banned", "who blocked", "who fired", "who failed", "who beat", "who trashed", "who cheated",
@@ -930,7 +1028,10 @@ static const char *const GRUDGE[] = {
     "time for payback", "payback", "get what s coming",
     /* round 8 */
     "deserves every", "ci ha denunciato", "qui m a vire",
-    "qui m a virer", "que nos denuncio", "uns angezeigt", "ons heeft aangegeven", NULL};
+    "qui m a virer", "que nos denuncio", "uns angezeigt", "ons heeft aangegeven",
+    /* round 9: what the person did to the poster, or a public incident they are known from */
+    "who scammed", "who bullied", "who got me", "got me sacked", "got me fired", "who attacked", "get away from me",
+    "from the video", "from the viral", "viral video", "from the tiktok", "who ruined", "who hurt", NULL};
 static const char *const DISCLOSE[] = {
     "here s his", "here s her", "here s their", "here s the", "here is his", "here is her", "here is the",
     "this is his", "this is her", "this is the address", "this is the home", "his full name", "her full name",
@@ -951,7 +1052,12 @@ static const char *const DISCLOSE[] = {
     "real address", "new address",
     /* round 8 */
     "drop the address", "drop her address", "drop his address", "where she works", "where he works",
-    "hier ist die", "hier ist seine", "hier ist ihre", "voici une photo", NULL};
+    "hier ist die", "hier ist seine", "hier ist ihre", "voici une photo",
+    /* round 9: who the person is and what is known of them */
+    "her name is", "his name is", "their name is", "work address", "shift times", "in the screenshot",
+    "date of birth", "medical records", "her phone number", "his phone number", "kid s name", "kids names",
+    "that s her house", "that s his house", "this is her house", "this is his house", "her house is",
+    "his house is", "her new flat", "his new flat", "the address of", "got the address", "posting it", NULL};
 /* Round 8: the person unmasked or their home shown: with contact data or
  * whereabouts this is doxxing by itself ("I matched it on Street View",
  * "here's a photo of the front door", "pic of her house"). */
@@ -959,7 +1065,9 @@ static const char *const REVEAL[] = {
     "street view", "matched it", "front door", "photo of his", "photo of her", "pic of his", "pic of her",
     "picture of his", "picture of her", "photo of the house", "photo de sa", "foto de su", "foto da casa",
     "foto von seinem", "foto von ihrem", "foto van zijn", "foto van haar", "foto della sua", "real address",
-    "tracked down", "tracked her", "tracked him", NULL};
+    "tracked down", "tracked her", "tracked him",
+    /* round 9 */
+    "thinks she s anonymous", "thinks he s anonymous", "think they re anonymous", "unmasked", NULL};
 
 /* Harassing at all hours: a call only with a third person in the message
  * ("ring him every hour", not "ring me at midnight"). */
@@ -1463,6 +1571,15 @@ void zt__mod_harass(const struct zt__mod_word *w, size_t n, const char *raw, siz
     for (size_t i = 0; i < n && !h->game; i++)
         h->game = in(&w[i], play) && !(i > 0 && (eqw(&w[i - 1], "after") || eqw(&w[i - 1], "before"))) &&
                   !(i > 1 && (eqw(&w[i - 2], "after") || eqw(&w[i - 2], "before")));
+    /* round 9: praise ("you're brilliant", "je bent een held", "eres un crack"): the
+     * learned model's yes counts as among banter when no rule fires */
+    static const char *const praise[] = {"brilliant", "genius", "gorgeous", "beautiful", "amazing", "legend",
+                                         "hero", "blush", "talented", "awesome", "sweetheart", "angel", "kind",
+                                         "genie", "genio", "crack", "schatz", "held", "mito", "idolo", "fenomeno",
+                                         "champion", "gem", "lovely", "stunning", NULL};
+    h->praise = false;
+    for (size_t i = 0; i < n && !h->praise; i++)
+        h->praise = in(&w[i], praise) && !(i + 1 < n && eqw(&w[i + 1], "of")); /* "what kind of ..." */
     insults(w, n, h->friendly, h);
     exclusion(w, n, h);
     incitement(w, n, h);

@@ -22,6 +22,7 @@ struct zt__mod_hits {
     size_t n;
     bool friendly; /* banter markers ("jk", "love you", 😂, ❤): insults count less */
     bool game;     /* a game, a match or a laugh ("in ranked", "at ping pong", "lol"; not "after the game") */
+    bool praise;   /* round 9: a word of praise ("you're brilliant", "t'es un génie", "making me blush") */
 };
 
 /* The harassment rules (moderation_harass.c) over the words w[0..n) of a

@@ -475,11 +475,16 @@ static int classify(const struct zt_spam_model *m, const char *text, size_t len,
         z += cz;
         for (size_t i = 0; i < res.n_top; i++) res.top[i].weight *= x * scale;
         for (size_t i = 0; i < nc; i++) top_insert(&res, top_max, "rule", cues[i].name, cues[i].weight);
+        /* round 9: a warning about scams (a negative cue) lowers the learned model's say too */
+        double warn = 0;
+        for (size_t i = 0; i < nc; i++)
+            if (cues[i].weight < 0) warn += cues[i].weight;
         double mz;
         bool act = false;
         if (learned && len <= ZT__SPAM_CHAT_BYTES &&
             zt__clf_score(zt__clf_builtin(ZT__CLF_SPAM_CHAT), text, len, &mz, &act) == 0) {
             if (!act) mz -= ZT__CLF_SPAM_GATE; /* no link, money or number: the model must be surer */
+            mz += warn;
             if (mz + ZT__SPAM_LEARNED_AT > z) {
                 top_insert(&res, top_max, "learned", "chat_scam_model", mz + ZT__SPAM_LEARNED_AT - z);
                 z = mz + ZT__SPAM_LEARNED_AT;

@@ -67,32 +67,39 @@ static const char *const G_PRIZE[] = {"you won", "you've won", "you have won", "
                                       "eligible for", "has ganado", "ha ganado", "reclama tu premio", "gewonnen", "haben einen",
                                       "vous avez gagné", "avez gagné", "você ganhou", "ganhou", "hai vinto", "u heeft",
                                       "congratulations!", "congrats!", "congratulations you", "félicitations", "felicidades",
-                                      "parabéns", "complimenti", "gefeliciteerd", "herzlichen glückwunsch", "pre-approved", "pre-qualified", "prequalified", "loan approved", "you qualify", "extended warranty", "has won", "number has won", "free entry", "win a holiday", "chance to win", "lucky visitor", "spin the wheel", "spin to win", "can be forgiven", "loan forgiveness", "dear winner", "email won", "national lottery", "number won", "have won", "has been awarded", "been awarded", "randomly selected", "selected to receive", "unclaimed points", "rewards team", "points worth", "approved for a free", "free government", "annual draw", "prize draw", "our draw", NULL};
+                                      "parabéns", "complimenti", "gefeliciteerd", "herzlichen glückwunsch", "pre-approved", "pre-qualified", "prequalified", "loan approved", "you qualify", "extended warranty", "has won", "number has won", "free entry", "win a holiday", "chance to win", "lucky visitor", "spin the wheel", "spin to win", "can be forgiven", "loan forgiveness", "dear winner", "email won", "national lottery", "number won", "have won", "has been awarded", "been awarded", "randomly selected", "selected to receive", "unclaimed points", "rewards team", "points worth", "approved for a free", "free government", "annual draw", "prize draw", "our draw", 
+    /* round 9 */ "memenangkan", "anda memenangkan", "selamat! anda", NULL};
 static const char *const G_PRIZE_THING[] = {"gift card", "giftcard", "voucher", "prize", "reward", "iphone", "airdrop",
                                             "usdt", "points", "lottery", "giveaway", "gutschein", "carte cadeau",
                                             "cadeaukaart", "premio", "buono", "sorteio", "samsung", "ps5", "macbook", "£", "$",
-                                            "€", "loan", "warranty", "cash", "gbp", "usd", "eur", "lottery", "jackpot", "draw", "phone", NULL};
+                                            "€", "loan", "warranty", "cash", "gbp", "usd", "eur", "lottery", "jackpot", "draw", "phone", 
+    /* round 9 */ "hadiah", "rp", "undian", NULL};
 static const char *const G_GIFTCARD_ASK[] = {"gift cards", "giftcards", "steam cards", "gift card", "itunes cards", "in gift cards", NULL};
 static const char *const G_CODES[] = {"the codes", "send the code", "send me the code", "scratch", "pay you back", "i'll send you", NULL};
 static const char *const G_PARCEL[] = {"parcel", "package", "shipment", "delivery", "deliver", "order #", "paquete", "paket",
-                                       "colis", "pacco", "encomenda", "zustellung", "pacote", "envío", "envio", NULL};
+                                       "colis", "pacco", "encomenda", "zustellung", "pacote", "envío", "envio", 
+    /* round 9 */ "kargo", "kargonuz", "kurir", "paket anda", "resi", NULL};
 static const char *const G_PARCEL_FEE[] = {"could not be delivered", "incomplete address", "redelivery", "held at customs",
                                            "on hold", "fee", "update your address", "update it here", "confirm your details",
                                            "has been suspended", "confirm payment", "no pudo ser entregado",
                                            "actualice su dirección", "versandkosten", "frais", "en attente", "giacenza",
-                                           "riconsegna", "wartet auf zustellung", "taxa", "pague", "tasas", "retido", "retenido", "customs fee", "reschedule your delivery", "we missed you", "missed you today", "cannot be delivered", "is waiting", "redelivery fee", "small payment", "payment of", "to release it", "release your", "pay a fee", "shipping fee", "pay only shipping", "nicht zugestellt", "zollgebühr", "is delayed", "choose a new time", "new delivery time", "returned to our warehouse", "to resend", "confirm your address", "pas pu être livré", "reprogrammation", "payez", NULL};
+                                           "riconsegna", "wartet auf zustellung", "taxa", "pague", "tasas", "retido", "retenido", "customs fee", "reschedule your delivery", "we missed you", "missed you today", "cannot be delivered", "is waiting", "redelivery fee", "small payment", "payment of", "to release it", "release your", "pay a fee", "shipping fee", "pay only shipping", "nicht zugestellt", "zollgebühr", "is delayed", "choose a new time", "new delivery time", "returned to our warehouse", "to resend", "confirm your address", "pas pu être livré", "reprogrammation", "payez", 
+    /* round 9 */ "teslim edilemedi", "tertahan", "adresinizi güncelleyin", "güncelleyin", NULL};
 static const char *const G_FAMILY[] = {"mum", "mom", "dad", "mama", "mamá", "mãe", "mae", "papa", "papá", "mamma",
-                                       "maman", "mammy", "mummy", "mommy", "daddy", "your daughter", "your son", NULL};
+                                       "maman", "mammy", "mummy", "mommy", "daddy", "your daughter", "your son", 
+    /* round 9 */ "anne benim", "baba benim", NULL};
 static const char *const G_FAMILY_HI[] = {"hi mum", "hi mom", "hey mum", "hey mom", "hi dad", "hey dad", "mum it's me",
                                           "mom it's me", "dad it's me", "mum its me", "mom its me", "hola mamá", "hola mama",
                                           "hallo mama", "olá mãe", "ola mae", "oi mãe", "oi mae", "ciao mamma", "salut maman",
                                           /* round 8 */
-                                          "grandma it's me", "grandpa it's me", "gran it's me", "nana it's me", NULL};
+                                          "grandma it's me", "grandpa it's me", "gran it's me", "nana it's me", 
+    /* round 9 */ "hej mamma", "hej pappa", "anne benim", "baba benim", "mamma det är jag", NULL};
 static const char *const G_NEWNUMBER[] = {"new number", "phone broke", "lost my phone", "lost my old phone", "dropped my phone",
                                           "temporary number", "friend's phone", "from a friend's", "borrowed phone",
                                           "my old phone", "phone is broken", "broke my phone", "this is my number now",
                                           "número nuevo", "numero nuevo", "neue nummer", "número novo", "perdi o telemóvel",
-                                          "handy ist kaputt", "se me rompió", "nuovo numero", "nouveau numéro", "using my friend", "my friends phone", "my friend's phone", "nieuwe nummer", "mijn nieuwe", "troquei de número", "troquei de numero", "mudei de número", "nieuw nummer", "using a friend's", "changé de numéro", "changed my number", "ho cambiato numero", "cambiato numero", "cambié de número", "cambié de numero", "nummer gewechselt", "nieuw nummer", NULL};
+                                          "handy ist kaputt", "se me rompió", "nuovo numero", "nouveau numéro", "using my friend", "my friends phone", "my friend's phone", "nieuwe nummer", "mijn nieuwe", "troquei de número", "troquei de numero", "mudei de número", "nieuw nummer", "using a friend's", "changé de numéro", "changed my number", "ho cambiato numero", "cambiato numero", "cambié de número", "cambié de numero", "nummer gewechselt", "nieuw nummer", 
+    /* round 9 */ "yeni numaram", "yeni numara", "telefonum bozuldu", "nytt nummer", "ny nummer", "phone got stolen", "phone was stolen", "phone got nicked", NULL};
 /* a dead phone is no new number: only with a request for money ("hi mum, phone died, charging it at Tom's" is ham) */
 static const char *const G_PHONEDEAD[] = {"phone died", "my phone is dead", "phone is dead", NULL};
 static const char *const G_MONEYASK[] = {"send £", "send $", "send me £", "send me $", "send me €", "transfer", "pay a bill",
@@ -100,27 +107,33 @@ static const char *const G_MONEYASK[] = {"send £", "send $", "send me £", "sen
                                          "urgently", "i'll explain", "pay you back", "friend's account", "überweisen", "transferencia",
                                          "transferência", "geld", "dinero", "dinheiro", "soldi", "betaling", "betalen", "some money", "pay u back", "will pay u", "help me with $", "help me with £", "pix", "help me with €", "pay the fee", "paying a fee", "send me 1*", "send me 2*", "send me 3*", "send me 5*", "m'envoyer", "me virer", "virement", "bonifico", "overmaken", "przelew",
                                          /* round 8 */
-                                         "bail money", "money for the hospital", "needs money", "need money", NULL};
+                                         "bail money", "money for the hospital", "needs money", "need money", 
+    /* round 9 */ "lend me", "can you lend", "swisha", "swish", "ödeme", "can't access my bank", "cant access my bank", "me falta dinero", "falta dinero", NULL};
 static const char *const G_GIVEAWAY[] = {"giveaway", "give away", "giving away", "for free", "free crypto", NULL};
 static const char *const G_COINS[] = {"eth", "btc", "usdt", "bitcoin", "wallet address", "crypto", "token", "tokens", "sol", NULL};
 static const char *const G_ROMANCE[] = {"saw your profile", "army doctor", "on mission", "on a mission", "lonely tonight",
                                         "private page", "western union", "flight ticket so i can", "you seem so kind",
                                         "looking for my friend", "where are you from", "hi handsome", "hello dear",
-                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", "r u single", "are you single", "saw u on", "saw you on facebook", "saw you on instagram", "sweetie", "u look nice", "you look nice", "you look beautiful", "u r beautiful", "so i can come to you", "release my gold", "my love, i need", "i need money for my flight", "peacekeeping", "got your number from", "like to be friends", "be friends if", "looking for love", "beautiful women", "russian women", "single women", "vi seu perfil", "visto il tuo profilo", "vi tu perfil", "ton profil", "dein profil", "je profiel", "möchtest du mich kennenlernen", "quero te conhecer", "me chama no telegram", "scrivimi su telegram", "mi scrivi su telegram", "ajoute-moi sur whatsapp", "oil rig", "my only hope", NULL};
+                                        "hi dear", "wrong number?", "you seem nice", "sugar daddy", "sugar mommy", "my private photos", "lonely", "want to be my friend", "new in town", "looking for a friend", "chat with me", "i'm lonely", "widow", "r u single", "are you single", "saw u on", "saw you on facebook", "saw you on instagram", "sweetie", "u look nice", "you look nice", "you look beautiful", "u r beautiful", "so i can come to you", "release my gold", "my love, i need", "i need money for my flight", "peacekeeping", "got your number from", "like to be friends", "be friends if", "looking for love", "beautiful women", "russian women", "single women", "vi seu perfil", "visto il tuo profilo", "vi tu perfil", "ton profil", "dein profil", "je profiel", "möchtest du mich kennenlernen", "quero te conhecer", "me chama no telegram", "scrivimi su telegram", "mi scrivi su telegram", "ajoute-moi sur whatsapp", "oil rig", "my only hope", 
+    /* round 9 */ "from tinder", "from bumble", "from hinge", "not a bot", "verify on this site", "verify you're real", "mi amor, necesito", "mi amor necesito", "mon amour, j'ai besoin", "amore mio, ho bisogno", "meu amor, preciso", NULL};
 static const char *const G_JOB[] = {"part-time", "part time", "work from home", "no experience", "earn $", "earn £", "earn €",
                                     "earn up to", "/day", "daily", "per week", "commission", "liking youtube", "rate products",
                                     "premium tasks", "simple online tasks", "online tasks", "resume was recommended",
-                                    "add me on telegram", "on telegram", "message hr", "reply 1", "we are hiring", "trabajo desde casa", "desde casa", "von zuhause", "nebenjob", "travail à domicile", "lavoro da casa", "trabalho em casa", "passive income", "extra income", "pay you $", "weekly pay", "working from home", "make $", "make £", "get paid to", "earn cash", "a week working", "be your own boss", "lavoro online", "guadagni", "al giorno", "gana", "al día", "pro tag", "par jour", "por dia", "scrivimi", "escríbeme", "daily salary", "minutes a day", "hours a day", "product testing", "paid product", "online assistant*", "/hour", "per hour", "hr department", "/hr", "remote assistant*", "job opportunity", "we pay $", "we pay £", "per day", "flexible hours", "tiempo parcial", "ganancias", "reclutador*", NULL};
+                                    "add me on telegram", "on telegram", "message hr", "reply 1", "we are hiring", "trabajo desde casa", "desde casa", "von zuhause", "nebenjob", "travail à domicile", "lavoro da casa", "trabalho em casa", "passive income", "extra income", "pay you $", "weekly pay", "working from home", "make $", "make £", "get paid to", "earn cash", "a week working", "be your own boss", "lavoro online", "guadagni", "al giorno", "gana", "al día", "pro tag", "par jour", "por dia", "scrivimi", "escríbeme", "daily salary", "minutes a day", "hours a day", "product testing", "paid product", "online assistant*", "/hour", "per hour", "hr department", "/hr", "remote assistant*", "job opportunity", "we pay $", "we pay £", "per day", "flexible hours", "tiempo parcial", "ganancias", "reclutador*", 
+    /* round 9 */ "side hustle", "ask me how", NULL};
 static const char *const G_JOB2[] = {"$", "£", "€", "earn", "salary", "commission", "income", "paid", "cash", "usd",
                                      "eur", "gbp", "deposit", "telegram", "whatsapp", "recruiter", "hr", "dm me",
                                      "guadagni", "gana", "verdienen", "gagnez", "ganancias", NULL};
 static const char *const G_ACCOUNT[] = {"account", "apple id", "password", "payment", "billing", "paypal", "your card",
-                                        "banking", "your device", "microsoft 365", "toll", "tax", "su cuenta", "ihr konto", "votre compte", "sua conta", "il tuo conto", "il tuo account", "uw rekening", "card ending", "icloud", "storage", "membership", "subscription", "vehicle tax", "licence", "license", "bill payment", "apple pay", "google pay", "your funds", "your access", "access", "your bank", "online banking", "your profile", "social security", "your page", "facebook page", "instagram account", "insurance", "your policy", "seu cpf", "cpf", NULL};
+                                        "banking", "your device", "microsoft 365", "toll", "tax", "su cuenta", "ihr konto", "votre compte", "sua conta", "il tuo conto", "il tuo account", "uw rekening", "card ending", "icloud", "storage", "membership", "subscription", "vehicle tax", "licence", "license", "bill payment", "apple pay", "google pay", "your funds", "your access", "access", "your bank", "online banking", "your profile", "social security", "your page", "facebook page", "instagram account", "insurance", "your policy", "seu cpf", "cpf", 
+    /* round 9 */ "mailbox", "webmail", "email account", "reservation", "booking", NULL};
 static const char *const G_LOCKED[] = {"locked", "suspended", "limited", "expires today", "expire", "failed", "unusual",
                                        "compromised", "deactivated", "frozen", "suspicious activity", "new device",
-                                       "unpaid", "on hold", "sign-in", "bloqueada", "suspendida", "gesperrt", "eingeschränkt", "suspendu", "bloqué", "bloccato", "sospeso", "geblokkeerd", "fraud alert", "did you attempt", "overdue", "avoid a fine", "penalty", "disconnection", "will be deleted", "will be closed", "will be banned", "placed on hold", "renews today", "unsuccessful", "is full", "retido", "retenido", "retenu", "bloccata", "copyright violation", "community standards", "violat*", "expired", "has expired", "declined", "bloqueado", "disabled", NULL};
+                                       "unpaid", "on hold", "sign-in", "bloqueada", "suspendida", "gesperrt", "eingeschränkt", "suspendu", "bloqué", "bloccato", "sospeso", "geblokkeerd", "fraud alert", "did you attempt", "overdue", "avoid a fine", "penalty", "disconnection", "will be deleted", "will be closed", "will be banned", "placed on hold", "renews today", "unsuccessful", "is full", "retido", "retenido", "retenu", "bloccata", "copyright violation", "community standards", "violat*", "expired", "has expired", "declined", "bloqueado", "disabled", 
+    /* round 9 */ "expires in", "password expires", "will be cancelled", "will be canceled", "cancelled unless", "canceled unless", NULL};
 static const char *const G_LOCK_ACTION[] = {"verify", "confirm", "update", "restore", "unlock", "secure", "validate",
-                                            "reactivate", "log in", "login", "sign in", "renew", "activate", "regularize", "regularizar", NULL};
+                                            "reactivate", "log in", "login", "sign in", "renew", "activate", "regularize", "regularizar", 
+    /* round 9 */ "keep the same", "keep your", NULL};
 /* a message speaking as a company: "Amazon here:", "USPS:", "Binance support" */
 static const char *const G_BRAND_VOICE[] = {"amazon here", "apple here", "paypal here", "this is amazon", "this is apple",
                                             "amazon:", "apple:", "paypal:", "netflix:", "usps:", "royal mail:", "dhl:",
@@ -135,11 +148,13 @@ static const char *const G_ADVANCE[] = {"business proposal", "lucrative", "next 
 static const char *const G_ADVANCE2[] = {"million", "$", "£", "€", "deal", "funds", "whatsapp", "reply", "details", "usd",
                                          "percent", "%", NULL};
 static const char *const G_INVEST[] = {"guaranteed", "100x", "trading bot", "signal group", "pre-sale", "presale",
-                                       "% profit", "returns", "before listing", "double your", "passive income", "forex", "mining pool", "investment platform", "investment opportunity", "turned $", "turned £", "arbitrage", "financial advisor", "win rate", "signals channel", "vip signals", "% daily", "daily returns", "show you how", "get rich", "crypto bot", "% returns", "% weekly", "weekly profit", "guaranteed profit", "want me to show you", "great money with crypto", "making money with crypto", "making great money", NULL};
+                                       "% profit", "returns", "before listing", "double your", "passive income", "forex", "mining pool", "investment platform", "investment opportunity", "turned $", "turned £", "arbitrage", "financial advisor", "win rate", "signals channel", "vip signals", "% daily", "daily returns", "show you how", "get rich", "crypto bot", "% returns", "% weekly", "weekly profit", "guaranteed profit", "want me to show you", "great money with crypto", "making money with crypto", "making great money", 
+    /* round 9 */ "pump group", "the pump", "pump signal*", "before the pump", "ai trading", "it trades for you", "you just deposit", "want the link", NULL};
 static const char *const G_INVEST2[] = {"invest", "crypto", "profit", "returns", "buy", "earn", "token", "usdt", "btc", "bitcoin", "eth", "$", "£", "deposit", "withdraw", "signals", "telegram", "%", NULL};
 static const char *const G_REFUND[] = {"tax refund", "you are due", "due a refund", "refund of", "government grant",
                                        "free grant", "grant of $", "don't have to pay it back", "overcharged",
-                                       "refund department", "help you get it back", NULL};
+                                       "refund department", "help you get it back", 
+    /* round 9 */ "steuerrückerstattung", "rückerstattung", "remboursement d'impôt", "reembolso de impuestos", "rimborso fiscale", "belastingteruggave", "anspruch auf eine", NULL};
 static const char *const G_URGENT[] = {"urgent", "urgently", "within 24h", "within 24 hours", "within 12 hours",
                                        "final notice", "immediately", "limited slots", "expire today", "expires today",
                                        "before it ends", "only 100 left", "act now", "last chance", "today only",
@@ -194,7 +209,8 @@ static const char *const G_STRANDED[] = {"stuck at the airport", "stranded", "wo
                                          "stuck abroad", "lost my wallet and",
                                          /* round 8: the grandchild in trouble */
                                          "got arrested", "i'm in jail", "in jail and", "arrested abroad",
-                                         "had an accident and", "don't tell mom", "don't tell mum", "don't tell dad", NULL};
+                                         "had an accident and", "don't tell mom", "don't tell mum", "don't tell dad", 
+    /* round 9 */ "atrapado en", "atrapada en", "bloccato all", "bloccata all", "coincé à", "coincée à", "sitze am flughafen", "vast op het vliegveld", NULL};
 /* fake renewals and scareware: "your Norton subscription renewed for $399, call to cancel" */
 static const char *const G_TECH[] = {"norton", "mcafee", "geek squad", "antivirus", "detected a virus", "virus on your",
                                      "your phone is infected", "your device is infected", "install the cleaner",
@@ -212,6 +228,30 @@ static const char *const G_CTA[] = {"claim", "verify", "click", "redeem", "updat
                                     "secure it", "validate", "collect", "tap the link", "tap to accept", "resgate", "reclama", "einlösen", "réclamez",
                                     "riscattalo", "klik", "actualice", "bestätigen", "réglez", "paga", "join", "visit",
                                     "reply yes", "keep your current password", NULL};
+
+/* round 9: a warrant or legal action that a call or a payment settles */
+static const char *const G_AUTHORITY[] = {"a warrant", "warrant has been issued", "warrant for your arrest", "arrest warrant",
+                                          "unpaid taxes", "legal action against you", "lawsuit against you",
+                                          "this is the police", "haftbefehl", "mandat d'arrêt", "orden de arresto", NULL};
+static const char *const G_AUTHORITY2[] = {"call back", "call us", "immediately", "settle", "pay", "avoid arrest", "fine",
+                                           "press 1", "bezahlen", "payer", "pagar", NULL};
+/* round 9: a buyer's "payment" that the seller must click to receive (Marktplaats, Vinted, OLX) */
+static const char *const G_RECEIVE[] = {"to receive your money", "to receive the money", "to receive your payment",
+                                        "receive the payment", "geld te ontvangen", "om je geld", "um dein geld",
+                                        "pour recevoir votre argent", "pour recevoir l'argent", "recibir tu dinero",
+                                        "recibir el pago", "receber o dinheiro", "ricevere il pagamento", NULL};
+static const char *const G_RECEIVE2[] = {"click", "klik", "tap", "link", "klicken", "cliquez", "clic", "clique", "clicca", NULL};
+/* round 9: an app to install from a message ("lihat foto resi di aplikasi ini (file .apk)") */
+static const char *const G_APK[] = {"apk", "install this app", "download this app", "unduh aplikasi", NULL};
+/* round 9: a warning about scams, which is no scam ("fake texts from the tax office are going round, don't click") */
+static const char *const G_WARNING[] = {"fake sms", "faux sms", "fake texts", "fake messages", "messaggi falsi", "sms falsi",
+                                        "mensajes falsos", "gefälschte", "nep-sms", "scam going round", "scam going around",
+                                        "scams going round", "scams going around", "ne cliquez sur rien", "don't click anything",
+                                        "don't click on", "non cliccate", "ci è cascata", "ci è cascato", "fell for it",
+                                        "watch out for", "attenzione ai", "beware of", "it's a scam", "its a scam", "it is a scam",
+                                        "no hagas caso", "nunca te pediría", "never ask you for money", "would never ask",
+                                        "told her to delete", "told him to delete", "told them to delete", "texts are real",
+                                        "no need to send anything", "nothing to send", "ne jamais répondre", "nie antworten", NULL};
 
 enum { REQ_URL = 1 };
 #define MORE 0.5 /* each further phrase of a matched group, up to two */
@@ -260,6 +300,11 @@ static const struct rule rules[] = {
     {"sextortion", 3.0, G_SEXTORT, G_SEXTORT2, 0, 0},
     {"callback", 2.0, G_CALLBACK, G_CALLBACK2, 0, 0},
     {"link_action", 1.2, G_CTA, NULL, 0, REQ_URL},
+    /* round 9 */
+    {"authority", 2.6, G_AUTHORITY, G_AUTHORITY2, 0, 0},
+    {"receive_payment", 2.6, G_RECEIVE, G_RECEIVE2, 0.8, 0},
+    {"app_install", 2.2, G_APK, NULL, 0, 0},
+    {"scam_warning", -2.5, G_WARNING, NULL, 0, 0},
 };
 
 /* ---- matching ------------------------------------------------------------------ */
@@ -663,7 +708,7 @@ double zt__spam_chat_cues(const char *text, size_t len, struct zt__spam_cue *cue
         int k = count_in(&st, low, n, ru->a, keys_a[r]);
         if (!k) continue;
         /* more phrases of the same scam: more evidence, less each */
-        if (!ru->b || any_in(&st, low, n, ru->b, keys_b[r])) hit(&o, ru->name, ru->w + MORE * (k - 1));
+        if (!ru->b || any_in(&st, low, n, ru->b, keys_b[r])) hit(&o, ru->name, ru->w + (ru->w > 0 ? MORE * (k - 1) : 0));
         else if (ru->w_alone > 0) hit(&o, ru->name, ru->w_alone);
     }
     if (n_cues) *n_cues = o.n;

@@ -296,7 +296,9 @@ static bool phone_cue_before(const char *t, size_t s)
     static const char *const cues[] = {"call", "phone", "number", "numbers", "text", "cell", "mobile", "tel",
                                        "whatsapp", "ring", "reach", "contact", "sms", "fax", "landline", "txt",
                                        "llama", "llámame", "llamame", "número", "numero", "appelle", "nummer",
-                                       "telefon", "teléfono", "telefono", "ligue", "móvil", "movil", NULL};
+                                       "telefon", "teléfono", "telefono", "ligue", "móvil", "movil",
+                                       /* round 9 */
+                                       "message", "msg", "voicemail", "office", "dial", "ligar", "celular", NULL};
     size_t from = s > 40 ? s - 40 : 0;
     for (size_t i = from; i < s;) {
         unsigned char ch = (unsigned char)t[i];
@@ -359,8 +361,33 @@ static void scan_phone(const char *t, size_t len, struct cands *c)
                 !after_code_token(t, s) && phone_cue_before(t, s)) {
                 add(c, ZT_PII_PHONE, s, e, 0.6);
                 s = e;
+            } else if ((g.len[0] == 10 || g.len[0] == 11) && t[s] == '0' && t[s + 1] != '0' &&
+                       !num_right_joined(t, len, e) && !after_code_token(t, s) && phone_cue_before(t, s)) {
+                /* round 9: a national number with its trunk 0 written without spaces ("07700900321") */
+                add(c, ZT_PII_PHONE, s, e, 0.6);
+                s = e;
             }
             continue;
+        }
+        /* round 9: Brazil, (DD) 9XXXX-XXXX or (DD) XXXX-XXXX */
+        if (g.n >= 3 && g.paren[0] && g.len[0] == 2 && t[s + 1] != '0' && (g.len[1] == 4 || g.len[1] == 5) &&
+            g.len[2] == 4 && (g.sep[1] == ' ' || g.sep[1] == ')') && g.sep[2] == '-') {
+            e = group_end(t, s, &g, 3);
+            if (!num_right_joined(t, len, e)) {
+                add(c, ZT_PII_PHONE, s, e, 0.8);
+                s = e;
+                continue;
+            }
+        }
+        /* round 9: a local NXX-XXXX (no area code) where a phone word comes before it */
+        if (g.n == 2 && !g.paren[0] && g.len[0] == 3 && g.len[1] == 4 && (g.sep[1] == '-' || g.sep[1] == '.') &&
+            t[s] >= '2' && !after_code_token(t, s) && phone_cue_before(t, s)) {
+            e = group_end(t, s, &g, 2);
+            if (!num_right_joined(t, len, e)) {
+                add(c, ZT_PII_PHONE, s, e, 0.6);
+                s = e;
+                continue;
+            }
         }
         /* North American: (NXX) XXX-XXXX, NXX-XXX-XXXX, NXX.XXX.XXXX, NXX XXX XXXX
          * (area code 2-9; an exchange starting 0/1, as the 555-123-4567 of
@@ -481,11 +508,36 @@ static bool iin_ok(const char *d, size_t n)
     return false;
 }
 
+/* Round 9: the digits at s continue an IBAN written in groups ("ES16 4258
+ * 8981 ...", "FR55 8100 4976 ..."): a country code and check digits, then
+ * groups of four, before s. An IBAN that fails its checksum is no card. */
+static bool after_iban_head(const char *t, size_t s)
+{
+    size_t i = s;
+    for (int groups = 0; groups < 8; groups++) {
+        if (i < 5 || t[i - 1] != ' ') return false;
+        size_t g = i - 1;
+        if (g >= 4 && is_upper((unsigned char)t[g - 4]) && is_upper((unsigned char)t[g - 3]) &&
+            zt_ascii_digit((unsigned char)t[g - 2]) && zt_ascii_digit((unsigned char)t[g - 1]) &&
+            (g == 4 || !is_word((unsigned char)t[g - 5])))
+            return true;
+        if (g < 4) return false;
+        for (size_t k = g - 4; k < g; k++)
+            if (!zt_ascii_digit((unsigned char)t[k])) return false;
+        i = g - 4;
+    }
+    return false;
+}
+
 static void scan_card(const char *t, size_t len, struct cands *c)
 {
     for (size_t s = 0; s < len && !c->err; s++) {
         if (!zt_ascii_digit((unsigned char)t[s]) || num_left_joined(t, s)) continue;
         if (s > 0 && t[s - 1] == '+') continue;
+        if (after_iban_head(t, s)) {
+            while (s + 1 < len && zt_ascii_digit((unsigned char)t[s + 1])) s++;
+            continue;
+        }
         /* digits with single spaces or dashes between them */
         char d[20];
         size_t nd = 0, i = s, ends[20];
@@ -1127,6 +1179,18 @@ static void scan_nino(const char *t, size_t len, struct cands *c)
         size_t e = i + 1;
         if (e < len && is_word((unsigned char)t[e])) continue;
         if (!upper && !context_before(t, s, ctx)) continue;
+        /* round 9: HMRC's example prefix named as an example ("dummy NINO QQ 12 34 56 C") */
+        static const char *const sample[] = {"dummy", "example", "sample", "test", "fake", "placeholder", "template", NULL};
+        if (qq && context_before(t, s, sample)) continue;
+        if (qq) { /* "... QQ 12 34 56 C is just the sample on the leaflet" */
+            bool after = false;
+            for (size_t q = e; q < len && q < e + 40 && !after; q++)
+                for (size_t k = 0; sample[k] && !after; k++) {
+                    size_t wl = strlen(sample[k]);
+                    after = q + wl <= len && memcmp(t + q, sample[k], wl) == 0;
+                }
+            if (after) continue;
+        }
         add(c, ZT_PII_UK_NINO, s, e, qq ? 0.8 : 0.95);
         s = e;
     }
@@ -1172,6 +1236,57 @@ static size_t uk_postcode(const char *t, size_t len, size_t s)
     return j + 4;
 }
 
+/* After a street (or a PO box) ending at e: ", City" then ", ST 12345" or a
+ * UK postcode ("Leeds LS6 2AB" too) belong to the address; the new end. */
+static size_t address_tail(const char *t, size_t len, size_t e)
+{
+    size_t x = e;
+    if (!(x + 2 < len && t[x] == ',' && t[x + 1] == ' ' && is_upper((unsigned char)t[x + 2]))) return e;
+    size_t ce = x + 2, direct_pc = 0;
+    for (;;) {
+        /* "Hay-on-Wye", "Stratford-upon-Avon": hyphens inside a town's name */
+        while (ce < len && (zt_ascii_alpha((unsigned char)t[ce]) ||
+                            (t[ce] == '-' && ce + 1 < len && zt_ascii_alpha((unsigned char)t[ce + 1]))))
+            ce++;
+        if (!(ce + 1 < len && t[ce] == ' ' && is_upper((unsigned char)t[ce + 1]))) break;
+        if ((direct_pc = uk_postcode(t, len, ce + 1)) != 0) break; /* "Leeds LS6 2AB" */
+        size_t q = ce + 1;
+        while (q < len && zt_ascii_alpha((unsigned char)t[q])) q++;
+        if (q < len && is_word((unsigned char)t[q])) break; /* not a word of the city */
+        ce = q;
+    }
+    if (direct_pc) return direct_pc;
+    size_t y = ce;
+    if (y < len && t[y] == ',') y++;
+    if (y < len && t[y] == ' ') y++;
+    size_t pc = y < len ? uk_postcode(t, len, y) : 0;
+    if (pc) return pc;
+    if (y + 2 < len && is_upper((unsigned char)t[y]) && is_upper((unsigned char)t[y + 1]) && t[y + 2] == ' ') {
+        size_t z = y + 3, zd = z;
+        while (zd < len && zt_ascii_digit((unsigned char)t[zd])) zd++;
+        if (zd - z == 5 && (zd >= len || !is_word((unsigned char)t[zd]))) return zd;
+    }
+    return ce;
+}
+
+/* Round 9: "PO Box 778", "P.O. Box 12": the end of the box number, or 0. */
+static size_t po_box(const char *t, size_t len, size_t s)
+{
+    if (s > 0 && is_word((unsigned char)t[s - 1])) return 0;
+    size_t k = s;
+    if (k + 2 <= len && t[k] == 'P' && (t[k + 1] | 0x20) == 'o') k += 2;
+    else if (k + 4 <= len && t[k] == 'P' && t[k + 1] == '.' && t[k + 2] == 'O' && t[k + 3] == '.') k += 4;
+    else return 0;
+    if (k < len && t[k] == ' ') k++;
+    if (k + 4 > len || (t[k] | 0x20) != 'b' || (t[k + 1] | 0x20) != 'o' || (t[k + 2] | 0x20) != 'x' || t[k + 3] != ' ')
+        return 0;
+    k += 4;
+    size_t d = k;
+    while (k < len && zt_ascii_digit((unsigned char)t[k]) && k - d < 7) k++;
+    if (k == d || (k < len && is_word((unsigned char)t[k]))) return 0;
+    return k;
+}
+
 /* "42 Maple Street", "221B Baker Street", "1600 Pennsylvania Avenue NW",
  * "350 Fifth Ave": a house number (1-5 digits, a letter may follow), one to
  * three capitalised words, a street word; then, when they follow, ", City",
@@ -1186,6 +1301,16 @@ static void scan_address(const char *t, size_t len, struct cands *c)
             s = pe - 1;
             continue;
         }
+        size_t box = po_box(t, len, s);
+        /* "PO Box 318, 12 Station Road, ...": the street that follows carries the address */
+        if (box && box + 2 < len && t[box] == ',' && t[box + 1] == ' ' && zt_ascii_digit((unsigned char)t[box + 2]))
+            box = 0;
+        if (box) {
+            size_t be = address_tail(t, len, box);
+            add(c, ZT_PII_ADDRESS, s, be, be > box ? 0.9 : 0.85);
+            s = be;
+            continue;
+        }
         if (!zt_ascii_digit((unsigned char)t[s]) || num_left_joined(t, s)) continue;
         if (s > 0 && (t[s - 1] == '#' || t[s - 1] == '$')) continue;
         size_t k = s;
@@ -1198,13 +1323,32 @@ static void scan_address(const char *t, size_t len, struct cands *c)
         size_t words = 0, end = 0;
         while (k < len && t[k] == ' ' && words < 4) {
             size_t ws = k + 1, we = ws;
-            while (we < len && zt_ascii_alpha((unsigned char)t[we])) we++;
+            /* round 9: an ordinal street name ("W 23rd St", "West 57th Street") */
+            bool ordinal = false;
+            if (ws < len && zt_ascii_digit((unsigned char)t[ws]) && words >= 1) {
+                size_t q = ws;
+                while (q < len && zt_ascii_digit((unsigned char)t[q]) && q - ws < 3) q++;
+                if (q + 2 <= len && (q + 2 == len || !is_word((unsigned char)t[q + 2])) &&
+                    (memcmp(t + q, "st", 2) == 0 || memcmp(t + q, "nd", 2) == 0 || memcmp(t + q, "rd", 2) == 0 ||
+                     memcmp(t + q, "th", 2) == 0)) {
+                    ordinal = true;
+                    we = q + 2;
+                }
+            }
+            while (!ordinal && we < len && zt_ascii_alpha((unsigned char)t[we])) we++;
             if (we == ws) break;
-            bool cap = is_upper((unsigned char)t[ws]);
+            bool cap = ordinal || is_upper((unsigned char)t[ws]);
             /* "1200 Broadway": a street of one word, after a house number of 3+ digits */
             bool alone = words == 0 && k - s >= 3 && we - ws == 8 && memcmp(t + ws, "Broadway", 8) == 0;
             if ((words >= 1 || alone) && cap && word_in(t + ws, we - ws, street_words)) {
                 end = we;
+                /* round 9: two street words ("Kensington Park Gardens", "Church Hill Road") */
+                if (end + 1 < len && t[end] == ' ' && is_upper((unsigned char)t[end + 1])) {
+                    size_t x2 = end + 1;
+                    while (x2 < len && zt_ascii_alpha((unsigned char)t[x2])) x2++;
+                    if ((x2 >= len || !is_word((unsigned char)t[x2])) && word_in(t + end + 1, x2 - end - 1, street_words))
+                        end = x2;
+                }
                 if (end < len && t[end] == '.') end++;
                 break;
             }
@@ -1221,40 +1365,7 @@ static void scan_address(const char *t, size_t len, struct cands *c)
             static const char *const dirs[] = {"n", "s", "e", "w", "ne", "nw", "se", "sw", NULL};
             if ((de >= len || !is_word((unsigned char)t[de])) && word_in(t + d, de - d, dirs)) e = de;
         }
-        /* ", City" then ", ST 12345" or a postcode */
-        size_t x = e;
-        if (x + 2 < len && t[x] == ',' && t[x + 1] == ' ' && is_upper((unsigned char)t[x + 2])) {
-            size_t ce = x + 2, direct_pc = 0;
-            for (;;) {
-                while (ce < len && zt_ascii_alpha((unsigned char)t[ce])) ce++;
-                if (!(ce + 1 < len && t[ce] == ' ' && is_upper((unsigned char)t[ce + 1]))) break;
-                if ((direct_pc = uk_postcode(t, len, ce + 1)) != 0) break; /* "Leeds LS6 2AB" */
-                size_t q = ce + 1;
-                while (q < len && zt_ascii_alpha((unsigned char)t[q])) q++;
-                if (q < len && is_word((unsigned char)t[q])) break; /* not a word of the city */
-                ce = q;
-            }
-            size_t y = ce;
-            if (direct_pc) {
-                add(c, ZT_PII_ADDRESS, s, direct_pc, 0.9);
-                s = direct_pc;
-                continue;
-            }
-            if (y < len && t[y] == ',') y++;
-            if (y < len && t[y] == ' ') y++;
-            size_t pc = y < len ? uk_postcode(t, len, y) : 0;
-            if (pc) {
-                e = pc;
-            } else if (y + 7 < len + 1 && is_upper((unsigned char)t[y]) && y + 1 < len && is_upper((unsigned char)t[y + 1]) &&
-                       y + 2 < len && t[y + 2] == ' ') {
-                size_t z = y + 3, zd = z;
-                while (zd < len && zt_ascii_digit((unsigned char)t[zd])) zd++;
-                if (zd - z == 5 && (zd >= len || !is_word((unsigned char)t[zd]))) e = zd;
-                else e = ce;
-            } else {
-                e = ce;
-            }
-        }
+        e = address_tail(t, len, e);
         add(c, ZT_PII_ADDRESS, s, e, e > end ? 0.9 : 0.85);
         s = e;
     }
@@ -1272,7 +1383,7 @@ struct names {
 
 static const char *const name_before[] = {
     "hi", "hey", "hello", "thanks", "thank", "thx", "ty", "cheers", "dear", "bye", "ask", "asked", "tell", "told",
-    "cc", "meet", "meeting", "met", "ping", "congrats", "congratulations", "sorry", "dm", "yo", "morning", "night",
+    "cc", "meet", "meeting", "met", "ping", "cardholder", "beneficiary", "payee", "congrats", "congratulations", "sorry", "dm", "yo", "morning", "night",
     "remind", "miss", "mr", "mrs", "ms", "dr", "uncle", "aunt", "auntie", "cousin", "brother", "sister", "son",
     "daughter", "wife", "husband", "boyfriend", "girlfriend", "friend", "boss", "colleague", "manager", "and", NULL};
 /* weaker: a listed name after these is a person, an unknown word is not ("from Tesco") */
@@ -1769,6 +1880,125 @@ static bool after_title(const char *t, size_t s)
     return e > i && is_upper((unsigned char)t[i]) && word_in(t + i, e - i, titles);
 }
 
+/* Round 9: a kin or religious title before a name ("Grandpa Walter",
+ * "Father Declan", "Tía Lupe"): a cue, not a licence for English words
+ * ("Father Christmas" stays a word). */
+static bool after_kin_title(const char *t, size_t s)
+{
+    size_t i = s;
+    while (i > 0 && t[i - 1] == ' ') i--;
+    if (i == s) return false;
+    size_t e = i;
+    while (i > 0 && zt_ascii_alpha((unsigned char)t[i - 1])) i--;
+    if (i > 0 && (zt_ascii_alpha((unsigned char)t[i - 1]) || (unsigned char)t[i - 1] >= 0x80)) return false;
+    static const char *const titles[] = {"father", "grandpa", "grandma", "granny", "grandad", "granddad", "nana",
+                                         "nanna", "pastor", "coach", "rabbi", "imam", "fr", "nonna", "nonno", "abuela",
+                                         "abuelo", "oma", "opa", "tante", "onkel", "tio", "tia", "tata", "babcia",
+                                         "dziadek", "sensei", "reverend", "rev", "sister", "brother", "nurse", "midwife", NULL};
+    static const char *const things[] = {"christmas", "time", "nature", "earth", "frost", "thames", NULL};
+    size_t we = s;
+    while (we < s + 24 && zt_ascii_alpha((unsigned char)t[we])) we++;
+    return e > i && is_upper((unsigned char)t[i]) && word_in(t + i, e - i, titles) && !fold_in(t + s, we - s, things);
+}
+
+/* Round 9: a word opening the message (or a line) before a colon or a dash
+ * and an identifier: "Liesel: 3589-0294-...", "Tamsin: NP 32 06 63 C",
+ * "Shona – 07700 900298". A field label ("Karte:", "Amex:", "NINo:") is
+ * not a name: the word must be capitalised, of 3+ letters, in lower case
+ * after the first and no label of the languages the detector covers. */
+static bool name_before_id(const char *t, size_t len, size_t s, size_t e)
+{
+    if (e - s < 3 || !is_upper((unsigned char)t[s])) return false;
+    for (size_t k = s + 1; k < e; k++)
+        if (is_upper((unsigned char)t[k])) return false;
+    if (s > 0 && t[s - 1] != '\n') return false;
+    static const char *const labels[] = {
+        "karte", "amex", "visa", "nino", "iban", "card", "carte", "tarjeta", "cartão", "cartao", "carta", "konto",
+        "tel", "mob", "mobile", "handy", "movil", "móvil", "telefono", "teléfono", "telefone", "cpf", "dni", "nif",
+        "nie", "ssn", "pin", "ref", "bsn", "pps", "mastercard", "maestro", "discover", "bizum", "paypal", "venmo",
+        "zelle", "revolut", "sepa", "bic", "swift", "imei", "vin", "reg", "sort", "routing", "nhs", "passport",
+        "pasaporte", "reisepass", "ausweis", "phone", "cell", "fax", "whatsapp", "signal", "telegram", "pix", "code",
+        "codigo", "código", "número", "numero", "nummer", "total", "betrag", "importe", "montant", "room", "flat",
+        "unit", "ticket", "order", "pedido", "bestellung", "commande", "tracking", "seat", "gate", "platform",
+        "flight", "vuelo", "flug", "booking", "reserva", "cuenta", "conto", "rekening", "compte", "account",
+        "celular", "cellulare", "mobiel", "portable", "natel", "tlf", "telf", "kontakt", "contact", "contacto",
+        "rut", "curp", "rfc", "pesel", "codice", "fiscale", "steuer", "insee", "secu", "svnr", "ahv", "cnp", "oib",
+        "jmbg", "egn", "personnummer", "hetu", "cpr", "bank", "banco", "banque", "iban:", "ip", "mac", "wifi",
+        "password", "passwort", "senha", "contraseña", "clave", "otp", "tan", "ssid", "pnr", "cvv", "cvc", "exp",
+        "expiry", "valid", "dob", "born", "postcode", "zip", "plz", "cap", "cep", "cp",
+        /* countries before their IBAN ("Finland: FI22 ...") */
+        "finland", "germany", "france", "spain", "italy", "netherlands", "belgium", "austria", "portugal",
+        "ireland", "poland", "sweden", "norway", "denmark", "switzerland", "greece", "deutschland", "españa",
+        "espana", "italia", "nederland", "schweiz", "suisse", "brasil", "brazil", "mexico", "canada", "luxembourg",
+        "croatia", "slovenia", "slovakia", "czechia", "hungary", "romania", "bulgaria", "estonia", "latvia",
+        "lithuania", "malta", "cyprus", "iceland", "turkey", "türkiye", NULL};
+    if (fold_in(t + s, e - s, labels)) return false;
+    /* a compound label ("Zahlkarte", "Kontonummer", "Handynummer"): a label of 4+ letters ends it */
+    for (size_t k = 0; labels[k]; k++) {
+        size_t ll = strlen(labels[k]);
+        if (ll >= 4 && ll < e - s && fold_eq(t + e - ll, ll, labels[k])) return false;
+    }
+    size_t q = e;
+    if (q < len && t[q] == ':') q++;
+    else {
+        while (q < len && t[q] == ' ') q++;
+        if (q < len && t[q] == '-') q++;
+        else if (q + 2 < len && (unsigned char)t[q] == 0xE2 && (unsigned char)t[q + 1] == 0x80 &&
+                 ((unsigned char)t[q + 2] == 0x93 || (unsigned char)t[q + 2] == 0x94))
+            q += 3;
+        else
+            return false;
+        if (q >= len || t[q] != ' ') return false;
+    }
+    while (q < len && t[q] == ' ') q++;
+    if (q >= len) return false;
+    if (zt_ascii_digit((unsigned char)t[q]) || (t[q] == '+' && q + 1 < len && zt_ascii_digit((unsigned char)t[q + 1])) ||
+        (t[q] == '(' && q + 1 < len && zt_ascii_digit((unsigned char)t[q + 1])))
+        return true;
+    /* a UK NINO: two capitals, a space or not, two digits */
+    if (q + 3 < len && is_upper((unsigned char)t[q]) && is_upper((unsigned char)t[q + 1])) {
+        size_t r = q + 2;
+        if (t[r] == ' ') r++;
+        return r + 1 < len && zt_ascii_digit((unsigned char)t[r]) && zt_ascii_digit((unsigned char)t[r + 1]);
+    }
+    return false;
+}
+
+/* Round 9: [s, e) lies in an ADDRESS candidate, or is followed by one
+ * after a space (a town before its postcode). */
+static bool in_address(const struct cands *c, size_t s, size_t e)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const struct zt_pii_hit *h = &c->v[i];
+        if (h->type != ZT_PII_ADDRESS) continue;
+        if ((h->start < e && s < h->end) || h->start == e + 1) return true;
+    }
+    return false;
+}
+
+/* Round 9: "'s" and an identity number's label after the word ending at e
+ * ("Lewis's NINO", "Gemma's SSN", "Olive's national insurance"). */
+static bool possessive_id(const char *t, size_t len, size_t e)
+{
+    if (!(e + 2 < len && t[e] == '\'' && (t[e + 1] == 's' || t[e + 1] == 'S') && t[e + 2] == ' ')) return false;
+    size_t q = e + 3, qe = q;
+    while (qe < len && zt_ascii_alpha((unsigned char)t[qe])) qe++;
+    static const char *const ids[] = {"nino", "ssn", "ni", "national", "social", "passport", "sin", NULL};
+    return qe > q && word_in(t + q, qe - q, ids);
+}
+
+/* Round 9: the word before s is an interjection opening the message ("ugh tom forgot", "lol bec fell asleep"). */
+static bool lead_at_start(const char *t, size_t s, size_t first_at)
+{
+    static const char *const interj[] = {"ugh", "lol", "omg", "lmao", "ok", "okay", "oh", "so", "btw", "welp",
+                                         "aww", "aw", "haha", "omw", "wait", "ah", "um", "hmm", NULL};
+    size_t q = s;
+    while (q > 0 && (t[q - 1] == ' ' || t[q - 1] == ',')) q--;
+    size_t p = q;
+    while (p > 0 && zt_ascii_alpha((unsigned char)t[p - 1])) p--;
+    return p == first_at && q > p && word_in(t + p, q - p, interj);
+}
+
 /* "@here", "@channel": a group, not a person */
 static bool handle_group(const char *w, size_t n)
 {
@@ -2068,7 +2298,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
 {
     if (!nm || !nm->n) return;
     struct eheads eh = {0};
-    size_t first_at = 0, pun_s = 0, pun_n = 0;
+    size_t first_at = 0, pun_s = 0, pun_n = 0, pair_s = SIZE_MAX;
     while (first_at < len && (t[first_at] == ' ' || t[first_at] == '\n')) first_at++;
     for (size_t s = 0; s < len && !c->err; s++) {
         /* a Latin capital beyond ASCII may start a name ("Émilie", "Ángela", "Søren" is ASCII-first) */
@@ -2105,7 +2335,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
             continue;
         }
         /* a lower-case name that is also a word, right after a greeting or a request ("tell ben", "hey jake") */
-        bool lower_ok = false;
+        bool lower_ok = false, lower_cand = false;
         if (lower && f == 1) {
             char lw[24];
             bool lst, lcm;
@@ -2118,13 +2348,19 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
                                                 "bob", "june", "april", "august", "dawn", "hope", "faith", "joy",
                                                 "sunny", "rose", "drew", "chase", "ray", "guy", "art", NULL};
             lower_ok = lpl && word_in(lw, lpl, lead) && !word_in(t + s, n, verbs);
+            /* round 9: opening the message (or after an interjection that does), a candidate that only a
+             * person's verb or a second name joined by "and" makes a name (below) */
+            lower_cand = !lower_ok && !word_in(t + s, n, verbs) && (s == first_at || lead_at_start(t, s, first_at));
         }
-        if (lower && f != 0 && !lower_ok) {
+        if (lower && f != 0 && !lower_ok && !lower_cand && s != pair_s) {
             s = e;
             continue;
         }
         bool titled = after_title(t, s);
         if (f == 2 && (titled || (at && !handle_group(t + s, n)))) f = -1; /* "Ms Khan", "@raj" */
+        /* round 9: a capitalised word whose national insurance or social security number follows
+         * ("Lewis's NINO is ...", "Gemma's SSN"): a person, even where the word lists call it a word */
+        if (f == 2 && !lower && possessive_id(t, len, e)) f = -1;
         if (f == 2) {
             s = e;
             continue;
@@ -2155,7 +2391,21 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
                                                 "shoutout", "congrats", "welcome", "goodbye", "bye", "wishes", NULL};
             if (pl2 && word_in(pw2, pl2, greet)) addressed = true;
         }
+        /* round 9: "a nombre de Nuria", "au nom de", "in nome di", "em nome de", "im Namen von", "in the name of" */
+        if (!addressed && pl && (eq_lit(pw, "de") || eq_lit(pw, "di") || eq_lit(pw, "von") || eq_lit(pw, "of"))) {
+            char pw2[24];
+            bool st2, cm2;
+            size_t p2s = s;
+            while (p2s > 0 && t[p2s - 1] == ' ') p2s--;
+            p2s -= pl;
+            size_t pl2 = prev_word(t, p2s, pw2, sizeof pw2, &st2, &cm2);
+            static const char *const name_of[] = {"nombre", "nom", "nome", "namen", "name", NULL};
+            if (pl2 && word_in(pw2, pl2, name_of)) addressed = true;
+        }
         if (!addressed && (titled || person_context(nm, t, len, s, e))) addressed = true;
+        /* round 9: "Grandpa Walter", "Father Declan"; "Liesel: 3589-...", "Shona – 07700 ..." */
+        bool owner_id = !pl && !at && name_before_id(t, len, s, e);
+        if (!addressed && (owner_id || after_kin_title(t, s))) addressed = true;
         if (at && handle_group(t + s, n)) conf = 0;
         bool vocative = e < len && t[e] == ',' && (start || addressed);
         bool possessive = e + 1 < len && t[e] == '\'' && (t[e + 1] == 's' || t[e + 1] == 'S');
@@ -2179,7 +2429,14 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
                                                "borrowed", "lent", "promised", "texted", "emailed", "messaged",
                                                "replied", "told", "asked", "rang", "reckons", "prefers", "married",
                                                "typed", "signed", "forgot", "owes", "loves", "hates", "studied",
-                                               "teaches", "swam", "danced", "rents", "wore", NULL};
+                                               "teaches", "swam", "danced", "rents", "wore",
+                                               /* round 9 */
+                                               "helped", "climbed", "watched", "rode", "hosted", "waters", "hugged",
+                                               "kissed", "phoned",
+                                               /* the same in the other languages the features cover */
+                                               "mandou", "disse", "fez", "ligou", "dijo", "hizo", "trajo", "llamo",
+                                               "neemt", "zei", "belde", "sagt", "ruft", "bringt", "kocht", "dit",
+                                               "appelle", "chiama", "porta", "mandato", NULL};
         if (unknown && n >= 3 && nl &&
             (word_in(nw, nl, speech) || (pl && eq_lit(pw, "did") && word_in(nw, nl, did_verb))))
             conf += 0.25;
@@ -2228,7 +2485,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         /* round 7: after an article a name is a thing ("the Oscar went to"; "a" is also a preposition: "dile a Javier") */
         if (pl && (eq_lit(pw, "the") || eq_lit(pw, "an")) && !titled && !at) conf = 0;
         /* round 5: a field label before a number ("Karte: 4994 ...", "Amex: 3400", "NINo: PS 09") */
-        if (f != 0 && !pl && e + 1 < len && t[e] == ':' && !starts_email(&eh, c, t, len, s, e)) {
+        if (f != 0 && !pl && !owner_id && e + 1 < len && t[e] == ':' && !starts_email(&eh, c, t, len, s, e)) {
             size_t q = e + 1;
             while (q < len && t[q] == ' ') q++;
             if (q < len && (zt_ascii_digit((unsigned char)t[q]) ||
@@ -2256,7 +2513,42 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         bool lower_subject = subject || (subject_weak && start && !pl && f == 0 &&
                                          !word_in(self, strlen(self), months) && !word_in(self, strlen(self), seasons) &&
                                          !word_in(self, strlen(self), places));
-        if (lower) conf = addressed || vocative || (lower_subject && start) ? (addressed || vocative ? 0.7 : 0.55) : 0;
+        /* round 9: lower-case chat. An interjection opening the message counts as its start ("ugh tom
+         * forgot", "lol bec fell asleep"); a verb only a person does counts as a subject ("noah lost his
+         * shoe"); two listed names joined by "and" are people ("tom and jess are coming") */
+        bool lead_start = lower && f != 2 && pl && !start && lead_at_start(t, s, first_at);
+        bool lower_pair = false;
+        if (lower && s == pair_s) lower_pair = true;
+        else if (lower && (start || lead_start) && nl == 3 && eq_lit(nw, "and")) {
+            /* "tom and jess are coming": the second a listed name too, and (when either is also a
+             * word: "rose and ivy") a verb of people after the pair */
+            char w3[24], w4[24];
+            size_t s2, e2, s3 = 0, e3 = 0, s4, e4;
+            word_after(t, len, e, w3, sizeof w3, &s2, &e2);
+            size_t n3 = e2 < len && t[e2] == ' ' ? word_after(t, len, e2, w3, sizeof w3, &s3, &e3) : 0;
+            int f3 = n3 >= 3 ? name_find(nm, t + s3, n3) : -1;
+            if (n3 >= 3 && !is_upper((unsigned char)t[s3]) && (e3 >= len || !is_word((unsigned char)t[e3])) &&
+                (f3 == 0 || f3 == 1) && !word_in(w3, n3, not_names)) {
+                size_t n4 = e3 < len && t[e3] == ' ' ? word_after(t, len, e3, w4, sizeof w4, &s4, &e4) : 0;
+                static const char *const people_verb[] = {"are", "were", "say", "said", "have", "had", "send",
+                                                          "sent", "went", "got", "want", "say", NULL};
+                bool verb4 = n4 && (word_in(w4, n4, people_verb) || word_in(w4, n4, person_verb) ||
+                                    word_in(w4, n4, name_after));
+                if ((f == 0 && f3 == 0) || verb4) {
+                    lower_pair = true;
+                    pair_s = s3;
+                }
+            }
+        }
+        lower_subject |= person_next && f == 0;
+        if (lower)
+            conf = addressed || vocative || lower_pair || (lower_subject && (start || lead_start))
+                       ? (addressed || vocative ? 0.7 : 0.55)
+                       : 0;
+        /* ... and a word that is also a name ("tom", "noah") only with a person's verb or a pair */
+        if (lower_cand) conf = person_next || lower_pair ? 0.55 : 0;
+        /* a month in lower case is the month ("may and june are the best months") */
+        if (lower && !vocative && word_in(self, strlen(self), months)) conf = 0;
         if (word_in(self, strlen(self), not_names)) conf = 0; /* "..., merci" */
         /* "Ruby-throated": a word, not a name */
         if (e + 1 < len && t[e] == '-' && zt_ascii_alpha((unsigned char)t[e + 1]) && !is_upper((unsigned char)t[e + 1]))
@@ -2292,6 +2584,9 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
             pun_s = s;
             pun_n = n;
         }
+        /* round 9: a word inside an address or right before its postcode is a street, a house or a town
+         * ("Willow Court, 4 Park Road", "Chester CH1 2HS", "Chipping Norton OX7 5QR") */
+        if (conf >= 0.5 && !addressed && !vocative && !at && in_address(c, s, e)) conf = 0;
         if (conf >= 0.5) add(c, ZT_PII_PERSON_NAME, s, e, conf);
         s = e;
     }

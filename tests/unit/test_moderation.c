@@ -387,6 +387,41 @@ static void test_harassment_rules(void **state)
         if (r8[i].rule) expect(r8[i].text, ZT_MOD_HARASSMENT, r8[i].rule);
         else expect_allow(r8[i].text);
     }
+    /* round 9 (issue 16): calls to scare or pester, what the person did to the poster, who
+     * they are; opening insults; "nobody cares" at the end; threats against the reader's
+     * kin or for money; praise that the learned model read as an insult; and look-alikes */
+    static const struct {
+        const char *text, *rule; /* rule NULL: allowed */
+    } r9[] = {
+        {"got the address of the guy who keyed my car, 14 Birch Avenue, go and scare him", "doxxing"},
+        {"the man who got me fired lives at 3 Oak Close, you know what to do", "doxxing"},
+        {"his name is Dan Reeve, he runs on the river path every morning, easy target", "doxxing"},
+        {"her work email is j.doe@example.com, everyone message her boss", "doxxing"},
+        {"pathetic. totally pathetic.", "insult"},
+        {"spineless coward, grow up", "insult"},
+        {"imagine being this dumb", "insult"},
+        {"cry more, nobody cares", "exclusion"},
+        {"no one will miss you", "exclusion"},
+        {"pay what you owe or your legs get broken", "threat_phrase"},
+        {"your husband should be careful driving home tonight", "threat_phrase"},
+        {"I'll throw you off the roof", "threat_phrase"},
+        {"seni öldüreceğim", "threat_phrase"},
+        {"stupid printer jammed again", NULL},
+        {"trash day is tomorrow", NULL},
+        {"everyone will miss you at the party", NULL},
+        {"we will miss you so much", NULL},
+        {"nobody cares about the dress code, come as you are", NULL},
+        {"his name is Dan, he lives on Oak Close, we met at the fair", NULL},
+        {"you're brilliant, thanks for covering my shift", NULL},
+        {"you're too kind, honestly", NULL},
+        {"you should be careful on the ice", NULL},
+        {"ik ga dood van de honger", NULL},
+        {"I'll wait for you outside the cinema", NULL},
+    };
+    for (size_t i = 0; i < sizeof r9 / sizeof r9[0]; i++) {
+        if (r9[i].rule) expect(r9[i].text, ZT_MOD_HARASSMENT, r9[i].rule);
+        else expect_allow(r9[i].text);
+    }
     /* quoted or reported abuse */
     expect_allow("my brother said \"you're useless\" to the ref and got a yellow card");
     expect_allow("the chorus goes \"I'm coming for you\" over and over");

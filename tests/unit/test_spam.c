@@ -464,6 +464,19 @@ static void test_chat_cues(void **state)
     assert_false(cue("hi mum, phone died, charging it at Tom's, back home by 10", "dead_phone_money"));
     assert_true(cue("I sent you $50 on Cash App by mistake, can you send it back please?", "mistaken_payment"));
     assert_false(cue("sent you $50 for the tickets, check your Cash App", "mistaken_payment"));
+    /* round 9: warrants, a buyer's "payment" to click for, app installs, more languages; a
+     * warning about scams counts against */
+    assert_true(cue("A warrant has been issued for your arrest, call back immediately to settle", "authority"));
+    assert_false(cue("the police issued a warrant for the burglar, it was on the news", "authority"));
+    assert_true(cue("I paid for your bike already, click the link to receive your money", "receive_payment"));
+    assert_true(cue("paket anda tertahan, cek resi di aplikasi ini (file .apk)", "app_install"));
+    assert_true(cue("Paket anda tertahan di gudang kurir, bayar biaya", "parcel_fee"));
+    assert_true(cue("Hej mamma, det är jag, har nytt nummer. Kan du swisha 2000 kr?", "new_number"));
+    assert_true(cue("new number, my phone got stolen, can you lend me 100 till Friday?", "lost_phone_money"));
+    assert_true(cue("Finanzamt: Sie haben Anspruch auf eine Steuerrückerstattung", "refund"));
+    assert_true(cue("join the VIP pump group, we call the coin before the pump, 300% profit", "investment"));
+    assert_true(cue("there are fake texts going round from the bank, don't click on anything", "scam_warning"));
+    assert_false(cue("I paid the deposit, thanks for the link", "receive_payment"));
     /* nothing in everyday chat */
     struct zt__spam_cue v[4];
     size_t n = 9;
@@ -491,6 +504,11 @@ static void test_issue16_rows(void **state)
     assert_int_equal(zt_spam_classify(m, ham, strlen(ham), 0.8, 5, &r), 0);
     printf("%.3f %s\n", r.probability, ham);
     assert_true(r.probability < 0.3); /* clearly ham */
+    /* round 9: a warning about a scam that quotes the scam lowers the learned model's say too */
+    const char *warn = "Attenzione, messaggi falsi di Poste: il pacco in giacenza, paga la riconsegna. Non cliccate";
+    assert_int_equal(zt_spam_classify(m, warn, strlen(warn), 0.8, 5, &r), 0);
+    printf("%.3f %s\n", r.probability, warn);
+    assert_false(r.spam);
     zt_spam_free(m);
 }
 
