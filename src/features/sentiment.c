@@ -227,10 +227,12 @@ out:
  * entry beside it (surrounded by spaces) before scoring, so an emoji counts
  * exactly as the emoticon or word would. Table documented in
  * docs/features/sentiment.md. */
-static const struct {
-    int32_t cp;
+struct emoji_read {
+    int32_t cp; /* each table sorted by it */
     const char *as;
-} emoji_map[] = {
+};
+
+static const struct emoji_read emoji_map[] = {
     {0x2639, ":("},      {0x263A, ":)"},       {0x2764, "<3"},        {0x1F389, "celebrate"},
     {0x1F44D, "good"},   {0x1F44E, "bad"},     {0x1F44F, "applause"}, {0x1F494, "</3"},
     {0x1F495, "<3"},     {0x1F496, "<3"},      {0x1F497, "<3"},       {0x1F499, "<3"},
@@ -246,13 +248,14 @@ static const struct {
     {0x1F929, "amazing"}, {0x1F92C, "furious"}, {0x1F92E, "disgusting"}, {0x1F970, "love"},
 };
 
-static const char *emoji_as(int32_t cp)
+/* What map (n entries) reads cp as; NULL: not in it. */
+static const char *emoji_as(const struct emoji_read *map, size_t n, int32_t cp)
 {
-    size_t lo = 0, hi = sizeof emoji_map / sizeof emoji_map[0];
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (emoji_map[mid].cp == cp) return emoji_map[mid].as;
-        if (emoji_map[mid].cp < cp)
+        if (map[mid].cp == cp) return map[mid].as;
+        if (map[mid].cp < cp)
             lo = mid + 1;
         else
             hi = mid;
@@ -880,22 +883,12 @@ static double to_fixed(double x, int digits)
 
 /* Chat mode's own reading of some emoji, looked up before emoji_map; ""
  * drops the emoji (it marks tone, not sentiment: 😅 😭 💀 🙃 😐). */
-static const struct {
-    int32_t cp;
-    const char *as;
-} chat_emoji_map[] = {
-    {0x2705, ""},          {0x1F3C6, "win"},     {0x1F44C, "good"},   {0x1F480, ""},
-    {0x1F4AA, "strong"},   {0x1F525, "awesome"}, {0x1F602, "haha"},   {0x1F605, ""},
-    {0x1F610, ""},         {0x1F611, ""},        {0x1F62C, "awkward"}, {0x1F62D, ""},
-    {0x1F48D, "love"},     {0x1F643, ""},         {0x1F64F, "grateful"}, {0x1F921, "stupid"}, {0x1F973, "celebrate"},
+static const struct emoji_read chat_emoji_map[] = {
+    {0x2705, ""},        {0x1F3C6, "win"},  {0x1F44C, "good"},     {0x1F480, ""},       {0x1F48D, "love"},
+    {0x1F4AA, "strong"}, {0x1F525, "awesome"}, {0x1F602, "haha"},  {0x1F605, ""},       {0x1F610, ""},
+    {0x1F611, ""},       {0x1F62C, "awkward"}, {0x1F62D, ""},      {0x1F643, ""},       {0x1F64F, "grateful"},
+    {0x1F921, "stupid"}, {0x1F973, "celebrate"},
 };
-
-static const char *chat_emoji_as(int32_t cp)
-{
-    for (size_t i = 0; i < sizeof chat_emoji_map / sizeof chat_emoji_map[0]; i++)
-        if (chat_emoji_map[i].cp == cp) return chat_emoji_map[i].as;
-    return NULL;
-}
 
 /* Replace the emoji of emoji_map (chat: chat_emoji_map first); the result
  * is NUL-terminated. */
@@ -913,8 +906,9 @@ static int expand_emoji(const char *text, size_t len, bool chat, char **out, siz
             zt_free(b);
             return ZT_EPARSE;
         }
-        const char *as = chat && cp >= 0x2000 ? chat_emoji_as(cp) : NULL;
-        if (!as) as = emoji_as(cp);
+        const char *as = NULL;
+        if (chat && cp >= 0x2000) as = emoji_as(chat_emoji_map, sizeof chat_emoji_map / sizeof *chat_emoji_map, cp);
+        if (!as) as = emoji_as(emoji_map, sizeof emoji_map / sizeof *emoji_map, cp);
         if (as) {
             size_t al = strlen(as);
             b[o++] = ' ';

@@ -36,53 +36,80 @@ static int text_u128(struct zt_store_stmt *q, int col, zt_u128 *v)
     return zt_u128_parse(s, n, v) ? ZT_EIO : 0;
 }
 
-/* transactions balanced; the sum of mints */
-static int check_txs(struct audit *a, zt_u128 *minted)
+/* A check over the rows of sql grouped by their first column (the query
+ * orders them so): read takes a row's columns into st and gives its group,
+ * end judges a group once its last row is read, add counts the row read
+ * into its group (first: the group's first row). */
+typedef int group_read_fn(struct zt_store_stmt *q, void *st, int64_t *group);
+typedef int group_end_fn(struct audit *a, int64_t group, void *st);
+typedef int group_add_fn(struct audit *a, int64_t group, bool first, void *st);
+
+static int scan_groups(struct audit *a, const char *sql, group_read_fn *read, group_end_fn *end, group_add_fn *add,
+                       void *st)
 {
     struct zt_store_stmt *q = NULL;
-    int rc = zt_store_prepare(a->l->st,
-                              "SELECT e.tx_id, t.mint, e.credit, e.amount FROM ledger_entries e"
-                              " JOIN ledger_txs t ON t.id = e.tx_id ORDER BY e.tx_id, e.id",
-                              &q);
+    int rc = zt_store_prepare(a->l->st, sql, &q);
     if (rc) return rc;
-    int64_t cur = -1, mint = 0;
-    zt_u128 cr = 0, db = 0, m = 0;
-    for (;;) {
-        rc = zt_store_step(q);
-        if (rc != ZT_STORE_ROW && rc != ZT_STORE_DONE) goto out;
-        int64_t tx = -1, mi = 0, credit = 0;
-        zt_u128 v = 0;
-        if (rc == ZT_STORE_ROW) {
-            int r2;
-            if ((r2 = zt_store_column_i64(q, 0, &tx)) || (r2 = zt_store_column_i64(q, 1, &mi)) ||
-                (r2 = zt_store_column_i64(q, 2, &credit)) || (r2 = text_u128(q, 3, &v))) {
-                rc = r2;
-                goto out;
-            }
-        }
-        if (tx != cur && cur >= 0) {
-            if (mint ? db != 0 : cr != db) {
-                rc = bad(a, "transaction %lld is not balanced", (long long)cur);
-                goto out;
-            }
-            if (mint && zt_u128_add(m, cr, &m)) {
-                rc = bad(a, "mints overflow at transaction %lld", (long long)cur);
-                goto out;
-            }
-            cr = db = 0;
-        }
-        if (rc == ZT_STORE_DONE) break;
-        cur = tx;
-        mint = mi;
-        if (zt_u128_add(credit ? cr : db, v, credit ? &cr : &db)) {
-            rc = bad(a, "transaction %lld overflows", (long long)tx);
+    int64_t cur = -1;
+    while ((rc = zt_store_step(q)) == ZT_STORE_ROW) {
+        int64_t g = -1;
+        if ((rc = read(q, st, &g)) || (g != cur && cur >= 0 && (rc = end(a, cur, st))) ||
+            (rc = add(a, g, g != cur, st)))
             goto out;
-        }
+        cur = g;
     }
-    *minted = m;
-    rc = 0;
+    if (rc == ZT_STORE_DONE) rc = cur >= 0 ? end(a, cur, st) : 0;
 out:
     zt_store_stmt_free(q);
+    return rc;
+}
+
+/* transactions balanced; the sum of mints */
+struct txs {
+    int64_t row_mint, credit; /* the row read */
+    zt_u128 v;
+    int64_t mint; /* the transaction's */
+    zt_u128 cr, db;
+    zt_u128 minted; /* all mints */
+};
+
+static int txs_read(struct zt_store_stmt *q, void *st, int64_t *tx)
+{
+    struct txs *t = st;
+    int rc;
+    if ((rc = zt_store_column_i64(q, 0, tx)) || (rc = zt_store_column_i64(q, 1, &t->row_mint)) ||
+        (rc = zt_store_column_i64(q, 2, &t->credit)) || (rc = text_u128(q, 3, &t->v)))
+        return rc;
+    return 0;
+}
+
+static int txs_end(struct audit *a, int64_t tx, void *st)
+{
+    struct txs *t = st;
+    if (t->mint ? t->db != 0 : t->cr != t->db) return bad(a, "transaction %lld is not balanced", (long long)tx);
+    if (t->mint && zt_u128_add(t->minted, t->cr, &t->minted))
+        return bad(a, "mints overflow at transaction %lld", (long long)tx);
+    t->cr = t->db = 0;
+    return 0;
+}
+
+static int txs_add(struct audit *a, int64_t tx, bool first, void *st)
+{
+    (void)first;
+    struct txs *t = st;
+    t->mint = t->row_mint;
+    zt_u128 *side = t->credit ? &t->cr : &t->db;
+    if (zt_u128_add(*side, t->v, side)) return bad(a, "transaction %lld overflows", (long long)tx);
+    return 0;
+}
+
+static int check_txs(struct audit *a, zt_u128 *minted)
+{
+    static const char sql[] = "SELECT e.tx_id, t.mint, e.credit, e.amount FROM ledger_entries e"
+                              " JOIN ledger_txs t ON t.id = e.tx_id ORDER BY e.tx_id, e.id";
+    struct txs t = {0};
+    int rc = scan_groups(a, sql, txs_read, txs_end, txs_add, &t);
+    if (!rc) *minted = t.minted;
     return rc;
 }
 
@@ -152,51 +179,44 @@ out:
 }
 
 /* earnings batched once, leaves add up to the batch total */
+struct batches {
+    zt_u128 total, v; /* the row read: the batch's total, a leaf (0: none) */
+    zt_u128 want, got; /* the batch's */
+};
+
+static int batches_read(struct zt_store_stmt *q, void *st, int64_t *id)
+{
+    struct batches *b = st;
+    int rc;
+    b->v = 0;
+    if ((rc = zt_store_column_i64(q, 0, id)) || (rc = text_u128(q, 1, &b->total))) return rc;
+    if (zt_store_column_type(q, 2) != ZT_STORE_NULL && (rc = text_u128(q, 2, &b->v))) return rc;
+    return 0;
+}
+
+static int batches_end(struct audit *a, int64_t id, void *st)
+{
+    const struct batches *b = st;
+    return b->want != b->got ? bad(a, "batch %lld: leaves do not add up to its total", (long long)id) : 0;
+}
+
+static int batches_add(struct audit *a, int64_t id, bool first, void *st)
+{
+    struct batches *b = st;
+    if (first) {
+        b->want = b->total;
+        b->got = 0;
+    }
+    if (zt_u128_add(b->got, b->v, &b->got)) return bad(a, "batch %lld overflows", (long long)id);
+    return 0;
+}
+
 static int check_batches(struct audit *a)
 {
-    struct zt_store_stmt *q = NULL;
-    int rc = zt_store_prepare(a->l->st,
-                              "SELECT b.id, b.total, l.amount FROM ledger_batches b"
-                              " LEFT JOIN ledger_batch_leaves l ON l.batch_id = b.id ORDER BY b.id, l.idx",
-                              &q);
-    if (rc) return rc;
-    int64_t cur = -1;
-    zt_u128 want = 0, got = 0;
-    for (;;) {
-        rc = zt_store_step(q);
-        if (rc != ZT_STORE_ROW && rc != ZT_STORE_DONE) goto out;
-        int64_t id = -1;
-        zt_u128 t = 0, v = 0;
-        if (rc == ZT_STORE_ROW) {
-            int r2;
-            if ((r2 = zt_store_column_i64(q, 0, &id)) || (r2 = text_u128(q, 1, &t))) {
-                rc = r2;
-                goto out;
-            }
-            if (zt_store_column_type(q, 2) != ZT_STORE_NULL && (r2 = text_u128(q, 2, &v))) {
-                rc = r2;
-                goto out;
-            }
-        }
-        if (id != cur && cur >= 0 && want != got) {
-            rc = bad(a, "batch %lld: leaves do not add up to its total", (long long)cur);
-            goto out;
-        }
-        if (rc == ZT_STORE_DONE) break;
-        if (id != cur) {
-            cur = id;
-            want = t;
-            got = 0;
-        }
-        if (zt_u128_add(got, v, &got)) {
-            rc = bad(a, "batch %lld overflows", (long long)id);
-            goto out;
-        }
-    }
-    rc = 0;
-out:
-    zt_store_stmt_free(q);
-    return rc;
+    static const char sql[] = "SELECT b.id, b.total, l.amount FROM ledger_batches b"
+                              " LEFT JOIN ledger_batch_leaves l ON l.batch_id = b.id ORDER BY b.id, l.idx";
+    struct batches b = {0};
+    return scan_groups(a, sql, batches_read, batches_end, batches_add, &b);
 }
 
 static int audit_body(struct zt_store *st, void *ud)

@@ -1020,22 +1020,27 @@ static int resolve(struct cands *c, struct zt_pii_hits *out)
 
 /* ---- US_SSN ----------------------------------------------------------------- */
 
+/* t[i, end) begins with w (lower case, wl bytes), ASCII case ignored in t. */
+static bool lower_word_at(const char *t, size_t i, size_t end, const char *w, size_t wl)
+{
+    if (i + wl > end) return false;
+    for (size_t q = 0; q < wl; q++) {
+        char ch = t[i + q];
+        if (ch >= 'A' && ch <= 'Z') ch = (char)(ch + 32);
+        if (ch != w[q]) return false;
+    }
+    return true;
+}
+
 /* Words before a number that make it an identifier ("ssn", "social security"). */
 static bool context_before(const char *t, size_t s, const char *const *words)
 {
     size_t from = s > 40 ? s - 40 : 0;
     for (size_t i = from; i < s; i++)
-        for (size_t k = 0; words[k]; k++) {
-            size_t wl = strlen(words[k]);
-            if (i + wl > s) continue;
-            bool eq = true;
-            for (size_t q = 0; q < wl && eq; q++) {
-                char ch = t[i + q];
-                if (ch >= 'A' && ch <= 'Z') ch = (char)(ch + 32);
-                eq = ch == words[k][q];
-            }
-            if (eq && (i == 0 || !zt_ascii_alpha((unsigned char)t[i - 1]))) return true;
-        }
+        for (size_t k = 0; words[k]; k++)
+            if (lower_word_at(t, i, s, words[k], strlen(words[k])) &&
+                (i == 0 || !zt_ascii_alpha((unsigned char)t[i - 1])))
+                return true;
     return false;
 }
 
@@ -1061,14 +1066,8 @@ static bool ssn_counter_cue(const char *t, size_t len, size_t s, size_t e)
     while (i < len && (t[i] == ' ' || t[i] == ',')) i++;
     for (size_t k = 0; after[k]; k++) {
         size_t wl = strlen(after[k]);
-        if (i + wl > len) continue;
-        bool eq = true;
-        for (size_t q = 0; q < wl && eq; q++) {
-            char ch = t[i + q];
-            if (ch >= 'A' && ch <= 'Z') ch = (char)(ch + 32);
-            eq = ch == after[k][q];
-        }
-        if (eq && (i + wl == len || !zt_ascii_alpha((unsigned char)t[i + wl]))) return true;
+        if (lower_word_at(t, i, len, after[k], wl) && (i + wl == len || !zt_ascii_alpha((unsigned char)t[i + wl])))
+            return true;
     }
     return false;
 }

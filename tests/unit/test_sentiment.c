@@ -178,6 +178,10 @@ static void test_chat_mode(void **state)
         {"wat een heerlijke dag", "positive"},
         {"the holiday starts on Friday", "neutral"},
         {"der Zug kommt um 8", "neutral"},
+        /* chat's own emoji readings, first and last of its table and one between */
+        {"look 💍", "positive"},
+        {"✅ see you at 5", "neutral"},
+        {"party tonight 🥳", "positive"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *got = chat_label(cases[i].text);
