@@ -91,15 +91,41 @@ static struct zt_identity *vector_id(void)
 
 static const char VECTOR_BODY[] = "[\"ledger_totals\",\"minted\",\"15\"]\n"
                                   "[\"ledger_batch_items\",7,1]\n";
-/* seq 1, created 1767225600, prev zero: the SHA-256 of the whole segment */
-static const char VECTOR_SHA[] = "ce259815e9318b9c248c032708a665776f6eb86c716cfe74dc51291440a81e23";
+/* seq 1, created 1767225600, prev zero, ledger version 42: the SHA-256 of
+ * the whole segment (format version 2) */
+static const char VECTOR_SHA[] = "8d113bb0656b1d85a2317f7c249411c8b8f8ed903b64747417ab5a6ad0fb1c3a";
+#define VECTOR_LVER 42u
+/* the same segment in format version 1 (no ledger version), as nodes made
+ * it before: the vector of that version */
+static const char VECTOR_SHA_V1[] = "ce259815e9318b9c248c032708a665776f6eb86c716cfe74dc51291440a81e23";
 
 static void encode_vector(uint8_t **seg, size_t *len, const struct zt_identity *id)
 {
     static const uint8_t zero[32];
-    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1767225600, zero, VECTOR_BODY, strlen(VECTOR_BODY), 2, seg, len),
+    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1767225600, zero, VECTOR_BODY, strlen(VECTOR_BODY), 2,
+                                              VECTOR_LVER, seg, len),
                      0);
 }
+
+/* The vector in format version 1, written byte by byte (its header, the
+ * body, the signature of both) as the version-1 encoder did. */
+static uint8_t *encode_vector_v1(size_t *len, const struct zt_identity *id)
+{
+    size_t bl = strlen(VECTOR_BODY);
+    *len = ZT_DBSYNC_HEADER_V1 + bl + ZT_DBSYNC_SIG;
+    uint8_t *b = zt_calloc(1, *len);
+    memcpy(b, "ZTSG\x01", 5);
+    zt_put_le64(b + 8, 1);
+    zt_put_le64(b + 16, 1767225600);
+    zt_put_le32(b + 56, 2);
+    zt_put_le32(b + 60, (uint32_t)bl);
+    memcpy(b + 64, zt_identity_sign_pk(id), 32);
+    memcpy(b + ZT_DBSYNC_HEADER_V1, VECTOR_BODY, bl);
+    assert_int_equal(zt_identity_sign(id, b, ZT_DBSYNC_HEADER_V1 + bl, b + ZT_DBSYNC_HEADER_V1 + bl), 0);
+    return b;
+}
+
+static int decode_flipped(const uint8_t *seg, size_t len, size_t i, uint8_t x, const uint8_t *signer);
 
 static void test_vector(void **state)
 {
@@ -109,7 +135,8 @@ static void test_vector(void **state)
     size_t len = 0;
     encode_vector(&seg, &len, id);
     assert_int_equal(len, ZT_DBSYNC_HEADER + strlen(VECTOR_BODY) + ZT_DBSYNC_SIG);
-    assert_memory_equal(seg, "ZTSG\x01\0\0\0", 8);
+    assert_memory_equal(seg, "ZTSG\x02\0\0\0", 8);
+    assert_int_equal(zt_get_le64(seg + 96), VECTOR_LVER);
     uint8_t h[32];
     char hex[65];
     zt_sha256(h, seg, len);
@@ -130,6 +157,23 @@ static void test_vector(void **state)
     assert_memory_equal(s.body, VECTOR_BODY, s.body_len);
     assert_memory_equal(s.sha256, h, 32);
     assert_memory_equal(s.signer, zt_identity_sign_pk(id), 32);
+    assert_int_equal(s.version, 2);
+    assert_int_equal(s.ledger_version, VECTOR_LVER);
+    zt_free(seg);
+    /* a segment of format version 1 still reads: the same rows, ledger version 0 */
+    seg = encode_vector_v1(&len, id);
+    zt_sha256(h, seg, len);
+    zt_hex_encode(hex, h, 32);
+    assert_string_equal(hex, VECTOR_SHA_V1);
+    assert_int_equal(zt_dbsync_segment_decode(seg, len, zt_identity_sign_pk(id), &s), 0);
+    assert_int_equal(s.version, 1);
+    assert_int_equal(s.ledger_version, 0);
+    assert_int_equal(s.n_rows, 2);
+    assert_int_equal(s.body_len, strlen(VECTOR_BODY));
+    assert_memory_equal(s.body, VECTOR_BODY, s.body_len);
+    assert_memory_equal(s.sha256, h, 32);
+    /* its version byte made 2: the body is read 8 bytes later, the layout no longer adds up */
+    assert_int_equal(decode_flipped(seg, len, 4, 3, NULL), ZT_EPARSE);
     zt_free(seg);
     zt_identity_free(id);
 }
@@ -162,7 +206,8 @@ static void test_malformed(void **state)
     assert_int_equal(zt_dbsync_segment_decode(seg, len - 1, NULL, &s), ZT_EPARSE);
     assert_int_equal(zt_dbsync_segment_decode(seg, ZT_DBSYNC_SEGMENT_MAX + 1, NULL, &s), ZT_ETOOBIG);
     assert_int_equal(decode_flipped(seg, len, 0, 1, pk), ZT_EPARSE);       /* magic */
-    assert_int_equal(decode_flipped(seg, len, 4, 3, pk), ZT_EUNSUPPORTED); /* version */
+    assert_int_equal(decode_flipped(seg, len, 4, 1, pk), ZT_EUNSUPPORTED); /* version 3 */
+    assert_int_equal(decode_flipped(seg, len, 4, 6, pk), ZT_EUNSUPPORTED); /* version 4 */
     assert_int_equal(decode_flipped(seg, len, 6, 1, pk), ZT_EPARSE);       /* reserved */
     assert_int_equal(decode_flipped(seg, len, 60, 1, pk), ZT_EPARSE);      /* body length */
     assert_int_equal(decode_flipped(seg, len, 30, 1, pk), ZT_EPARSE);      /* seq 1 with a previous segment */
@@ -170,6 +215,8 @@ static void test_malformed(void **state)
     /* the signature covers everything: the time, a row, the signature itself */
     assert_int_equal(decode_flipped(seg, len, 16, 1, pk), ZT_ECRYPTO);
     assert_int_equal(decode_flipped(seg, len, 56, 0, pk), 0);
+    assert_int_equal(decode_flipped(seg, len, 96, 1, pk), ZT_ECRYPTO);   /* the ledger version is signed */
+    assert_int_equal(decode_flipped(seg, len, 103, 0x80, pk), ZT_EPARSE); /* over INT64_MAX */
     assert_int_equal(decode_flipped(seg, len, ZT_DBSYNC_HEADER + 20, 1, pk), ZT_ECRYPTO);
     assert_int_equal(decode_flipped(seg, len, len - 1, 1, pk), ZT_ECRYPTO);
     /* another signer: refused when ours is asked for, its own key in the header does not help */
@@ -194,19 +241,24 @@ static void test_malformed(void **state)
         "\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int rc = zt_dbsync_segment_encode(id, 1, 1, zero, bad[i], strlen(bad[i]), 1, &seg, &len);
+        int rc = zt_dbsync_segment_encode(id, 1, 1, zero, bad[i], strlen(bad[i]), 1, 0, &seg, &len);
         if (rc != ZT_EINVAL) fail_msg("row %zu: %d", i, rc);
         uint32_t n = 0;
         assert_int_not_equal(zt__dbs_check_body((const uint8_t *)bad[i], strlen(bad[i]), &n), 0);
     }
-    /* a count that is not the body's, seq 0 */
-    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1, zero, VECTOR_BODY, strlen(VECTOR_BODY), 3, &seg, &len), ZT_EINVAL);
-    assert_int_equal(zt_dbsync_segment_encode(id, 0, 1, zero, VECTOR_BODY, strlen(VECTOR_BODY), 2, &seg, &len), ZT_EINVAL);
+    /* a count that is not the body's, seq 0, a ledger version over INT64_MAX */
+    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1, zero, VECTOR_BODY, strlen(VECTOR_BODY), 3, 0, &seg, &len),
+                     ZT_EINVAL);
+    assert_int_equal(zt_dbsync_segment_encode(id, 0, 1, zero, VECTOR_BODY, strlen(VECTOR_BODY), 2, 0, &seg, &len),
+                     ZT_EINVAL);
+    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1, zero, VECTOR_BODY, strlen(VECTOR_BODY), 2,
+                                              (uint64_t)INT64_MAX + 1, &seg, &len),
+                     ZT_EINVAL);
     /* nullable columns, blobs in lower-case hex, an empty body (a segment of no rows) */
     static const char ok[] = "[\"ledger_batches\",1,\"ab01\",1,\"1\",1,1,null,null]\n";
-    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1, zero, ok, strlen(ok), 1, &seg, &len), 0);
+    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1, zero, ok, strlen(ok), 1, 0, &seg, &len), 0);
     zt_free(seg);
-    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1, zero, NULL, 0, 0, &seg, &len), 0);
+    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1, zero, NULL, 0, 0, 0, &seg, &len), 0);
     assert_int_equal(zt_dbsync_segment_decode(seg, len, pk, &s), 0);
     assert_int_equal(s.n_rows, 0);
     zt_free(seg);
@@ -989,7 +1041,7 @@ static void test_migrate_v2(void **state)
     pub_start(&p, id);
     int v = 0;
     assert_int_equal(zt_store_owner_version(p.st, "dbsync", &v), 0);
-    assert_int_equal(v, 4);
+    assert_int_equal(v, 5);
     put_job(p.st, "job-2", 2, 2, zt_time_real_ms(), 0, zt_identity_id(id));
     assert_int_equal(log_entries(p.st), 1); /* the old trigger is gone (the entry is job-1's, now ours) */
     struct zt_buf b;
