@@ -1536,7 +1536,7 @@ struct replay {
     bool ledger;        /* the ledger's rows too (a fresh seed, or this chain's ledger is the newer) */
     uint64_t lver;      /* the chain's ledger version (its head segment's) */
     int64_t db_v;       /* the database's before the replay (-1: none) */
-    char kept[1024];    /* why the database's ledger was kept, else "" */
+    char kept[1024];    /* why the database's ledger was kept or replaced, else "" */
     struct zt_store_stmt *ins[ZT__DBS_MAX_TABLES]; /* per table */
     struct zt_store_stmt *rows;
     uint8_t (*shas)[32];
@@ -1724,7 +1724,11 @@ static int replay_tx(struct zt_store *st, void *ud)
         snprintf(r->kept, sizeof r->kept, "the database's ledger has no version: kept");
     } else if (!r->ledger) {
         switch (ledger_decide(r->lver, r->db_v, rest, r->kept, sizeof r->kept)) {
-        case LED_TAKE: r->ledger = true; break;
+        case LED_TAKE:
+            r->ledger = true;
+            snprintf(r->kept, sizeof r->kept, "the database's ledger (version %lld, as a rebuild restored it) replaced by "
+                     "this chain's, the newer", (long long)r->db_v);
+            break;
         case LED_KEEP: break;
         case LED_SAME: same = true; break;
         case LED_REFUSE:
@@ -1865,11 +1869,12 @@ int zt__dbs_rebuild(struct zt_dbsync *s, zt__dbs_get_fn get, void *get_ud, unsig
         rc = load_state(s);
         s->blocked = false;
         if (r.kept[0])
-            zt_log(ZT_LOG_WARN, "dbsync_ledger_kept", "chain_version=%llu database_version=%lld detail=\"%s\"",
-                   (unsigned long long)lver, (long long)r.db_v, r.kept);
+            zt_log(ZT_LOG_WARN, r.ledger ? "dbsync_ledger_replaced" : "dbsync_ledger_kept",
+                   "chain_version=%llu database_version=%lld detail=\"%s\"", (unsigned long long)lver, (long long)r.db_v,
+                   r.kept);
         snprintf(why, why_len, "rebuilt from %llu segment(s), ledger version %llu%s%s%s", (unsigned long long)head.seq,
-                 (unsigned long long)lver, r.ledger ? "" : " (this orchestrator's jobs only: ", r.kept,
-                 r.ledger ? "" : ")");
+                 (unsigned long long)lver, r.ledger ? (r.kept[0] ? " (" : "") : " (this orchestrator's jobs only: ",
+                 r.kept, r.kept[0] ? ")" : "");
     } else if (!why[0]) {
         snprintf(why, why_len, "replay: %s", zt_strerror(rc));
     }

@@ -1119,6 +1119,351 @@ static void test_v2_not_claimed(void **state)
     zt_identity_free(a);
 }
 
+/* ---- the ledger version ------------------------------------------------------------------ */
+
+/* The one integer sql selects (no parameter). */
+static int64_t num(struct zt_store *st, const char *sql)
+{
+    struct zt_store_stmt *q = NULL;
+    int64_t n = -2;
+    assert_int_equal(zt_store_prepare(st, sql, &q), 0);
+    assert_int_equal(zt_store_step(q), ZT_STORE_ROW);
+    assert_int_equal(zt_store_column_i64(q, 0, &n), 0);
+    zt_store_stmt_free(q);
+    return n;
+}
+
+#define LVER "SELECT v FROM ledger_version"
+#define LREST "SELECT COALESCE(restored, -1) FROM ledger_version"
+
+/* Every row inserted, changed or deleted in any ledger table bumps the
+ * ledger version in the writer's transaction, whoever writes: the
+ * ledger's own calls (an account, a mint, a payout address changed), and
+ * plain SQL on each of its nine tables (a batch confirmed, a clawback's
+ * delete of an earning); a rolled-back write leaves it. On PostgreSQL an
+ * update that changes nothing does not count (SQLite counts it). */
+static void test_ledger_version(void **state)
+{
+    (void)state;
+    struct pub p = {0};
+    pub_open_stores("lver", &p);
+    struct zt_store *st = p.st;
+    struct zt_ledger *l = NULL;
+    assert_int_equal(zt_ledger_new(st, &l), 0);
+    int v = 0;
+    assert_int_equal(zt_store_owner_version(st, "ledger", &v), 0);
+    assert_int_equal(v, 3);
+    assert_int_equal(num(st, LREST), -1); /* never restored */
+    int64_t v0 = num(st, LVER), acct = 0, prov = 0;
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000b1", NULL, &acct), 0);
+    assert_true(num(st, LVER) > v0);
+    v0 = num(st, LVER);
+    assert_int_equal(zt_ledger_mint(l, "lv-dep-1", acct, 5, NULL, NULL), 0);
+    assert_true(num(st, LVER) > v0);
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_PROVIDER, "zt1provider", "0x00000000000000000000000000000000000000c1",
+                                       &prov),
+                     0);
+    v0 = num(st, LVER);
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_PROVIDER, "zt1provider", "0x00000000000000000000000000000000000000c2",
+                                       &prov),
+                     0); /* the payout address changed: no new row anywhere */
+    assert_int_equal(num(st, LVER), v0 + 1);
+    bool pg = zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES;
+    /* each statement writes one row: one more each */
+    const char *const w[] = {
+        "INSERT INTO ledger_accounts(kind, owner, payout, balance) VALUES(2, 'lv-test', NULL, '0')",
+        pg ? "INSERT INTO ledger_txs(idem_key, body, mint, memo) VALUES('lv-tx', decode('00', 'hex'), 0, '')"
+           : "INSERT INTO ledger_txs(idem_key, body, mint, memo) VALUES('lv-tx', X'00', 0, '')",
+        "INSERT INTO ledger_entries(tx_id, account_id, credit, amount, balance_after) SELECT t.id, a.id, 1, '1', '1'"
+        " FROM ledger_txs t, ledger_accounts a WHERE t.idem_key = 'lv-tx' AND a.owner = 'lv-test'",
+        "INSERT INTO ledger_totals(k, v) VALUES('lv', '0')",
+        "INSERT INTO ledger_escrows(job_id, user_id, amount, state) VALUES('lv-job', 1, '1', 1)",
+        "INSERT INTO ledger_earnings(provider_id, job_id, amount, ts) VALUES(1, 'lv-job', '1', 1)",
+        pg ? "INSERT INTO ledger_batches(root, n_leaves, total, state, created) VALUES(decode('ab', 'hex'), 1, '1', 0, 77)"
+           : "INSERT INTO ledger_batches(root, n_leaves, total, state, created) VALUES(X'ab', 1, '1', 0, 77)",
+        "INSERT INTO ledger_batch_items(earning_id, batch_id) SELECT e.id, b.id FROM ledger_earnings e, ledger_batches b"
+        " WHERE e.job_id = 'lv-job' AND b.created = 77",
+        "INSERT INTO ledger_batch_leaves(batch_id, idx, address, amount) SELECT id, 0, '0xab', '1' FROM ledger_batches"
+        " WHERE created = 77",
+        "UPDATE ledger_accounts SET payout = '0x01' WHERE owner = 'lv-test'",
+        "UPDATE ledger_txs SET memo = 'm' WHERE idem_key = 'lv-tx'",
+        "UPDATE ledger_entries SET credit = 0 WHERE tx_id = (SELECT id FROM ledger_txs WHERE idem_key = 'lv-tx')",
+        "UPDATE ledger_totals SET v = '1' WHERE k = 'lv'",
+        "UPDATE ledger_escrows SET state = 2 WHERE job_id = 'lv-job'",
+        "UPDATE ledger_earnings SET ts = 2 WHERE job_id = 'lv-job'",
+        "UPDATE ledger_batches SET state = 1 WHERE created = 77", /* a batch confirmed */
+        "UPDATE ledger_batch_leaves SET amount = '2' WHERE address = '0xab'",
+        "DELETE FROM ledger_batch_leaves WHERE address = '0xab'",
+        "DELETE FROM ledger_batch_items WHERE batch_id = (SELECT id FROM ledger_batches WHERE created = 77)",
+        "DELETE FROM ledger_batches WHERE created = 77",
+        "DELETE FROM ledger_earnings WHERE job_id = 'lv-job'", /* a clawback */
+        "DELETE FROM ledger_escrows WHERE job_id = 'lv-job'",
+        "DELETE FROM ledger_totals WHERE k = 'lv'",
+        "DELETE FROM ledger_entries WHERE tx_id = (SELECT id FROM ledger_txs WHERE idem_key = 'lv-tx')",
+        "DELETE FROM ledger_txs WHERE idem_key = 'lv-tx'",
+        "DELETE FROM ledger_accounts WHERE owner = 'lv-test'",
+    };
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+        int64_t before = num(st, LVER);
+        assert_int_equal(zt_store_exec(st, w[i]), 0);
+        if (num(st, LVER) != before + 1) fail_msg("%s: version %lld -> %lld", w[i], (long long)before, (long long)num(st, LVER));
+    }
+    /* a write rolled back counts nothing */
+    v0 = num(st, LVER);
+    assert_int_equal(zt_store_exec(st, "BEGIN; UPDATE ledger_totals SET v = '99' WHERE k = 'minted'; ROLLBACK"), 0);
+    assert_int_equal(num(st, LVER), v0);
+    /* an update that changes nothing */
+    assert_int_equal(zt_store_exec(st, "UPDATE ledger_totals SET v = v WHERE k = 'minted'"), 0);
+    assert_int_equal(num(st, LVER), v0 + (pg ? 0 : 1));
+    zt_ledger_free(l);
+    pub_close(&p);
+}
+
+/* Two orchestrators' chains of one ledger: A published at the first
+ * state (version va), B at that and again after one more mint (vb > va). */
+struct chains {
+    struct zt_identity *a, *b;
+    struct pub pa, pb;
+    char *head_a, *head_b;  /* their signed head records */
+    int64_t va, vb;
+    char db[1024];          /* PostgreSQL: the rebuilds' database (a fresh one each) */
+    int n_db;
+};
+
+static char *head_of(struct zt_dbsync *s, const struct zt_identity *id)
+{
+    char *st = NULL;
+    assert_int_equal(zt_dbsync_status_json(s, &st), 0);
+    json_t *j = json_loads(st, 0, NULL);
+    zt_free(st);
+    struct zt_dbsync_head h = {.seq = (uint64_t)json_integer_value(json_object_get(j, "seq")),
+                               .exp = zt_time_real_ms() / 1000 + 3600};
+    assert_int_equal(zt_hex_decode_str(h.sha256, 32, json_string_value(json_object_get(j, "sha256")), ZT_HEX_LOWER), 0);
+    json_decref(j);
+    char *rec = NULL;
+    assert_int_equal(zt_dbsync_head_sign(id, &h, &rec), 0);
+    return rec;
+}
+
+static void chains_make(struct chains *c)
+{
+    memset(c, 0, sizeof *c);
+    c->a = vector_id();
+    assert_int_equal(zt_identity_generate(&c->b), 0);
+    jobs_open("orig", &c->pa);
+    pub_open_stores("orig", &c->pb);
+    snprintf(c->pb.mdir, sizeof c->pb.mdir, "%s/mesh-orig-b", dir);
+    snprintf(c->pb.tdir, sizeof c->pb.tdir, "%s/dbsync", c->pb.mdir);
+    struct zt_ledger *l = NULL;
+    assert_int_equal(zt_ledger_new(c->pa.st, &l), 0);
+    int64_t acct = 0, prov = 0;
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000b1", NULL, &acct), 0);
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_PROVIDER, "zt1provider", "0x00000000000000000000000000000000000000c1",
+                                       &prov),
+                     0);
+    assert_int_equal(zt_ledger_mint(l, "dep-1", acct, 5, NULL, NULL), 0);
+    /* an earning and a pending batch (what a clawback and a confirmation change later) */
+    bool pg = zt_store_dialect(c->pa.st) == ZT_STORE_DIALECT_POSTGRES;
+    assert_int_equal(zt_store_exec(c->pa.st, "INSERT INTO ledger_earnings(provider_id, job_id, amount, ts)"
+                                             " VALUES(1, 'job-e', '1', 1)"),
+                     0);
+    assert_int_equal(zt_store_exec(c->pa.st, pg ? "INSERT INTO ledger_batches(root, n_leaves, total, state, created)"
+                                                  " VALUES(decode('ab', 'hex'), 1, '1', 0, 77)"
+                                                : "INSERT INTO ledger_batches(root, n_leaves, total, state, created)"
+                                                  " VALUES(X'ab', 1, '1', 0, 77)"),
+                     0);
+    pub_start(&c->pa, c->a);
+    pub_start(&c->pb, c->b);
+    unsigned made = 0;
+    assert_int_equal(zt_dbsync_publish(c->pa.s, &made), 0);
+    assert_int_equal(made, 1);
+    assert_int_equal(zt_dbsync_publish(c->pb.s, &made), 0);
+    assert_int_equal(made, 1);
+    c->va = num(c->pa.st, LVER);
+    assert_int_equal(zt_ledger_mint(l, "dep-2", acct, 7, NULL, NULL), 0);
+    assert_int_equal(zt_dbsync_publish(c->pb.s, &made), 0);
+    assert_int_equal(made, 1);
+    c->vb = num(c->pa.st, LVER);
+    assert_true(c->vb > c->va);
+    /* what each chain's head segment says */
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    last_segment(c->pa.s, c->pa.m, c->a, &b, &seg);
+    assert_int_equal(seg.ledger_version, (uint64_t)c->va);
+    last_segment(c->pb.s, c->pb.m, c->b, &b, &seg);
+    assert_int_equal(seg.ledger_version, (uint64_t)c->vb);
+    zt_buf_deinit(&b);
+    c->head_a = head_of(c->pa.s, c->a);
+    c->head_b = head_of(c->pb.s, c->b);
+    zt_ledger_free(l);
+}
+
+static void chains_free(struct chains *c)
+{
+    zt_free(c->head_a);
+    zt_free(c->head_b);
+    pub_close(&c->pb);
+    pub_close(&c->pa);
+    zt_identity_free(c->b);
+    zt_identity_free(c->a);
+}
+
+/* An empty store as an orchestrator that lost it opens it again: a fresh
+ * ledger (its seed) and the scheduler's table. */
+static struct zt_store *fresh_store(struct chains *c, const char *name)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s.db", dir, name);
+    if (pg_db[0] && !zt_test_pg_new_db(c->db, sizeof c->db)) fail_msg("a PostgreSQL database: %s", c->db);
+    struct zt_store_opts so = {.path = pg_db[0] ? c->db : path, .busy_timeout_ms = 5000};
+    struct zt_store *st = NULL;
+    assert_int_equal(zt_store_open(pg_db[0] ? "postgres" : "sqlite", &so, &st), 0);
+    struct zt_ledger *l = NULL;
+    assert_int_equal(zt_ledger_new(st, &l), 0);
+    zt_ledger_free(l);
+    struct zt_store_schema sc = {.owner = "sched", .steps = SCHED_STEPS, .n_steps = 2};
+    assert_int_equal(zt_store_migrate(st, &sc), 0);
+    return st;
+}
+
+/* zt_dbsync_rebuild of who (A or B of c) into st, its head from a
+ * stand-in DHT: the result, why says more. */
+static int rebuild_as(struct chains *c, bool b, struct zt_store *st, char *why, size_t cap)
+{
+    struct pub *p = b ? &c->pb : &c->pa;
+    struct zt_dbsync_opts o = {.st = st, .mesh = p->m, .id = b ? c->b : c->a, .tmp_dir = p->tdir, .interval_s = 1};
+    struct zt_dbsync *s = NULL;
+    assert_int_equal(zt_dbsync_new(&o, &s), 0);
+    struct rounds r = {.rec = {{b ? c->head_b : c->head_a}}, .n = 1};
+    int rc = zt__dbs_rebuild(s, fake_get, &r, 10000, why, cap);
+    printf("# rebuild as %s: %s (%s)\n", b ? "B" : "A", why, zt_strerror(rc));
+    zt_dbsync_free(s);
+    return rc;
+}
+
+/* the store's ledger: 2 mints (B's chain) or 1 (A's) */
+#define MINTS "SELECT COUNT(*) FROM ledger_txs WHERE mint = 1"
+#define PAYOUT_C3 "SELECT COUNT(*) FROM ledger_accounts WHERE payout = '0x00000000000000000000000000000000000000c3'"
+
+/* A rebuild restores the chain's ledger version into the store (SQLite:
+ * a store of one node's own, rebuilt only while empty), and the segments
+ * carry the version of what they hold. */
+static void test_rebuild_version(void **state)
+{
+    (void)state;
+    struct chains c;
+    chains_make(&c);
+    char why[1536];
+    struct zt_store *st = fresh_store(&c, "restored");
+    assert_int_equal(rebuild_as(&c, false, st, why, sizeof why), 0);
+    assert_int_equal(num(st, MINTS), 1);
+    assert_int_equal(num(st, LVER), c.va);
+    assert_int_equal(num(st, LREST), c.va);
+    assert_non_null(strstr(why, "rebuilt from 1 segment(s)"));
+    zt_store_close(st);
+    st = fresh_store(&c, "restored-b");
+    assert_int_equal(rebuild_as(&c, true, st, why, sizeof why), 0);
+    assert_int_equal(num(st, MINTS), 2);
+    assert_int_equal(num(st, LVER), c.vb);
+    assert_int_equal(num(st, LREST), c.vb);
+    /* a change after it moves the version on from there */
+    assert_int_equal(zt_store_exec(st, "UPDATE ledger_batches SET state = 1 WHERE created = 77"), 0);
+    assert_int_equal(num(st, LVER), c.vb + 1);
+    assert_int_equal(num(st, LREST), c.vb);
+    zt_store_close(st);
+    chains_free(&c);
+}
+
+/* A shared PostgreSQL emptied, both orchestrators rebuild: the ledger is
+ * B's (the newer) whichever rebuilds first. Before, the first replayed
+ * restored its ledger and the second only its jobs: A first left A's
+ * older ledger (1 mint, not 2). */
+static void test_rebuild_order(void **state)
+{
+    (void)state;
+    struct chains c;
+    chains_make(&c);
+    char why[1536];
+    for (int order = 0; order < 2; order++) {
+        struct zt_store *st = fresh_store(&c, order ? "ba" : "ab");
+        assert_int_equal(rebuild_as(&c, order == 1, st, why, sizeof why), 0);
+        assert_int_equal(rebuild_as(&c, order == 0, st, why, sizeof why), 0);
+        if (order == 0) assert_non_null(strstr(why, "replaced by this chain's, the newer")); /* B second */
+        if (order == 1) assert_non_null(strstr(why, "is older than the database's")); /* A second: kept */
+        assert_int_equal(num(st, MINTS), 2);
+        assert_int_equal(num(st, LVER), c.vb);
+        assert_int_equal(num(st, LREST), c.vb);
+        zt_store_close(st);
+    }
+    chains_free(&c);
+}
+
+/* B (the newer) rebuilt first, then the ledger changes in ways that add
+ * no transaction (a payout address, a batch confirmed, an earning clawed
+ * back): A's older chain does not overwrite them (the reverted attempt
+ * of session 8, comparing append-only keys, did: review8 F1). A rebuilt
+ * first, then a change, then B: each side holds changes the other lacks:
+ * refused, naming both versions, the database left as it was. */
+static void test_rebuild_changed(void **state)
+{
+    (void)state;
+    struct chains c;
+    chains_make(&c);
+    char why[1536];
+    struct zt_store *st = fresh_store(&c, "changed");
+    assert_int_equal(rebuild_as(&c, true, st, why, sizeof why), 0);
+    struct zt_ledger *l = NULL;
+    assert_int_equal(zt_ledger_new(st, &l), 0);
+    int64_t prov = 0;
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_PROVIDER, "zt1provider", "0x00000000000000000000000000000000000000c3",
+                                       &prov),
+                     0);
+    zt_ledger_free(l);
+    assert_int_equal(zt_store_exec(st, "UPDATE ledger_batches SET state = 1 WHERE created = 77"), 0);
+    assert_int_equal(zt_store_exec(st, "DELETE FROM ledger_earnings WHERE job_id = 'job-e'"), 0);
+    int64_t v = num(st, LVER);
+    assert_true(v > c.vb);
+    assert_int_equal(rebuild_as(&c, false, st, why, sizeof why), 0); /* A's jobs only */
+    assert_non_null(strstr(why, "is older than the database's"));
+    assert_int_equal(num(st, PAYOUT_C3), 1);
+    assert_int_equal(num(st, "SELECT state FROM ledger_batches WHERE created = 77"), 1);
+    assert_int_equal(num(st, "SELECT COUNT(*) FROM ledger_earnings WHERE job_id = 'job-e'"), 0);
+    assert_int_equal(num(st, MINTS), 2);
+    assert_int_equal(num(st, LVER), v);
+    zt_store_close(st);
+
+    st = fresh_store(&c, "both");
+    assert_int_equal(rebuild_as(&c, false, st, why, sizeof why), 0);
+    assert_int_equal(zt_ledger_new(st, &l), 0);
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_PROVIDER, "zt1provider", "0x00000000000000000000000000000000000000c3",
+                                       &prov),
+                     0);
+    zt_ledger_free(l);
+    v = num(st, LVER);
+    assert_int_equal(rebuild_as(&c, true, st, why, sizeof why), ZT_EEXIST);
+    char want[128];
+    snprintf(want, sizeof want, "restored version %lld (it is at version %lld now)", (long long)c.va, (long long)v);
+    assert_non_null(strstr(why, want));
+    snprintf(want, sizeof want, "at version %lld, newer than %lld", (long long)c.vb, (long long)c.va);
+    assert_non_null(strstr(why, want));
+    assert_non_null(strstr(why, "Nothing was rebuilt"));
+    assert_int_equal(num(st, PAYOUT_C3), 1);
+    assert_int_equal(num(st, MINTS), 1);
+    assert_int_equal(num(st, LVER), v);
+    assert_int_equal(count_sql(st, "SELECT COUNT(*) FROM dbsync_segments WHERE pub = ?", zt_identity_id(c.b)), 0);
+    /* the operator keeps the database's: marked the newest, B rebuilds its jobs only */
+    char mark[128];
+    snprintf(mark, sizeof mark, "UPDATE ledger_version SET v = %lld, restored = NULL", (long long)c.vb + 1);
+    assert_int_equal(zt_store_exec(st, mark), 0);
+    assert_int_equal(rebuild_as(&c, true, st, why, sizeof why), 0);
+    assert_non_null(strstr(why, "jobs only"));
+    assert_int_equal(num(st, PAYOUT_C3), 1);
+    assert_int_equal(num(st, MINTS), 1);
+    zt_store_close(st);
+    chains_free(&c);
+}
+
 int main(void)
 {
     if (zt_hash_init() != 0) return 1;
@@ -1138,6 +1483,8 @@ int main(void)
         cmocka_unit_test(test_sub_expired),
         cmocka_unit_test(test_migrate_v2),
         cmocka_unit_test(test_v2_not_claimed),
+        cmocka_unit_test(test_ledger_version),
+        cmocka_unit_test(test_rebuild_version),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
     /* the publisher on a real PostgreSQL: the change log's triggers in its dialect */
@@ -1145,7 +1492,8 @@ int main(void)
     const struct CMUnitTest pg_tests[] = {P(test_publisher), P(test_jobs_clock_stepped_back), P(test_jobs_old_updated),
                                         P(test_unlog), P(test_unlog_running),
                                         P(test_long_transaction), P(test_sub_race), P(test_two_publishers), P(test_sub_expired),
-                                        P(test_migrate_v2), P(test_v2_not_claimed)};
+                                        P(test_migrate_v2), P(test_v2_not_claimed), P(test_ledger_version),
+                                        P(test_rebuild_version), P(test_rebuild_order), P(test_rebuild_changed)};
     failures += zt_test_pg_run("dbsync_postgres", pg_tests);
 #undef P
     if (zt_alloc_live() != live) {
