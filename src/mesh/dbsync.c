@@ -1626,7 +1626,7 @@ enum led_do { LED_TAKE, LED_KEEP, LED_SAME, LED_REFUSE };
     " Nothing was rebuilt. Decide which ledger is right (zentalk ledger audit on the database, zentalk mesh audit" \
     " of this orchestrator's chain); to keep the database's, mark it the newest (UPDATE ledger_version SET v = %llu," \
     " restored = NULL) and rebuild again (this orchestrator's jobs only); to take this chain's, empty the ledger's" \
-    " tables and rebuild again (docs/integration/MESH_STORAGE.md, \"A shared PostgreSQL\")."
+    " tables and rebuild again (docs/architecture/MESH_INTEGRATION.md, \"Rebuild on a shared PostgreSQL\")."
 
 static enum led_do ledger_decide(uint64_t c, int64_t d, int64_t rest, char *msg, size_t cap)
 {
