@@ -1444,10 +1444,43 @@ static int fetch_segment(struct zt_dbsync *s, const uint8_t sha[32], uint64_t se
     return 0;
 }
 
+/* A rebuild's copy of segment seq (review8 F13: the chain is fetched
+ * and checked once, before the replay's transaction; the replay, and a
+ * retry of it, read these copies, never the network). */
+static void spool_path(const struct zt_dbsync *s, uint64_t seq, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/rebuild-%llu.seg", s->tmp_dir, (unsigned long long)seq);
+}
+
+static void spool_clear(const struct zt_dbsync *s, uint64_t n)
+{
+    char path[4200];
+    for (uint64_t seq = 1; seq <= n; seq++) {
+        spool_path(s, seq, path, sizeof path);
+        unlink(path);
+    }
+}
+
+/* Segment seq, named sha, from the spool, checked again as fetch_segment checks it. */
+static int spooled_segment(struct zt_dbsync *s, const uint8_t sha[32], uint64_t seq, struct zt_buf *buf,
+                           struct zt_dbsync_segment *seg, char *why, size_t why_len)
+{
+    char path[4200];
+    spool_path(s, seq, path, sizeof path);
+    zt_buf_reset(buf);
+    int rc = zt_file_read_buf(path, buf);
+    if (!rc) rc = zt_dbsync_segment_decode(buf->data, buf->len, zt_identity_sign_pk(s->o.id), seg);
+    if (!rc && (memcmp(seg->sha256, sha, 32) != 0 || seg->seq != seq)) rc = ZT_ECRYPTO;
+    if (rc) snprintf(why, why_len, "segment %llu: the copy taken for the rebuild (%s): %s", (unsigned long long)seq, path,
+                     zt_strerror(rc));
+    return rc;
+}
+
 /* The chain's SHA-256s, seq 1..head.seq (shas[seq - 1]), walked back
- * from the head; the head segment's ledger version in *lver (may be NULL). */
+ * from the head; the head segment's ledger version in *lver (may be
+ * NULL); spool: each segment also copied for the replay (spool_path). */
 static int walk_chain(struct zt_dbsync *s, const struct zt_dbsync_head *head, uint64_t until_ms, uint8_t (**shas)[32],
-                      uint64_t *lver, char *why, size_t why_len)
+                      uint64_t *lver, bool spool, char *why, size_t why_len)
 {
     if (head->seq > (1u << 24)) return ZT_ETOOBIG;
     uint8_t(*v)[32] = zt_malloc((size_t)head->seq * 32);
@@ -1461,12 +1494,23 @@ static int walk_chain(struct zt_dbsync *s, const struct zt_dbsync_head *head, ui
         struct zt_dbsync_segment seg;
         rc = fetch_segment(s, cur, seq, until_ms, &buf, &seg, why, why_len);
         if (rc) break;
+        if (spool) {
+            char path[4200];
+            spool_path(s, seq, path, sizeof path);
+            rc = write_file(path, buf.data, buf.len);
+            if (rc) {
+                snprintf(why, why_len, "segment %llu: a copy for the rebuild (%s): %s", (unsigned long long)seq, path,
+                         zt_strerror(rc));
+                break;
+            }
+        }
         if (seq == head->seq && lver) *lver = seg.ledger_version;
         memcpy(v[seq - 1], cur, 32);
         memcpy(cur, seg.prev, 32);
     }
     zt_buf_deinit(&buf);
     if (rc) {
+        if (spool) spool_clear(s, head->seq);
         zt_free(v);
         return rc;
     }
@@ -1505,8 +1549,9 @@ static int each_row(const struct zt_dbsync *s, const struct zt_dbsync_segment *s
     return rc;
 }
 
-/* Run fn on every row of segments 1..n in order. */
-static int each_chain_row(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, row_fn fn, void *ud,
+/* Run fn on every row of segments 1..n in order (spooled: from the
+ * rebuild's copies). */
+static int each_chain_row(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, bool spooled, row_fn fn, void *ud,
                           int (*per_seg)(void *ud, const struct zt_dbsync_segment *seg), char *why, size_t why_len)
 {
     struct zt_buf buf;
@@ -1514,7 +1559,8 @@ static int each_chain_row(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, 
     int rc = 0;
     for (uint64_t seq = 1; seq <= n && !rc; seq++) {
         struct zt_dbsync_segment seg;
-        rc = fetch_segment(s, shas[seq - 1], seq, zt_time_mono_ms() + 10000, &buf, &seg, why, why_len);
+        rc = spooled ? spooled_segment(s, shas[seq - 1], seq, &buf, &seg, why, why_len)
+                     : fetch_segment(s, shas[seq - 1], seq, zt_time_mono_ms() + 10000, &buf, &seg, why, why_len);
         if (!rc) rc = each_row(s, &seg, fn, ud);
         if (!rc && per_seg) rc = per_seg(ud, &seg);
     }
@@ -1757,7 +1803,7 @@ static int replay_tx(struct zt_store *st, void *ud)
     zt_store_stmt_free(r->rows);
     r->rows = NULL;
     if (!rc) rc = zt_store_prepare(st, SQL_ROW_UPSERT, &r->rows);
-    if (!rc) rc = each_chain_row(r->s, r->shas, r->n, replay_row, r, replay_seg, r->why, r->why_len);
+    if (!rc) rc = each_chain_row(r->s, r->shas, r->n, true, replay_row, r, replay_seg, r->why, r->why_len);
     /* the same version on both sides: the same ledger, or two that
      * parted at a rebuild (an old chain of a lost database) */
     uint64_t differ = 0;
@@ -1847,7 +1893,7 @@ int zt__dbs_rebuild(struct zt_dbsync *s, zt__dbs_get_fn get, void *get_ud, unsig
     uint64_t lver = 0;
     for (size_t i = 0; !rc && i < hs->n; i++) {
         head = hs->h[i];
-        rc = walk_chain(s, &head, until, &shas, &lver, why, why_len);
+        rc = walk_chain(s, &head, until, &shas, &lver, true, why, why_len);
         if (!rc) break;
         zt_log(ZT_LOG_WARN, "dbsync_head_unusable", "seq=%llu error=%s detail=\"%s\"%s", (unsigned long long)head.seq,
                zt_strerror(rc), why, i + 1 < hs->n ? " next=older_head" : "");
@@ -1864,6 +1910,7 @@ int zt__dbs_rebuild(struct zt_dbsync *s, zt__dbs_get_fn get, void *get_ud, unsig
     if (!rc) rc = zt_store_tx(s->o.st, replay_tx, &r);
     for (size_t t = 0; t < zt__dbs_n_tables; t++) zt_store_stmt_free(r.ins[t]);
     zt_store_stmt_free(r.rows);
+    if (shas) spool_clear(s, head.seq);
     zt_free(shas);
     if (!rc) {
         rc = load_state(s);
@@ -2002,7 +2049,7 @@ int zt_dbsync_audit(struct zt_dbsync *s, unsigned timeout_ms, char **out)
     if (!head.seq) {
         snprintf(gap, sizeof gap, "no head record of this node in the DHT%s", s->seq ? "" : " (nothing published yet)");
         head.seq = 0;
-    } else if (walk_chain(s, &head, until, &shas, NULL, why, sizeof why) != 0) {
+    } else if (walk_chain(s, &head, until, &shas, NULL, false, why, sizeof why) != 0) {
         snprintf(gap, sizeof gap, "%s", why);
         head.seq = 0;
     }
@@ -2017,7 +2064,7 @@ int zt_dbsync_audit(struct zt_dbsync *s, unsigned timeout_ms, char **out)
                                             " ON CONFLICT(tbl, k) DO UPDATE SET h = excluded.h", &x.put);
     if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_audit WHERE tbl = ? AND k = ?", &x.get);
     if (!rc) rc = zt_store_prepare(s->o.st, "UPDATE dbsync_audit SET seen = 1 WHERE tbl = ? AND k = ?", &x.seen);
-    if (!rc && head.seq && each_chain_row(s, shas, head.seq, audit_put, &x, NULL, why, sizeof why) != 0) {
+    if (!rc && head.seq && each_chain_row(s, shas, head.seq, false, audit_put, &x, NULL, why, sizeof why) != 0) {
         snprintf(gap, sizeof gap, "%s", why);
         rc = zt_store_exec(s->o.st, "DELETE FROM dbsync_audit");
         head.seq = 0;

@@ -1339,6 +1339,12 @@ static int rebuild_as(struct chains *c, bool b, struct zt_store *st, char *why, 
     int rc = zt__dbs_rebuild(s, fake_get, &r, 10000, why, cap);
     printf("# rebuild as %s: %s (%s)\n", b ? "B" : "A", why, zt_strerror(rc));
     zt_dbsync_free(s);
+    /* the copies of the chain taken for the replay (review8 F13) are gone */
+    for (int seq = 1; seq <= 3; seq++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/rebuild-%d.seg", p->tdir, seq);
+        assert_int_not_equal(access(path, F_OK), 0);
+    }
     return rc;
 }
 
