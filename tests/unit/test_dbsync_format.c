@@ -1483,6 +1483,53 @@ static void test_rebuild_both_changed(void **state)
     chains_free(&c);
 }
 
+/* pub's segments and published rows removed from st (as if it had never rebuilt there) */
+static void forget_pub(struct zt_store *st, const char *pub)
+{
+    const char *const forget[] = {"DELETE FROM dbsync_segments WHERE pub = ?", "DELETE FROM dbsync_rows WHERE pub = ?"};
+    for (size_t i = 0; i < 2; i++) {
+        struct zt_store_stmt *q = NULL;
+        assert_int_equal(zt_store_prepare(st, forget[i], &q), 0);
+        assert_int_equal(zt_store_bind_text(q, 1, pub, strlen(pub)), 0);
+        assert_int_equal(zt_store_step(q), ZT_STORE_DONE);
+        zt_store_stmt_free(q);
+    }
+}
+
+/* Both at one version: the same ledger is kept (B rebuilding again into
+ * the database B restored, its own bookkeeping there removed by hand);
+ * the same version with a row that differs (two ledgers that parted at a
+ * rebuild, made here by changing a payout address and setting the
+ * version back by hand) is refused, naming the version. */
+static void test_rebuild_tie(void **state)
+{
+    (void)state;
+    struct chains c;
+    chains_make(&c);
+    char why[1536];
+    struct zt_store *st = fresh_store(&c, "tie");
+    assert_int_equal(rebuild_as(&c, true, st, why, sizeof why), 0);
+    forget_pub(st, zt_identity_id(c.b));
+    assert_int_equal(rebuild_as(&c, true, st, why, sizeof why), 0);
+    assert_non_null(strstr(why, "this chain's ledger is the database's"));
+    assert_int_equal(num(st, MINTS), 2);
+    /* parted: a row differs at the same version */
+    forget_pub(st, zt_identity_id(c.b));
+    assert_int_equal(zt_store_exec(st, "UPDATE ledger_accounts SET payout = '0x00000000000000000000000000000000000000c3'"
+                                       " WHERE owner = 'zt1provider'"),
+                     0);
+    char back[96];
+    snprintf(back, sizeof back, "UPDATE ledger_version SET v = %lld", (long long)c.vb);
+    assert_int_equal(zt_store_exec(st, back), 0);
+    assert_int_equal(rebuild_as(&c, true, st, why, sizeof why), ZT_EEXIST);
+    char want[128];
+    snprintf(want, sizeof want, "both at version %lld but 1 of their rows differ", (long long)c.vb);
+    assert_non_null(strstr(why, want));
+    assert_int_equal(num(st, PAYOUT_C3), 1);
+    zt_store_close(st);
+    chains_free(&c);
+}
+
 int main(void)
 {
     if (zt_hash_init() != 0) return 1;
@@ -1513,7 +1560,7 @@ int main(void)
                                         P(test_long_transaction), P(test_sub_race), P(test_two_publishers), P(test_sub_expired),
                                         P(test_migrate_v2), P(test_v2_not_claimed), P(test_ledger_version),
                                         P(test_rebuild_version), P(test_rebuild_order), P(test_rebuild_changed),
-                                        P(test_rebuild_both_changed)};
+                                        P(test_rebuild_both_changed), P(test_rebuild_tie)};
     failures += zt_test_pg_run("dbsync_postgres", pg_tests);
 #undef P
     if (zt_alloc_live() != live) {
