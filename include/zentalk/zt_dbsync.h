@@ -131,10 +131,18 @@ void zt_dbsync_free(struct zt_dbsync *s);
 ZT_NODISCARD int zt_dbsync_publish(struct zt_dbsync *s, unsigned *made);
 /* Rebuild an empty store from the chain of this node's segments: the head
  * from the DHT (waiting up to timeout_ms for it), every segment pulled
- * from the mesh and checked (signer, hash chain, numbering), then replayed
- * in one transaction. ZT_EEXIST (the store holds job or ledger rows),
- * ZT_ENOTFOUND (no head), ZT_ECRYPTO (a segment fails its checks),
- * ZT_ENET, ZT_ETIMEDOUT. why says more. */
+ * from the mesh and checked (signer, hash chain, numbering) and copied to
+ * tmp_dir, then replayed from those copies in one transaction, the ledger
+ * version and the restored one set to the chain's. On a shared
+ * PostgreSQL whose ledger is already there, the ledger is replaced only
+ * by a newer chain (a higher ledger version) and only while the database
+ * is as its last rebuild restored it; otherwise this node's jobs only
+ * (docs/architecture/MESH_INTEGRATION.md, "Rebuild on a shared
+ * PostgreSQL"). ZT_EEXIST (the store holds job or ledger rows; on
+ * PostgreSQL: this node's jobs or segments, or two ledgers that cannot be
+ * ordered: nothing written, why names both versions), ZT_ENOTFOUND (no
+ * head), ZT_ECRYPTO (a segment fails its checks), ZT_ENET, ZT_ETIMEDOUT.
+ * why says more (up to about 1 KiB). */
 ZT_NODISCARD int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_ms, char *why,
                                    size_t why_len);
 /* Check the published chain (the head in the DHT given to start, waited
