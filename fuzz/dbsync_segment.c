@@ -5,10 +5,12 @@
  *   1: a segment body signed here with a fixed key: the row checks, which
  *      a mutated signed segment never reaches (its signature fails first);
  *   2: a head record from the DHT (zt_dbsync_head_verify).
- * Properties: a segment that decodes has its body inside the input, as
- * many rows as its header says and its SHA-256 as its name; a body is
- * signed exactly when its rows check, and decodes back to the same bytes
- * and count; a head that verifies is live; no leak, no crash. */
+ * Properties: a segment that decodes (version 1 or 2) has its body inside
+ * the input after its version's header, as many rows as its header says,
+ * its SHA-256 as its name and a ledger version of 0 (version 1) or at most
+ * INT64_MAX; a body is signed exactly when its rows check, and decodes
+ * back to the same bytes, count and ledger version; a head that verifies
+ * is live; no leak, no crash. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,10 @@ static void segment(const uint8_t *p, size_t n)
 {
     struct zt_dbsync_segment s;
     if (zt_dbsync_segment_decode(p, n, NULL, &s) != 0) return;
-    if (s.body != p + ZT_DBSYNC_HEADER || s.body_len + ZT_DBSYNC_HEADER + ZT_DBSYNC_SIG != n || s.seq == 0) abort();
+    size_t hl = s.version == 1 ? ZT_DBSYNC_HEADER_V1 : ZT_DBSYNC_HEADER;
+    if ((s.version != 1 && s.version != 2) || (s.version == 1 && s.ledger_version) || s.ledger_version > INT64_MAX ||
+        s.body != p + hl || s.body_len + hl + ZT_DBSYNC_SIG != n || s.seq == 0)
+        abort();
     uint32_t rows = 0;
     if (zt__dbs_check_body(s.body, s.body_len, &rows) != 0 || rows != s.n_rows) abort();
     uint8_t h[32];
@@ -47,11 +52,13 @@ static void body(const uint8_t *p, size_t n)
     int chk = zt__dbs_check_body(p, n, &rows);
     uint8_t *seg = NULL;
     size_t len = 0;
-    int rc = zt_dbsync_segment_encode(id, 1, NOW, zero, (const char *)p, n, chk ? 0 : rows, &seg, &len);
+    uint64_t lv = n ? p[0] : 0; /* a ledger version carried through */
+    int rc = zt_dbsync_segment_encode(id, 1, NOW, zero, (const char *)p, n, chk ? 0 : rows, lv, &seg, &len);
     if ((rc == 0) != (chk == 0) && rc != ZT_ETOOBIG && chk != ZT_ENOMEM) abort();
     if (rc) return;
     struct zt_dbsync_segment s;
     if (zt_dbsync_segment_decode(seg, len, zt_identity_sign_pk(id), &s) != 0 || s.body_len != n || s.n_rows != rows ||
+        s.version != 2 || s.ledger_version != lv ||
         (n && memcmp(s.body, p, n) != 0))
         abort();
     zt_free(seg);

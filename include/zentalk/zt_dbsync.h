@@ -31,17 +31,23 @@
 #include "zt_identity.h"
 
 /* ---- Segments -------------------------------------------------------------------
- * Layout (little-endian, 160 + body_len bytes):
- *   0  "ZTSG"   4 u8 version (1)   5 u8[3] zero
+ * Layout (little-endian, 168 + body_len bytes):
+ *   0  "ZTSG"   4 u8 version (2)   5 u8[3] zero
  *   8  u64 seq (from 1)   16 i64 created (unix s)
  *   24 u8[32] prev: SHA-256 of the previous segment (zero for seq 1)
  *   56 u32 n_rows   60 u32 body_len   64 u8[32] signer's Ed25519 key
- *   96 body: n_rows lines, each a canonical JSON array ending in '\n':
+ *   96 u64 ledger version: the store's ledger_version.v when the rows
+ *      were read (every ledger change committed up to it is in the chain
+ *      up to this segment; at most INT64_MAX)
+ *   104 body: n_rows lines, each a canonical JSON array ending in '\n':
  *      ["<table>", column values in the table's order]
  *      (integers, strings, null; blobs as lower-case hex strings)
- *   96 + body_len  u8[64] Ed25519 signature of bytes 0 .. 96 + body_len
- * A segment is named by the SHA-256 of all its bytes (its mesh blob). */
-#define ZT_DBSYNC_HEADER 96u
+ *   104 + body_len  u8[64] Ed25519 signature of bytes 0 .. 104 + body_len
+ * Version 1 (made before the ledger version) has no bytes 96..103: its
+ * body starts at 96 and it reads as ledger version 0. A segment is named
+ * by the SHA-256 of all its bytes (its mesh blob). */
+#define ZT_DBSYNC_HEADER 104u   /* version 2 */
+#define ZT_DBSYNC_HEADER_V1 96u
 #define ZT_DBSYNC_SIG 64u
 #define ZT_DBSYNC_BODY_MAX (4u << 20)   /* bytes of rows per segment */
 #define ZT_DBSYNC_ROWS_MAX 20000u       /* rows per segment */
@@ -54,18 +60,20 @@ struct zt_dbsync_segment {
     uint8_t prev[32];
     uint8_t signer[ZT_ED25519_PK_LEN];
     uint32_t n_rows;
+    uint8_t version;         /* 1 or 2 */
+    uint64_t ledger_version; /* 0 in version 1 */
     const uint8_t *body; /* points into the decoded bytes */
     size_t body_len;
     uint8_t sha256[32];  /* of the whole segment */
 };
 
-/* Sign a segment of body (n_rows canonical lines, checked) into *out
- * (zt_malloc'd, *len bytes). ZT_EINVAL (seq 0, a bad line or count),
- * ZT_ETOOBIG, ZT_ENOMEM. */
+/* Sign a segment (version 2) of body (n_rows canonical lines, checked)
+ * into *out (zt_malloc'd, *len bytes). ZT_EINVAL (seq 0, a bad line or
+ * count, a ledger version over INT64_MAX), ZT_ETOOBIG, ZT_ENOMEM. */
 ZT_NODISCARD int zt_dbsync_segment_encode(const struct zt_identity *id, uint64_t seq, int64_t created,
                                           const uint8_t prev[static 32], const char *body, size_t body_len,
-                                          uint32_t n_rows, uint8_t **out, size_t *len);
-/* Check any bytes as a segment: layout, signature (and signer when
+                                          uint32_t n_rows, uint64_t ledger_version, uint8_t **out, size_t *len);
+/* Check any bytes as a segment (version 1 or 2): layout, signature (and signer when
  * want_signer is given), every row (a known table, its column count and
  * types, canonical form). ZT_EPARSE, ZT_EUNSUPPORTED (version), ZT_ETOOBIG,
  * ZT_ECRYPTO (signature or signer). *out only on success. */
@@ -123,10 +131,18 @@ void zt_dbsync_free(struct zt_dbsync *s);
 ZT_NODISCARD int zt_dbsync_publish(struct zt_dbsync *s, unsigned *made);
 /* Rebuild an empty store from the chain of this node's segments: the head
  * from the DHT (waiting up to timeout_ms for it), every segment pulled
- * from the mesh and checked (signer, hash chain, numbering), then replayed
- * in one transaction. ZT_EEXIST (the store holds job or ledger rows),
- * ZT_ENOTFOUND (no head), ZT_ECRYPTO (a segment fails its checks),
- * ZT_ENET, ZT_ETIMEDOUT. why says more. */
+ * from the mesh and checked (signer, hash chain, numbering) and copied to
+ * tmp_dir, then replayed from those copies in one transaction, the ledger
+ * version and the restored one set to the chain's. On a shared
+ * PostgreSQL whose ledger is already there, the ledger is replaced only
+ * by a newer chain (a higher ledger version) and only while the database
+ * is as its last rebuild restored it; otherwise this node's jobs only
+ * (docs/architecture/MESH_INTEGRATION.md, "Rebuild on a shared
+ * PostgreSQL"). ZT_EEXIST (the store holds job or ledger rows; on
+ * PostgreSQL: this node's jobs or segments, or two ledgers that cannot be
+ * ordered: nothing written, why names both versions), ZT_ENOTFOUND (no
+ * head), ZT_ECRYPTO (a segment fails its checks), ZT_ENET, ZT_ETIMEDOUT.
+ * why says more (up to about 1 KiB). */
 ZT_NODISCARD int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_ms, char *why,
                                    size_t why_len);
 /* Check the published chain (the head in the DHT given to start, waited

@@ -13,6 +13,21 @@
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_log.h"
 
+/* The ledger version's triggers on table t (schema step 3). */
+#define LV_SQLITE(t)                                                                                            \
+    "CREATE TRIGGER ledger_version_" t "_i AFTER INSERT ON " t " BEGIN UPDATE ledger_version SET v = v + 1; END;" \
+    "CREATE TRIGGER ledger_version_" t "_u AFTER UPDATE ON " t " BEGIN UPDATE ledger_version SET v = v + 1; END;" \
+    "CREATE TRIGGER ledger_version_" t "_d AFTER DELETE ON " t " BEGIN UPDATE ledger_version SET v = v + 1; END;"
+#define LV_PG(t)                                                                                                \
+    "CREATE TRIGGER ledger_version_" t "_id AFTER INSERT OR DELETE ON " t " FOR EACH ROW"                         \
+    " EXECUTE FUNCTION ledger_version_bump();"                                                                  \
+    "CREATE TRIGGER ledger_version_" t "_u AFTER UPDATE ON " t " FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)" \
+    " EXECUTE FUNCTION ledger_version_bump();"
+/* every table of the ledger */
+#define LEDGER_VERSION_TRIGGERS(X)                                                                              \
+    X("ledger_accounts") X("ledger_txs") X("ledger_entries") X("ledger_totals") X("ledger_escrows")            \
+        X("ledger_earnings") X("ledger_batches") X("ledger_batch_items") X("ledger_batch_leaves")
+
 static const struct zt_store_step LEDGER_STEPS[] = {
     /* 1: accounts, transactions, entries, totals, escrows, earnings, batches */
     {.sql = "CREATE TABLE ledger_accounts(id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, owner TEXT NOT NULL,"
@@ -70,6 +85,21 @@ static const struct zt_store_step LEDGER_STEPS[] = {
             "ALTER TABLE ledger_batches ADD COLUMN tx_ref TEXT;",
      .sql_pg = "ALTER TABLE ledger_batches ADD COLUMN sig BYTEA;"
                "ALTER TABLE ledger_batches ADD COLUMN tx_ref TEXT;"},
+    /* 3: the ledger version (docs/internals/ledger.md "The ledger
+     * version"): one row whose v every row inserted, changed or deleted
+     * in a ledger table bumps, by triggers in the writer's transaction,
+     * whichever code (or person) writes; restored: the version a rebuild
+     * from the mesh restored (NULL: never restored). Database sync writes
+     * it into each segment and compares it at a rebuild (src/mesh/dbsync.c).
+     * PostgreSQL counts only updates that change the row; SQLite (a store
+     * of one node's own) counts every update. A table added to the ledger
+     * gets its triggers in a new step. */
+    {.sql = "CREATE TABLE ledger_version(id INTEGER PRIMARY KEY CHECK(id = 1), v INTEGER NOT NULL, restored INTEGER);"
+            "INSERT INTO ledger_version(id, v, restored) VALUES(1, 0, NULL);" LEDGER_VERSION_TRIGGERS(LV_SQLITE),
+     .sql_pg = "CREATE TABLE ledger_version(id BIGINT PRIMARY KEY CHECK(id = 1), v BIGINT NOT NULL, restored BIGINT);"
+               "INSERT INTO ledger_version(id, v, restored) VALUES(1, 0, NULL);"
+               "CREATE FUNCTION ledger_version_bump() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+               " UPDATE ledger_version SET v = v + 1; RETURN NULL; END $f$;" LEDGER_VERSION_TRIGGERS(LV_PG)},
 };
 static const struct zt_store_schema LEDGER_SCHEMA = ZT_STORE_SCHEMA("ledger", LEDGER_STEPS);
 

@@ -103,6 +103,10 @@ static const struct zt_store_step DBSYNC_STEPS[] = {
             "UPDATE dbsync_subs SET seen = CAST(strftime('%s', 'now') AS INTEGER);",
      .sql_pg = "ALTER TABLE dbsync_subs ADD COLUMN seen BIGINT NOT NULL DEFAULT 0;"
                "UPDATE dbsync_subs SET seen = CAST(EXTRACT(EPOCH FROM now()) AS BIGINT);"},
+    /* 5: each segment's ledger version (segment format 2; 0 for those
+     * made before) */
+    {.sql = "ALTER TABLE dbsync_segments ADD COLUMN lver INTEGER NOT NULL DEFAULT 0;",
+     .sql_pg = "ALTER TABLE dbsync_segments ADD COLUMN lver BIGINT NOT NULL DEFAULT 0;"},
 };
 static const struct zt_store_schema DBSYNC_SCHEMA = ZT_STORE_SCHEMA("dbsync", DBSYNC_STEPS);
 #define DBSYNC_VERSION (sizeof DBSYNC_STEPS / sizeof DBSYNC_STEPS[0])
@@ -117,6 +121,7 @@ struct zt_dbsync {
     struct zt_dht *dht;
     uint64_t seq;       /* the last segment made here (0: none) */
     uint8_t last[32];
+    uint64_t lver;      /* its ledger version */
     uint64_t made;      /* segments made by this process */
     bool blocked;       /* a chain of ours is published and we have none: rebuild first */
     int64_t next_head;  /* unix s */
@@ -784,6 +789,31 @@ static int log_done_tx(struct zt_store *st, void *ud)
     return rc;
 }
 
+/* ---- the ledger version (src/ledger/ledger.c, schema step 3) --------------------------- */
+
+/* The ledger's version *v and the one a rebuild restored (*restored; -1:
+ * never restored). ZT_ENOTFOUND when the ledger has no version (not
+ * migrated to it, or no ledger in this store). */
+static int lver_get(struct zt_store *st, int64_t *v, int64_t *restored)
+{
+    int ver = 0;
+    if (zt_store_owner_version(st, "ledger", &ver) != 0 || ver < 3) return ZT_ENOTFOUND;
+    struct zt_store_stmt *q = NULL;
+    int rc = zt_store_prepare(st, "SELECT v, restored FROM ledger_version WHERE id = 1", &q);
+    if (!rc) rc = zt_store_step(q);
+    if (rc == ZT_STORE_ROW) {
+        rc = zt_store_column_i64(q, 0, v);
+        if (!rc) {
+            rc = zt_store_column_i64(q, 1, restored);
+            if (rc == ZT_ENOTFOUND) rc = 0, *restored = -1;
+        }
+    } else {
+        rc = rc == ZT_STORE_DONE ? ZT_EIO : rc < 0 ? rc : ZT_EIO; /* the row is made with the table */
+    }
+    zt_store_stmt_free(q);
+    return rc;
+}
+
 /* ---- making segments ----------------------------------------------------------------- */
 
 struct pend {
@@ -799,6 +829,7 @@ struct seal {
     uint64_t seq;
     uint32_t n_rows;
     int64_t created;
+    uint64_t lver;
     const uint8_t *sha;
     const struct pend *pend;
     size_t n_pend;
@@ -806,8 +837,8 @@ struct seal {
 
 static const char SQL_ROW_UPSERT[] = "INSERT INTO dbsync_rows(pub, tbl, k, h) VALUES(?, ?, ?, ?)"
                                      " ON CONFLICT(pub, tbl, k) DO UPDATE SET h = excluded.h";
-static const char SQL_SEG_INS[] = "INSERT INTO dbsync_segments(pub, seq, sha, data, n_rows, created, published)"
-                                  " VALUES(?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_SEG_INS[] = "INSERT INTO dbsync_segments(pub, seq, sha, data, n_rows, created, published, lver)"
+                                  " VALUES(?, ?, ?, ?, ?, ?, ?, ?)";
 
 /* pub NULL: the audit's table (no pub column) */
 static int put_row_hash(struct zt_store_stmt *q, const char *pub, const char *tbl, const char *key,
@@ -822,7 +853,7 @@ static int put_row_hash(struct zt_store_stmt *q, const char *pub, const char *tb
 }
 
 static int put_segment(struct zt_store *st, const char *pub, uint64_t seq, const uint8_t sha[32], const uint8_t *data,
-                       size_t len, uint32_t n_rows, int64_t created, bool published)
+                       size_t len, uint32_t n_rows, int64_t created, bool published, uint64_t lver)
 {
     struct zt_store_stmt *q = NULL;
     int rc = zt_store_prepare(st, SQL_SEG_INS, &q);
@@ -833,6 +864,7 @@ static int put_segment(struct zt_store *st, const char *pub, uint64_t seq, const
     if (!rc) rc = zt_store_bind_i64(q, 5, n_rows);
     if (!rc) rc = zt_store_bind_i64(q, 6, created);
     if (!rc) rc = zt_store_bind_i64(q, 7, published ? 1 : 0);
+    if (!rc) rc = zt_store_bind_i64(q, 8, (int64_t)lver);
     if (!rc) rc = run_done(q);
     zt_store_stmt_free(q);
     return rc;
@@ -841,7 +873,7 @@ static int put_segment(struct zt_store *st, const char *pub, uint64_t seq, const
 static int seal_tx(struct zt_store *st, void *ud)
 {
     struct seal *x = ud;
-    int rc = put_segment(st, x->s->pub, x->seq, x->sha, x->data, x->len, x->n_rows, x->created, false);
+    int rc = put_segment(st, x->s->pub, x->seq, x->sha, x->data, x->len, x->n_rows, x->created, false, x->lver);
     struct zt_store_stmt *q = NULL;
     if (!rc) rc = zt_store_prepare(st, SQL_ROW_UPSERT, &q);
     for (size_t i = 0; i < x->n_pend && !rc; i++) rc = put_row_hash(q, x->s->pub, x->pend[i].tbl, x->pend[i].key, x->pend[i].h);
@@ -849,29 +881,32 @@ static int seal_tx(struct zt_store *st, void *ud)
     return rc;
 }
 
-/* Sign body as the next segment and record it (with its rows' hashes). */
-static int seal(struct zt_dbsync *s, struct zt_buf *body, uint32_t n_rows, struct pend *pend, size_t n_pend)
+/* Sign body as the next segment, of ledger version lver, and record it
+ * (with its rows' hashes). */
+static int seal(struct zt_dbsync *s, struct zt_buf *body, uint32_t n_rows, struct pend *pend, size_t n_pend,
+                uint64_t lver)
 {
     uint8_t *data = NULL;
     size_t len = 0;
     int64_t now = zt_time_real_ms() / 1000;
     int rc = zt_dbsync_segment_encode(s->o.id, s->seq + 1, now, s->last, (const char *)body->data, body->len, n_rows,
-                                      &data, &len);
+                                      lver, &data, &len);
     if (rc) return rc;
     uint8_t sha[32];
     zt_sha256(sha, data, len);
     struct seal x = {.s = s, .data = data, .len = len, .seq = s->seq + 1, .n_rows = n_rows, .created = now,
-                     .sha = sha, .pend = pend, .n_pend = n_pend};
+                     .lver = lver, .sha = sha, .pend = pend, .n_pend = n_pend};
     rc = zt_store_tx(s->o.st, seal_tx, &x);
     zt_free(data);
     if (rc) return rc;
     s->seq++;
     memcpy(s->last, sha, 32);
+    s->lver = lver;
     s->made++;
     char hex[65];
     zt_hex_encode(hex, sha, 32);
-    zt_log(ZT_LOG_INFO, "dbsync_segment", "seq=%llu rows=%u bytes=%zu sha256=%s", (unsigned long long)s->seq, n_rows,
-           len, hex);
+    zt_log(ZT_LOG_INFO, "dbsync_segment", "seq=%llu rows=%u bytes=%zu sha256=%s ledger_version=%llu",
+           (unsigned long long)s->seq, n_rows, len, hex, (unsigned long long)lver);
     return 0;
 }
 
@@ -921,6 +956,15 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
     if (!rc && subscribed) rc = fence_set(s);
     if (!rc) rc = fence_check(s);
     for (size_t t = 0; t < zt__dbs_n_tables; t++) mark[t] = whole[t] && !s->fence_pending;
+    /* the ledger version before the log and the rows: every ledger change
+     * up to it has committed (its bump, its log entry and its row in one
+     * transaction), so the rows read below hold all of them (and maybe
+     * some later ones): what this round's last segment says */
+    int64_t lver = 0, restored;
+    if (!rc) {
+        rc = lver_get(s->o.st, &lver, &restored);
+        if (rc == ZT_ENOTFOUND) rc = 0, lver = 0;
+    }
     if (!rc) rc = log_read(s, &log, &n_log);
     if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_rows WHERE pub = ? AND tbl = ? AND k = ?", &q);
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
@@ -946,7 +990,8 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
             const char *line = c->pub ? c->pub : c->line;
             size_t len = c->pub ? c->pub_len : c->len;
             if (n == ZT_DBSYNC_ROWS_MAX || body.len + len > ZT_DBSYNC_BODY_MAX) {
-                rc = seal(s, &body, n, pend, n);
+                /* a part of the round: only the last one is the new version */
+                rc = seal(s, &body, n, pend, n, s->lver);
                 segs += rc == 0;
                 zt_buf_reset(&body);
                 n = 0;
@@ -961,7 +1006,7 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
         }
     }
     if (!rc && n) {
-        rc = seal(s, &body, n, pend, n);
+        rc = seal(s, &body, n, pend, n, (uint64_t)lver);
         segs += rc == 0;
     }
     zt_store_stmt_free(q);
@@ -1094,6 +1139,7 @@ struct dht_get {
 static int dht_get(void *ud, bool (*fn)(void *ud, const void *data, size_t len), void *fn_ud)
 {
     const struct dht_get *g = ud;
+    if (!g->dht) return ZT_ENOTFOUND;
     return zt_dht_get_values(g->dht, "dbsync", g->id, 2000, fn, fn_ud);
 }
 
@@ -1195,19 +1241,22 @@ static int json_out(json_t *o, char **out)
 static int load_state(struct zt_dbsync *s)
 {
     struct zt_store_stmt *q = NULL;
-    int rc = zt_store_prepare(s->o.st, "SELECT seq, sha FROM dbsync_segments WHERE pub = ? ORDER BY seq DESC LIMIT 1", &q);
+    int rc = zt_store_prepare(s->o.st, "SELECT seq, sha, lver FROM dbsync_segments WHERE pub = ? ORDER BY seq DESC LIMIT 1",
+                              &q);
     if (!rc) rc = zt_store_bind_text(q, 1, s->pub, strlen(s->pub));
     if (!rc) rc = zt_store_step(q);
     if (rc == ZT_STORE_ROW) {
-        int64_t seq;
+        int64_t seq, lver = 0;
         const void *p;
         size_t n;
         rc = zt_store_column_i64(q, 0, &seq);
         if (!rc) rc = zt_store_column_blob(q, 1, &p, &n);
         if (!rc && n != 32) rc = ZT_EIO;
+        if (!rc) rc = zt_store_column_i64(q, 2, &lver);
         if (!rc) {
             s->seq = (uint64_t)seq;
             memcpy(s->last, p, 32);
+            s->lver = (uint64_t)lver;
         }
     } else if (rc == ZT_STORE_DONE) {
         rc = 0;
@@ -1395,9 +1444,43 @@ static int fetch_segment(struct zt_dbsync *s, const uint8_t sha[32], uint64_t se
     return 0;
 }
 
-/* The chain's SHA-256s, seq 1..head.seq (shas[seq - 1]), walked back from the head. */
+/* A rebuild's copy of segment seq (review8 F13: the chain is fetched
+ * and checked once, before the replay's transaction; the replay, and a
+ * retry of it, read these copies, never the network). */
+static void spool_path(const struct zt_dbsync *s, uint64_t seq, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/rebuild-%llu.seg", s->tmp_dir, (unsigned long long)seq);
+}
+
+static void spool_clear(const struct zt_dbsync *s, uint64_t n)
+{
+    char path[4200];
+    for (uint64_t seq = 1; seq <= n; seq++) {
+        spool_path(s, seq, path, sizeof path);
+        unlink(path);
+    }
+}
+
+/* Segment seq, named sha, from the spool, checked again as fetch_segment checks it. */
+static int spooled_segment(struct zt_dbsync *s, const uint8_t sha[32], uint64_t seq, struct zt_buf *buf,
+                           struct zt_dbsync_segment *seg, char *why, size_t why_len)
+{
+    char path[4200];
+    spool_path(s, seq, path, sizeof path);
+    zt_buf_reset(buf);
+    int rc = zt_file_read_buf(path, buf);
+    if (!rc) rc = zt_dbsync_segment_decode(buf->data, buf->len, zt_identity_sign_pk(s->o.id), seg);
+    if (!rc && (memcmp(seg->sha256, sha, 32) != 0 || seg->seq != seq)) rc = ZT_ECRYPTO;
+    if (rc) snprintf(why, why_len, "segment %llu: the copy taken for the rebuild (%s): %s", (unsigned long long)seq, path,
+                     zt_strerror(rc));
+    return rc;
+}
+
+/* The chain's SHA-256s, seq 1..head.seq (shas[seq - 1]), walked back
+ * from the head; the head segment's ledger version in *lver (may be
+ * NULL); spool: each segment also copied for the replay (spool_path). */
 static int walk_chain(struct zt_dbsync *s, const struct zt_dbsync_head *head, uint64_t until_ms, uint8_t (**shas)[32],
-                      char *why, size_t why_len)
+                      uint64_t *lver, bool spool, char *why, size_t why_len)
 {
     if (head->seq > (1u << 24)) return ZT_ETOOBIG;
     uint8_t(*v)[32] = zt_malloc((size_t)head->seq * 32);
@@ -1411,11 +1494,23 @@ static int walk_chain(struct zt_dbsync *s, const struct zt_dbsync_head *head, ui
         struct zt_dbsync_segment seg;
         rc = fetch_segment(s, cur, seq, until_ms, &buf, &seg, why, why_len);
         if (rc) break;
+        if (spool) {
+            char path[4200];
+            spool_path(s, seq, path, sizeof path);
+            rc = write_file(path, buf.data, buf.len);
+            if (rc) {
+                snprintf(why, why_len, "segment %llu: a copy for the rebuild (%s): %s", (unsigned long long)seq, path,
+                         zt_strerror(rc));
+                break;
+            }
+        }
+        if (seq == head->seq && lver) *lver = seg.ledger_version;
         memcpy(v[seq - 1], cur, 32);
         memcpy(cur, seg.prev, 32);
     }
     zt_buf_deinit(&buf);
     if (rc) {
+        if (spool) spool_clear(s, head->seq);
         zt_free(v);
         return rc;
     }
@@ -1454,8 +1549,9 @@ static int each_row(const struct zt_dbsync *s, const struct zt_dbsync_segment *s
     return rc;
 }
 
-/* Run fn on every row of segments 1..n in order. */
-static int each_chain_row(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, row_fn fn, void *ud,
+/* Run fn on every row of segments 1..n in order (spooled: from the
+ * rebuild's copies). */
+static int each_chain_row(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, bool spooled, row_fn fn, void *ud,
                           int (*per_seg)(void *ud, const struct zt_dbsync_segment *seg), char *why, size_t why_len)
 {
     struct zt_buf buf;
@@ -1463,7 +1559,8 @@ static int each_chain_row(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, 
     int rc = 0;
     for (uint64_t seq = 1; seq <= n && !rc; seq++) {
         struct zt_dbsync_segment seg;
-        rc = fetch_segment(s, shas[seq - 1], seq, zt_time_mono_ms() + 10000, &buf, &seg, why, why_len);
+        rc = spooled ? spooled_segment(s, shas[seq - 1], seq, &buf, &seg, why, why_len)
+                     : fetch_segment(s, shas[seq - 1], seq, zt_time_mono_ms() + 10000, &buf, &seg, why, why_len);
         if (!rc) rc = each_row(s, &seg, fn, ud);
         if (!rc && per_seg) rc = per_seg(ud, &seg);
     }
@@ -1481,7 +1578,11 @@ static int each_chain_row(struct zt_dbsync *s, uint8_t (*shas)[32], uint64_t n, 
 struct replay {
     struct zt_dbsync *s;
     struct zt_store *st;
-    bool ledger;        /* the ledger's rows too (its tables held nothing but a fresh seed) */
+    bool ledger0;       /* the ledger held nothing but a fresh seed (counted before the transaction) */
+    bool ledger;        /* the ledger's rows too (a fresh seed, or this chain's ledger is the newer) */
+    uint64_t lver;      /* the chain's ledger version (its head segment's) */
+    int64_t db_v;       /* the database's before the replay (-1: none) */
+    char kept[1024];    /* why the database's ledger was kept or replaced, else "" */
     struct zt_store_stmt *ins[ZT__DBS_MAX_TABLES]; /* per table */
     struct zt_store_stmt *rows;
     uint8_t (*shas)[32];
@@ -1554,13 +1655,86 @@ static int replay_row(void *ud, const struct zt__dbs_table *t, json_t *a, const 
 static int replay_seg(void *ud, const struct zt_dbsync_segment *seg)
 {
     struct replay *r = ud;
-    return put_segment(r->st, r->s->pub, seg->seq, seg->sha256, NULL, 0, seg->n_rows, seg->created, true);
+    return put_segment(r->st, r->s->pub, seg->seq, seg->sha256, NULL, 0, seg->n_rows, seg->created, true,
+                       seg->ledger_version);
+}
+
+/* A rebuild into a database whose ledger is more than a fresh seed (a
+ * shared PostgreSQL where another orchestrator rebuilt first, or which
+ * never lost it): what to do with its ledger, from the chain's version c,
+ * the database's d and the one its last rebuild restored (rest; -1:
+ * never). The database's counter moves with every ledger change
+ * (ledger.c step 3), so d == rest means it is exactly what that rebuild
+ * restored. */
+enum led_do { LED_TAKE, LED_KEEP, LED_SAME, LED_REFUSE };
+
+#define LED_FIX                                                                                                   \
+    " Nothing was rebuilt. Decide which ledger is right (zentalk ledger audit on the database, zentalk mesh audit" \
+    " of this orchestrator's chain); to keep the database's, mark it the newest (UPDATE ledger_version SET v = %llu," \
+    " restored = NULL) and rebuild again (this orchestrator's jobs only); to take this chain's, empty the ledger's" \
+    " tables and rebuild again (docs/architecture/MESH_INTEGRATION.md, \"Rebuild on a shared PostgreSQL\")."
+
+static enum led_do ledger_decide(uint64_t c, int64_t d, int64_t rest, char *msg, size_t cap)
+{
+    unsigned long long cc = c, fix = (c > (uint64_t)d ? c : (uint64_t)d) + 1;
+    long long dd = d, rr = rest;
+    if (c == 0) {
+        snprintf(msg, cap, "this chain carries no ledger version (segments made before it): the database's ledger "
+                 "(version %lld) kept", dd);
+        return LED_KEEP;
+    }
+    if (rest >= 0 && c > (uint64_t)rest && d != rest) {
+        snprintf(msg, cap, "the database's ledger changed since a rebuild restored version %lld (it is at version %lld "
+                 "now) and this chain's ledger is at version %llu, newer than %lld: each holds changes the other "
+                 "lacks." LED_FIX, rr, dd, cc, rr, fix);
+        return LED_REFUSE;
+    }
+    if (c > (uint64_t)d) {
+        if (rest >= 0) return LED_TAKE; /* d == rest: nothing changed since that rebuild */
+        snprintf(msg, cap, "this chain's ledger is at version %llu, newer than the database's (version %lld), which no "
+                 "rebuild restored (a chain of another database?)." LED_FIX, cc, dd, fix);
+        return LED_REFUSE;
+    }
+    if (c == (uint64_t)d) return LED_SAME;
+    snprintf(msg, cap, "this chain's ledger (version %llu) is older than the database's (version %lld): the database's "
+             "kept", cc, dd);
+    return LED_KEEP;
+}
+
+/* After a replay of the chain's images only (r->ledger false): the
+ * database's ledger rows that differ from the chain's last image of them,
+ * or that the chain lacks, in *n. A chain's row the database lacks is not
+ * counted: segments carry no deletes (an earning clawed back stays in
+ * every chain), so a database that never lost its ledger lacks it. */
+static int ledger_differs(struct replay *r, uint64_t *n)
+{
+    struct zt_store_stmt *q = NULL;
+    int rc = zt_store_prepare(r->st, "SELECT h FROM dbsync_rows WHERE pub = ? AND tbl = ? AND k = ?", &q);
+    *n = 0;
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
+        const struct zt__dbs_table *tb = &zt__dbs_tables[t];
+        if (tb->own_jobs) continue;
+        struct cands c = {0};
+        rc = read_rows(r->s, tb, -1, &c);
+        for (size_t i = 0; i < c.n && !rc; i++) {
+            uint8_t h[ROW_HASH];
+            int x = published_hash(q, r->s->pub, tb->name, c.v[i].key, h);
+            if (x && x != ZT_ENOTFOUND) rc = x;
+            *n += x == ZT_ENOTFOUND || (x == 0 && memcmp(h, c.v[i].h, ROW_HASH) != 0);
+        }
+        cands_free(&c);
+    }
+    zt_store_stmt_free(q);
+    return rc;
 }
 
 static int replay_tx(struct zt_store *st, void *ud)
 {
     struct replay *r = ud;
     int rc = 0;
+    r->ledger = r->ledger0; /* a retried transaction starts again */
+    r->kept[0] = '\0';
+    r->db_v = -1;
     /* PostgreSQL: one rebuild at a time (the lock conflicts with itself,
      * and is taken before the transaction's first query, so its snapshot
      * sees a rebuild that committed while it waited), and whether the
@@ -1573,6 +1747,33 @@ static int replay_tx(struct zt_store *st, void *ud)
         if (!rc) rc = count_pub(st, LEDGER_ROWS_SQL, NULL, &led);
         if (rc) return rc;
         r->ledger = led == 0;
+    }
+    /* the database's ledger version, and what to do with its ledger when
+     * it holds more than a fresh seed: the newer one wins, whichever
+     * chain is replayed first; a database changed since its rebuild is
+     * never overwritten by an older chain */
+    int64_t rest = -1;
+    bool versioned = false;
+    rc = lver_get(st, &r->db_v, &rest);
+    if (rc == ZT_ENOTFOUND) rc = 0, r->db_v = -1;
+    else if (!rc) versioned = true;
+    if (rc) return rc;
+    bool same = false;
+    if (!r->ledger && !versioned) {
+        snprintf(r->kept, sizeof r->kept, "the database's ledger has no version: kept");
+    } else if (!r->ledger) {
+        switch (ledger_decide(r->lver, r->db_v, rest, r->kept, sizeof r->kept)) {
+        case LED_TAKE:
+            r->ledger = true;
+            snprintf(r->kept, sizeof r->kept, "the database's ledger (version %lld, as a rebuild restored it) replaced by "
+                     "this chain's, the newer", (long long)r->db_v);
+            break;
+        case LED_KEEP: break;
+        case LED_SAME: same = true; break;
+        case LED_REFUSE:
+            snprintf(r->why, r->why_len, "%s", r->kept);
+            return ZT_EEXIST;
+        }
     }
     /* what a fresh ledger seeds (its system accounts, the minted total)
      * goes; the chain's rows replace it */
@@ -1595,7 +1796,31 @@ static int replay_tx(struct zt_store *st, void *ud)
     zt_store_stmt_free(r->rows);
     r->rows = NULL;
     if (!rc) rc = zt_store_prepare(st, SQL_ROW_UPSERT, &r->rows);
-    if (!rc) rc = each_chain_row(r->s, r->shas, r->n, replay_row, r, replay_seg, r->why, r->why_len);
+    if (!rc) rc = each_chain_row(r->s, r->shas, r->n, true, replay_row, r, replay_seg, r->why, r->why_len);
+    /* the same version on both sides: the same ledger, or two that
+     * parted at a rebuild (an old chain of a lost database) */
+    uint64_t differ = 0;
+    if (!rc && same) rc = ledger_differs(r, &differ);
+    if (!rc && same && differ) {
+        unsigned long long v = r->lver;
+        snprintf(r->why, r->why_len,
+                 "this chain's ledger and the database's are both at version %llu but %llu of their rows differ: "
+                 "they parted at an earlier rebuild." LED_FIX,
+                 v, (unsigned long long)differ, v + 1);
+        return ZT_EEXIST;
+    }
+    if (!rc && same) snprintf(r->kept, sizeof r->kept, "this chain's ledger is the database's (version %llu)",
+                              (unsigned long long)r->lver);
+    /* the version restored: the database's from now on (the replay's own
+     * writes bumped it; what it holds is the chain's) */
+    if (!rc && r->ledger && versioned) {
+        struct zt_store_stmt *q = NULL;
+        rc = zt_store_prepare(st, "UPDATE ledger_version SET v = ?, restored = ? WHERE id = 1", &q);
+        if (!rc) rc = zt_store_bind_i64(q, 1, (int64_t)r->lver);
+        if (!rc) rc = zt_store_bind_i64(q, 2, (int64_t)r->lver);
+        if (!rc) rc = run_done(q);
+        zt_store_stmt_free(q);
+    }
     /* the replayed rows logged themselves: they are the published ones
      * (their hashes are in dbsync_rows), nothing to read again */
     if (!rc) rc = bind_pub_run(st, "DELETE FROM dbsync_changes WHERE pub = ?", r->s->pub);
@@ -1613,7 +1838,15 @@ static int replay_tx(struct zt_store *st, void *ud)
 
 int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_ms, char *why, size_t why_len)
 {
-    if (!s || !why || !why_len) return ZT_EINVAL;
+    if (!s) return ZT_EINVAL;
+    struct dht_get g = {.dht = dht, .id = zt_identity_id(s->o.id)};
+    return zt__dbs_rebuild(s, dht_get, &g, timeout_ms, why, why_len);
+}
+
+int zt__dbs_rebuild(struct zt_dbsync *s, zt__dbs_get_fn get, void *get_ud, unsigned timeout_ms, char *why,
+                    size_t why_len)
+{
+    if (!s || !get || !why || !why_len) return ZT_EINVAL;
     why[0] = '\0';
     uint64_t until = zt_time_mono_ms() + timeout_ms;
     pthread_mutex_lock(&s->mu);
@@ -1643,15 +1876,17 @@ int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_
     }
     struct zt__dbs_heads *hs = rc ? NULL : zt_malloc(sizeof *hs);
     if (!rc && !hs) rc = ZT_ENOMEM;
-    if (!rc && (rc = find_heads(s, dht, HEAD_SETTLE_MS, 0, timeout_ms, hs)) != 0)
+    if (!rc && (rc = zt__dbs_collect_heads(get, get_ud, zt_identity_sign_pk(s->o.id), zt_time_real_ms() / 1000,
+                                           HEAD_SETTLE_MS, 0, timeout_ms, hs)) != 0)
         snprintf(why, why_len, "no head record of %s in the DHT: %s", zt_identity_id(s->o.id), zt_strerror(rc));
     /* the longest chain that verifies: the newest head, else the next (a
      * newer head whose segments cannot be had is logged, not trusted) */
     struct zt_dbsync_head head = {0};
     uint8_t(*shas)[32] = NULL;
+    uint64_t lver = 0;
     for (size_t i = 0; !rc && i < hs->n; i++) {
         head = hs->h[i];
-        rc = walk_chain(s, &head, until, &shas, why, why_len);
+        rc = walk_chain(s, &head, until, &shas, &lver, true, why, why_len);
         if (!rc) break;
         zt_log(ZT_LOG_WARN, "dbsync_head_unusable", "seq=%llu error=%s detail=\"%s\"%s", (unsigned long long)head.seq,
                zt_strerror(rc), why, i + 1 < hs->n ? " next=older_head" : "");
@@ -1663,16 +1898,23 @@ int zt_dbsync_rebuild(struct zt_dbsync *s, struct zt_dht *dht, unsigned timeout_
         }
     }
     zt_free(hs);
-    struct replay r = {.s = s, .st = s->o.st, .ledger = led == 0, .shas = shas, .n = rc ? 0 : head.seq, .why = why, .why_len = why_len};
+    struct replay r = {.s = s, .st = s->o.st, .ledger0 = led == 0, .lver = lver, .shas = shas, .n = rc ? 0 : head.seq,
+                       .why = why, .why_len = why_len};
     if (!rc) rc = zt_store_tx(s->o.st, replay_tx, &r);
     for (size_t t = 0; t < zt__dbs_n_tables; t++) zt_store_stmt_free(r.ins[t]);
     zt_store_stmt_free(r.rows);
+    if (shas) spool_clear(s, head.seq);
     zt_free(shas);
     if (!rc) {
         rc = load_state(s);
         s->blocked = false;
-        snprintf(why, why_len, "rebuilt from %llu segment(s)%s", (unsigned long long)head.seq,
-                 r.ledger ? "" : " (this orchestrator's jobs: the shared ledger was already there)");
+        if (r.kept[0])
+            zt_log(ZT_LOG_WARN, r.ledger ? "dbsync_ledger_replaced" : "dbsync_ledger_kept",
+                   "chain_version=%llu database_version=%lld detail=\"%s\"", (unsigned long long)lver, (long long)r.db_v,
+                   r.kept);
+        snprintf(why, why_len, "rebuilt from %llu segment(s), ledger version %llu%s%s%s", (unsigned long long)head.seq,
+                 (unsigned long long)lver, r.ledger ? (r.kept[0] ? " (" : "") : " (this orchestrator's jobs only: ",
+                 r.kept, r.kept[0] ? ")" : "");
     } else if (!why[0]) {
         snprintf(why, why_len, "replay: %s", zt_strerror(rc));
     }
@@ -1800,7 +2042,7 @@ int zt_dbsync_audit(struct zt_dbsync *s, unsigned timeout_ms, char **out)
     if (!head.seq) {
         snprintf(gap, sizeof gap, "no head record of this node in the DHT%s", s->seq ? "" : " (nothing published yet)");
         head.seq = 0;
-    } else if (walk_chain(s, &head, until, &shas, why, sizeof why) != 0) {
+    } else if (walk_chain(s, &head, until, &shas, NULL, false, why, sizeof why) != 0) {
         snprintf(gap, sizeof gap, "%s", why);
         head.seq = 0;
     }
@@ -1815,7 +2057,7 @@ int zt_dbsync_audit(struct zt_dbsync *s, unsigned timeout_ms, char **out)
                                             " ON CONFLICT(tbl, k) DO UPDATE SET h = excluded.h", &x.put);
     if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_audit WHERE tbl = ? AND k = ?", &x.get);
     if (!rc) rc = zt_store_prepare(s->o.st, "UPDATE dbsync_audit SET seen = 1 WHERE tbl = ? AND k = ?", &x.seen);
-    if (!rc && head.seq && each_chain_row(s, shas, head.seq, audit_put, &x, NULL, why, sizeof why) != 0) {
+    if (!rc && head.seq && each_chain_row(s, shas, head.seq, false, audit_put, &x, NULL, why, sizeof why) != 0) {
         snprintf(gap, sizeof gap, "%s", why);
         rc = zt_store_exec(s->o.st, "DELETE FROM dbsync_audit");
         head.seq = 0;

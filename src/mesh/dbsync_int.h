@@ -70,4 +70,10 @@ typedef int (*zt__dbs_get_fn)(void *get_ud, bool (*fn)(void *ud, const void *dat
 int zt__dbs_collect_heads(zt__dbs_get_fn get, void *get_ud, const uint8_t pk[static 32], int64_t now_s,
                           unsigned settle_ms, uint64_t enough, unsigned timeout_ms, struct zt__dbs_heads *out);
 
+/* zt_dbsync_rebuild with the heads read through get (get_ud) instead of
+ * the DHT (a test's stand-in). */
+struct zt_dbsync;
+int zt__dbs_rebuild(struct zt_dbsync *s, zt__dbs_get_fn get, void *get_ud, unsigned timeout_ms, char *why,
+                    size_t why_len);
+
 #endif

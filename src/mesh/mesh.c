@@ -444,6 +444,12 @@ static void withdraw_locked(struct zt_mesh *m, const struct zt__blob *b)
     h.rf = clamp_rf(m, b->rf);
     h.withdrawn = true;
     zt_strlcpy(h.name, zt_mesh_name_ok(b->name) ? b->name : "", sizeof h.name);
+    /* remembered: a holder record of ours published for it later expires after it */
+    size_t w = m->next_withdrawn++ % ZT__MESH_MAX_WITHDRAWN;
+    for (size_t i = 0; i < ZT__MESH_MAX_WITHDRAWN; i++)
+        if (memcmp(m->withdrawn[i].sha, b->man.file_sha256, 32) == 0) w = i;
+    memcpy(m->withdrawn[w].sha, b->man.file_sha256, 32);
+    m->withdrawn[w].exp = h.exp;
     char *rec = NULL;
     int rc = zt_mesh_record_sign(m->o.id, &h, &rec);
     if (!rc) rc = zt_dht_put_value(m->dht, "mesh", b->sha_hex, rec, strlen(rec));
@@ -951,15 +957,23 @@ void zt__mesh_publish(struct zt_mesh *m, const struct zt_mesh_manifest *man, con
 {
     struct zt_mesh_holder h;
     memset(&h, 0, sizeof h);
+    h.exp = now + m->o.record_ttl_s;
     pthread_mutex_lock(&m->mu);
     struct zt_dht *dht = m->dht;
     zt_strlcpy(h.endpoint, m->endpoint, sizeof h.endpoint);
+    /* held again soon after a withdrawal of ours (evicted and re-pulled,
+     * unpinned and added): a second past it, or readers would keep the
+     * withdrawal (it wins a tie) until our next republish (review8 F9);
+     * never past what readers accept */
+    for (size_t i = 0; i < ZT__MESH_MAX_WITHDRAWN; i++)
+        if (m->withdrawn[i].exp >= h.exp && memcmp(m->withdrawn[i].sha, man->file_sha256, 32) == 0)
+            h.exp = m->withdrawn[i].exp + 1;
+    if (h.exp > now + ZT_IDENTITY_RECORD_MAX_AHEAD_S) h.exp = now + ZT_IDENTITY_RECORD_MAX_AHEAD_S;
     pthread_mutex_unlock(&m->mu);
     if (!dht || !h.endpoint[0]) return;
     memcpy(h.root, man->root, 32);
     memcpy(h.sha256, man->file_sha256, 32);
     h.size = man->file_size;
-    h.exp = now + m->o.record_ttl_s;
     h.rf = clamp_rf(m, rf);
     h.partial = partial;
     zt_strlcpy(h.name, name && zt_mesh_name_ok(name) ? name : "", sizeof h.name);

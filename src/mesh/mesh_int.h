@@ -59,6 +59,7 @@ void zt__mstore_del_chunk(const struct zt__mstore *s, const uint8_t sha[static 3
 #include "zentalk/zt_mesh.h"
 
 #define ZT__MESH_MAX_BLOBS 1024
+#define ZT__MESH_MAX_WITHDRAWN 64 /* withdrawals remembered (a blob held again soon after) */
 #define ZT__MESH_MAX_PULLS 32
 #define ZT__MESH_MAX_SCORES 1024
 #define ZT__MESH_MAX_HOLDERS 64 /* records one pull or repair keeps */
@@ -116,6 +117,14 @@ struct zt_mesh {
     size_t n_pulls;
     char wanted[64][65]; /* zt_mesh_want: pulled (and installed) until held */
     size_t n_wanted;
+    /* our latest withdrawals (review8 F9): a holder record published for
+     * one of these blobs expires after the withdrawal, so it shadows it
+     * (readers keep a node's latest record); the oldest entry is reused */
+    struct {
+        uint8_t sha[32];
+        int64_t exp; /* unix s: the withdrawal's */
+    } withdrawn[ZT__MESH_MAX_WITHDRAWN];
+    size_t next_withdrawn;
     struct zt__score scores[ZT__MESH_MAX_SCORES];
     size_t n_scores;
     bool scores_dirty, scores_trim; /* a score to write; a peer let go (the store trimmed) */

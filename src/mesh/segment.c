@@ -3,6 +3,7 @@
  * Ed25519 signature) and head records. Decoders take any bytes
  * (fuzz/dbsync_segment.c). */
 #include <jansson.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "dbsync_int.h"
@@ -14,16 +15,17 @@
 #include "zentalk/zt_str.h"
 
 #define SEG_MAGIC "ZTSG"
-#define SEG_VERSION 1u
+#define SEG_VERSION 2u /* 1: no ledger version (read as 0) */
 #define HEAD_KIND "zentalk-dbsync-head"
 
-_Static_assert(ZT_DBSYNC_HEADER == 4 + 1 + 3 + 8 + 8 + 32 + 4 + 4 + 32, "segment header layout");
+_Static_assert(ZT_DBSYNC_HEADER_V1 == 4 + 1 + 3 + 8 + 8 + 32 + 4 + 4 + 32, "segment header layout, version 1");
+_Static_assert(ZT_DBSYNC_HEADER == ZT_DBSYNC_HEADER_V1 + 8, "segment header layout");
 
 #define I ZT__DBS_INT
 #define T ZT__DBS_TEXT
 #define B ZT__DBS_BLOB
 /* The owners' tables (src/ledger/ledger.c and src/orchestrator/sched.c,
- * schema versions ledger 2, sched 2), in replay order. A column added
+ * schema versions ledger 3, sched 2), in replay order. A column added
  * there is added here with a new segment version. */
 const struct zt__dbs_table zt__dbs_tables[] = {
     {.name = "ledger_accounts", .n_key = 1, .n_cols = 5,
@@ -127,7 +129,7 @@ int zt__dbs_check_body(const uint8_t *body, size_t len, uint32_t *n)
 }
 
 static void header_of(uint8_t h[static ZT_DBSYNC_HEADER], uint64_t seq, int64_t created, const uint8_t prev[static 32],
-                      uint32_t n_rows, uint32_t body_len, const uint8_t signer[static 32])
+                      uint32_t n_rows, uint32_t body_len, const uint8_t signer[static 32], uint64_t ledger_version)
 {
     memcpy(h, SEG_MAGIC, 4);
     h[4] = SEG_VERSION;
@@ -138,12 +140,14 @@ static void header_of(uint8_t h[static ZT_DBSYNC_HEADER], uint64_t seq, int64_t 
     zt_put_le32(h + 56, n_rows);
     zt_put_le32(h + 60, body_len);
     memcpy(h + 64, signer, 32);
+    zt_put_le64(h + 96, ledger_version);
 }
 
 int zt_dbsync_segment_encode(const struct zt_identity *id, uint64_t seq, int64_t created, const uint8_t prev[static 32],
-                             const char *body, size_t body_len, uint32_t n_rows, uint8_t **out, size_t *len)
+                             const char *body, size_t body_len, uint32_t n_rows, uint64_t ledger_version, uint8_t **out,
+                             size_t *len)
 {
-    if (!id || !out || !len || seq == 0 || (body_len && !body)) return ZT_EINVAL;
+    if (!id || !out || !len || seq == 0 || (body_len && !body) || ledger_version > INT64_MAX) return ZT_EINVAL;
     if (body_len > ZT_DBSYNC_BODY_MAX) return ZT_ETOOBIG;
     uint32_t counted = 0;
     int rc = zt__dbs_check_body((const uint8_t *)body, body_len, &counted);
@@ -152,7 +156,7 @@ int zt_dbsync_segment_encode(const struct zt_identity *id, uint64_t seq, int64_t
     size_t total = ZT_DBSYNC_HEADER + body_len + ZT_DBSYNC_SIG;
     uint8_t *b = zt_malloc(total);
     if (!b) return ZT_ENOMEM;
-    header_of(b, seq, created, prev, n_rows, (uint32_t)body_len, zt_identity_sign_pk(id));
+    header_of(b, seq, created, prev, n_rows, (uint32_t)body_len, zt_identity_sign_pk(id), ledger_version);
     if (body_len) memcpy(b + ZT_DBSYNC_HEADER, body, body_len);
     rc = zt_identity_sign(id, b, ZT_DBSYNC_HEADER + body_len, b + ZT_DBSYNC_HEADER + body_len);
     if (rc) {
@@ -169,10 +173,14 @@ int zt_dbsync_segment_decode(const void *data, size_t len, const uint8_t *want_s
     const uint8_t *p = data;
     if (!p || !out) return ZT_EINVAL;
     if (len > ZT_DBSYNC_SEGMENT_MAX) return ZT_ETOOBIG;
-    if (len < ZT_DBSYNC_HEADER + ZT_DBSYNC_SIG || memcmp(p, SEG_MAGIC, 4) != 0) return ZT_EPARSE;
-    if (p[4] != SEG_VERSION) return ZT_EUNSUPPORTED;
+    if (len < ZT_DBSYNC_HEADER_V1 + ZT_DBSYNC_SIG || memcmp(p, SEG_MAGIC, 4) != 0) return ZT_EPARSE;
+    if (p[4] != 1 && p[4] != SEG_VERSION) return ZT_EUNSUPPORTED;
+    size_t hl = p[4] == 1 ? ZT_DBSYNC_HEADER_V1 : ZT_DBSYNC_HEADER;
+    if (len < hl + ZT_DBSYNC_SIG) return ZT_EPARSE;
     struct zt_dbsync_segment s;
     memset(&s, 0, sizeof s);
+    s.version = p[4];
+    s.ledger_version = hl > ZT_DBSYNC_HEADER_V1 ? zt_get_le64(p + 96) : 0;
     s.seq = zt_get_le64(p + 8);
     s.created = (int64_t)zt_get_le64(p + 16);
     memcpy(s.prev, p + 24, 32);
@@ -180,14 +188,13 @@ int zt_dbsync_segment_decode(const void *data, size_t len, const uint8_t *want_s
     s.body_len = zt_get_le32(p + 60);
     memcpy(s.signer, p + 64, 32);
     if (p[5] || p[6] || p[7] || s.seq == 0 || s.body_len > ZT_DBSYNC_BODY_MAX ||
-        len != ZT_DBSYNC_HEADER + s.body_len + ZT_DBSYNC_SIG || s.n_rows > ZT_DBSYNC_ROWS_MAX)
+        len != hl + s.body_len + ZT_DBSYNC_SIG || s.n_rows > ZT_DBSYNC_ROWS_MAX || s.ledger_version > INT64_MAX)
         return ZT_EPARSE;
     static const uint8_t zero[32];
     if ((s.seq == 1) != (memcmp(s.prev, zero, 32) == 0)) return ZT_EPARSE;
     if (want_signer && memcmp(want_signer, s.signer, 32) != 0) return ZT_ECRYPTO;
-    if (zt_identity_verify(s.signer, p, ZT_DBSYNC_HEADER + s.body_len, p + ZT_DBSYNC_HEADER + s.body_len) != 0)
-        return ZT_ECRYPTO;
-    s.body = p + ZT_DBSYNC_HEADER;
+    if (zt_identity_verify(s.signer, p, hl + s.body_len, p + hl + s.body_len) != 0) return ZT_ECRYPTO;
+    s.body = p + hl;
     uint32_t counted = 0;
     int rc = zt__dbs_check_body(s.body, s.body_len, &counted);
     if (rc) return rc;

@@ -860,7 +860,7 @@ int zt_node_rebuild_from_mesh(struct zt_node *n, unsigned timeout_ms, struct zt_
                                       "mesh.db_sync_interval_s > 0 are needed"));
         return ZT_EUNSUPPORTED;
     }
-    char why[512];
+    char why[1536];
     int rc = zt_dbsync_rebuild(n->dbsync, n->dht, timeout_ms, why, sizeof why);
     zt_ignore(zt_buf_appendf(msg, "%s", why));
     return rc;

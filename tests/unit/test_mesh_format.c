@@ -705,6 +705,20 @@ static void test_evict_withdrawn(void **state)
     }
     printf("# evicted after %llu ms; another node stopped counting it as a holder %llu ms later (record_ttl_s 600)\n",
            (unsigned long long)(t1 - t0), (unsigned long long)(zt_time_mono_ms() - t1));
+    /* review8 F9: held again at once (pinned, as an add after an unpin):
+     * its new holder record shadows the withdrawal. Before, a record
+     * published within a second of the withdrawal expired no later than it
+     * (ttl vs ttl + 1): the withdrawal won and the node was not counted
+     * until its next republish (record_ttl_s / 3, 200 s here). */
+    uint64_t t2 = zt_time_mono_ms();
+    add_mib(ma, "w.bin", 11, true, sha);
+    while (!holds(mb, h, zt_identity_id(ia))) {
+        if (zt_time_mono_ms() > t2 + 20000) fail_msg("held again %llu ms after the withdrawal was seen: not counted within 20 s",
+                                                     (unsigned long long)(t2 - t1));
+        zt_time_sleep_ms(200);
+    }
+    printf("# held again %llu ms after the withdrawal was seen; counted as a holder again %llu ms later\n",
+           (unsigned long long)(t2 - t1), (unsigned long long)(zt_time_mono_ms() - t2));
     zt_mesh_free(mb);
     zt_mesh_free(ma);
     zt_dht_free(db);
