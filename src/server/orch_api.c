@@ -71,19 +71,25 @@ int zt__orch_new(struct zt_orch_role *role, struct zt__orch **out)
     struct zt__orch *o = zt_calloc(1, sizeof *o);
     if (!o) return ZT_ENOMEM;
     /* the role's parts, borrowed */
-    *o = (struct zt__orch){.role = role, .cfg = cfg, .reg = zt_orch_role_registry(role),
-                           .sched = zt_orch_role_sched(role), .relay = zt_orch_role_relay(role),
-                           .lease = zt_orch_role_lease(role)};
-    double per_min = (double)cfg->orchestrator.join_rate_per_minute;
-    double burst = per_min / 4.0 < 1.0 ? 1.0 : per_min / 4.0;
+    o->role = role;
+    o->cfg = cfg;
+    o->reg = zt_orch_role_registry(role);
+    o->sched = zt_orch_role_sched(role);
+    o->relay = zt_orch_role_relay(role);
+    o->lease = zt_orch_role_lease(role);
     /* a gateway whose orchestrator runs elsewhere has no registry here:
      * its orchestrator routes never counted nor limited anything */
-    bool ok = zt_orch_role_is_remote(role) ||
-              (zt_ratelimit_new(per_min / 60.0, burst, JOIN_LIMIT_KEYS, &o->join_limit) == 0 &&
-              zt_ratelimit_new(REPORT_LIMIT_RPS, REPORT_LIMIT_BURST, JOIN_LIMIT_KEYS, &o->report_limit) == 0);
-    if (!ok) zt__orch_free(o);
-    *out = ok ? o : NULL;
-    return ok ? 0 : ZT_ENOMEM;
+    if (!zt_orch_role_is_remote(role)) {
+        double per_min = (double)cfg->orchestrator.join_rate_per_minute;
+        double burst = per_min / 4.0 < 1.0 ? 1.0 : per_min / 4.0;
+        if (zt_ratelimit_new(per_min / 60.0, burst, JOIN_LIMIT_KEYS, &o->join_limit) != 0 ||
+            zt_ratelimit_new(REPORT_LIMIT_RPS, REPORT_LIMIT_BURST, JOIN_LIMIT_KEYS, &o->report_limit) != 0) {
+            zt__orch_free(o);
+            return ZT_ENOMEM;
+        }
+    }
+    *out = o;
+    return 0;
 }
 
 /* New capacity, a free slot or a revocation: place what waits. */
@@ -121,12 +127,12 @@ static int m_records(void *ud, struct zt_metrics_out *out)
 
 int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m)
 {
-    int rc = zt_metrics_add_fn(m, "zentalk_orchestrator_refusals_total",
-                               "Worker records and job submissions refused, by reason.", ZT_METRIC_COUNTER, m_refused,
-                               o);
-    return rc ? rc
-              : zt_metrics_add_fn(m, "zentalk_orchestrator_records_total", "Worker records accepted, by kind.",
-                                  ZT_METRIC_COUNTER, m_records, o);
+    static const struct zt_metrics_fam fams[] = {
+        {"zentalk_orchestrator_refusals_total", "Worker records and job submissions refused, by reason.",
+         ZT_METRIC_COUNTER, m_refused},
+        {"zentalk_orchestrator_records_total", "Worker records accepted, by kind.", ZT_METRIC_COUNTER, m_records},
+    };
+    return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], o);
 }
 
 /* ---- records ------------------------------------------------------------------- */

@@ -94,9 +94,14 @@ int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_pe
         return ZT_ECONFIG;
     }
     struct zt__route *r = zt_calloc(1, sizeof *r);
-    if (r) *r = (struct zt__route){.cfg = cfg, .ms = ms, .peers = peers, .pv = pv, .run = run};
+    if (!r) return ZT_ENOMEM;
+    r->run = run;
+    r->cfg = cfg;
+    r->ms = ms;
+    r->peers = peers;
+    r->pv = pv;
     *out = r;
-    return r ? 0 : ZT_ENOMEM;
+    return 0;
 }
 
 void zt__route_set_identity(struct zt__route *r, const struct zt_identity *id)
@@ -166,12 +171,13 @@ static int m_refused(void *ud, struct zt_metrics_out *o)
 
 int zt__route_register_metrics(struct zt__route *r, struct zt_metrics *m)
 {
-    int rc = zt_metrics_add_fn(m, "zentalk_jobs_total", "Completion and chat requests, by where they ran.",
-                               ZT_METRIC_COUNTER, m_jobs, r);
-    return rc ? rc
-              : zt_metrics_add_fn(m, "zentalk_jobs_refused_total",
-                                  "Requests kept on this node by the privacy policy (local_only) with no local model.",
-                                  ZT_METRIC_COUNTER, m_refused, r);
+    static const struct zt_metrics_fam fams[] = {
+        {"zentalk_jobs_total", "Completion and chat requests, by where they ran.", ZT_METRIC_COUNTER, m_jobs},
+        {"zentalk_jobs_refused_total",
+         "Requests kept on this node by the privacy policy (local_only) with no local model.", ZT_METRIC_COUNTER,
+         m_refused},
+    };
+    return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], r);
 }
 
 json_t *zt__route_peer_counts(struct zt__route *r)
