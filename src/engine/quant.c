@@ -1362,7 +1362,11 @@ static void matmul_with(const struct zt__quant_kernels *kt, enum zt_ggml_type ty
                         size_t row_bytes, size_t row_begin, size_t row_end, const void *X_q,
                         size_t x_row_bytes, size_t batch, float *out, size_t out_stride, size_t n)
 {
-    bool wide = type == ZT_GGML_F16 && kt->mm8_f16 != NULL;
+    /* the 8-row tile from 8 activation rows on: below, each weight vector
+     * feeds fewer rows and the tile's two half-passes over a weight line
+     * read from memory slowly (one row, generation: 46 against 134 tokens/s
+     * on the Zen 4), so smaller batches keep the 4-row tiles and the dots */
+    bool wide = type == ZT_GGML_F16 && kt->mm8_f16 != NULL && batch >= 8;
     matmul_fns(dot_fn(kt, type), wide ? kt->mm8_f16 : mm_fn(kt, type), wide ? 8 : 4, W, row_bytes, row_begin,
                row_end, X_q, x_row_bytes, batch,
                out, out_stride, n);
