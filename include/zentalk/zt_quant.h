@@ -311,6 +311,9 @@ struct zt__quant_kernels {
     bool dots_tile;
     zt__quant_dot_fn dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_k, dot_q6_k;
     zt__quant_mm_fn mm_f32, mm_f16, mm_q8_0, mm_q4_0;
+    /* as mm_f16 but nx 1..8: matmul_rows then walks the batch in tiles of 8
+     * activation rows (NULL: mm_f16's tiles of 4) */
+    zt__quant_mm_fn mm8_f16;
     zt__quant_pk_fn pk_q8_0, pk_q4_0, pk_q6_k, pk_q4_k; /* packed layout (NULL: the scalar one) */
     /* the BF16 mode (bf16 weight rows x bf16 activation rows) */
     zt__quant_dot_fn dot_bf16m;

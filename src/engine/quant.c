@@ -897,7 +897,7 @@ static void build_tables(void)
         FILL(dot_bf16m)
         if (t->mm_bf16m == NULL && own->dot_bf16m == NULL)
             t->mm_bf16m = lo->mm_bf16m;
-        FILL_MM(mm_f32, dot_f32) FILL_MM(mm_f16, dot_f16) FILL_MM(mm_q8_0, dot_q8_0) FILL_MM(mm_q4_0, dot_q4_0)
+        FILL_MM(mm_f32, dot_f32) FILL_MM(mm_f16, dot_f16) FILL_MM(mm8_f16, dot_f16) FILL_MM(mm_q8_0, dot_q8_0) FILL_MM(mm_q4_0, dot_q4_0)
 #undef FILL
 #undef FILL_MM
     }
@@ -917,7 +917,7 @@ static zt__quant_mm_fn mm_fn(const struct zt__quant_kernels *k, enum zt_ggml_typ
 static void matmul_with(const struct zt__quant_kernels *kt, enum zt_ggml_type type, const void *W,
                         size_t row_bytes, size_t row_begin, size_t row_end, const void *X_q,
                         size_t x_row_bytes, size_t batch, float *out, size_t out_stride, size_t n);
-static void matmul_fns(zt__quant_dot_fn fn, zt__quant_mm_fn mm, const void *W, size_t row_bytes,
+static void matmul_fns(zt__quant_dot_fn fn, zt__quant_mm_fn mm, size_t tile, const void *W, size_t row_bytes,
                        size_t row_begin, size_t row_end, const void *X_q, size_t x_row_bytes, size_t batch,
                        float *out, size_t out_stride, size_t n);
 
@@ -946,10 +946,15 @@ static void calibrate(int best_isa)
                                               ZT_GGML_Q4_0, ZT_GGML_Q4_K, ZT_GGML_Q6_K};
     set_isa((enum zt_quant_isa)best_isa);
     float *f = malloc(sizeof(float) * CAL_N * CAL_ROWS);
-    uint8_t *w = malloc(CAL_N * 4 * CAL_ROWS), *x = malloc(CAL_N * 4 * 4 + 1024);
-    float out[4 * CAL_ROWS];
-    if (!f || !w || !x)
+    /* activation rows on a cache line, as the CPU backend's (cpu_matmul_n):
+     * malloc's 16-byte alignment made every 512-bit load of an F32 row
+     * cross two lines, and the AVX-512 F16 tile lose the calibration it
+     * wins on the aligned rows the engine gives it */
+    uint8_t *w = malloc(CAL_N * 4 * CAL_ROWS), *x_mem = malloc(CAL_N * 4 * 8 + 1024 + 64), *x = x_mem;
+    float out[8 * CAL_ROWS];
+    if (!f || !w || !x_mem)
         goto out;
+    x += (64 - (uintptr_t)x_mem % 64) % 64;
     uint32_t r = 0x9e3779b9u;
     for (size_t i = 0; i < (size_t)CAL_N * CAL_ROWS; i++) {
         r = r * 1664525u + 1013904223u;
@@ -963,12 +968,12 @@ static void calibrate(int best_isa)
         bool ok = true;
         for (size_t i = 0; i < CAL_ROWS && ok; i++)
             ok = zt_quant_row(t, f + i * CAL_N, w + i * wb, CAL_N) == 0;
-        for (size_t i = 0; i < 4 && ok; i++)
+        for (size_t i = 0; i < 8 && ok; i++)
             ok = zt_quant_row(at, f + i * CAL_N, x + i * xb, CAL_N) == 0;
         if (!ok)
             continue;
         for (int s = 0; s < 2; s++) {
-            size_t batch = s == SHAPE_GEN ? 1 : 4;
+            size_t batch = s == SHAPE_GEN ? 1 : 8; /* prompts: 8, a whole tile of mm8_f16 */
             uint64_t best = UINT64_MAX;
             int pick = best_isa, prev = -1;
             /* oldest first: a newer path must win by 3 % (timer noise); one
@@ -977,7 +982,8 @@ static void calibrate(int best_isa)
                 if (!zt_quant_isa_available((enum zt_quant_isa)isa))
                     continue;
                 if (prev >= 0 && dot_fn(&g_tab[isa], t) == dot_fn(&g_tab[prev], t) &&
-                    mm_fn(&g_tab[isa], t) == mm_fn(&g_tab[prev], t))
+                    mm_fn(&g_tab[isa], t) == mm_fn(&g_tab[prev], t) &&
+                    (t != ZT_GGML_F16 || g_tab[isa].mm8_f16 == g_tab[prev].mm8_f16))
                     continue;
                 prev = isa;
                 uint64_t b = UINT64_MAX;
@@ -1000,7 +1006,7 @@ static void calibrate(int best_isa)
 out:
     free(f);
     free(w);
-    free(x);
+    free(x_mem);
 }
 
 static void init_once(void)
@@ -1347,7 +1353,7 @@ int zt_quant_matmul_bf16(const uint16_t *W, size_t row_bytes, size_t row_begin, 
         (batch > 1 && (x_row_bytes < wb || out_stride < row_end)))
         return ZT_EINVAL;
     const struct zt__quant_kernels *kt = bf16m_table();
-    matmul_fns(kt->dot_bf16m, kt->mm_bf16m, W, row_bytes, row_begin, row_end, X, x_row_bytes, batch, out,
+    matmul_fns(kt->dot_bf16m, kt->mm_bf16m, 4, W, row_bytes, row_begin, row_end, X, x_row_bytes, batch, out,
                out_stride, n);
     return 0;
 }
@@ -1356,11 +1362,19 @@ static void matmul_with(const struct zt__quant_kernels *kt, enum zt_ggml_type ty
                         size_t row_bytes, size_t row_begin, size_t row_end, const void *X_q,
                         size_t x_row_bytes, size_t batch, float *out, size_t out_stride, size_t n)
 {
-    matmul_fns(dot_fn(kt, type), mm_fn(kt, type), W, row_bytes, row_begin, row_end, X_q, x_row_bytes, batch,
+    /* the 8-row tile from 8 activation rows on: below, each weight vector
+     * feeds fewer rows and the tile's two half-passes over a weight line
+     * read from memory slowly (one row, generation: 46 against 134 tokens/s
+     * on the Zen 4), so smaller batches keep the 4-row tiles and the dots */
+    bool wide = type == ZT_GGML_F16 && kt->mm8_f16 != NULL && batch >= 8;
+    matmul_fns(dot_fn(kt, type), wide ? kt->mm8_f16 : mm_fn(kt, type), wide ? 8 : 4, W, row_bytes, row_begin,
+               row_end, X_q, x_row_bytes, batch,
                out, out_stride, n);
 }
 
-static void matmul_fns(zt__quant_dot_fn fn, zt__quant_mm_fn mm, const void *W, size_t row_bytes,
+/* tile: the activation rows an mm call takes (4, or 8 for mm8_f16); the
+ * dot kernel takes 4 */
+static void matmul_fns(zt__quant_dot_fn fn, zt__quant_mm_fn mm, size_t tile, const void *W, size_t row_bytes,
                        size_t row_begin, size_t row_end, const void *X_q, size_t x_row_bytes, size_t batch,
                        float *out, size_t out_stride, size_t n)
 {
@@ -1369,13 +1383,18 @@ static void matmul_fns(zt__quant_dot_fn fn, zt__quant_mm_fn mm, const void *W, s
      * per 4 activation rows (and, with a blocked kernel, activations are
      * loaded once per few weight rows). The tile shape never changes the
      * arithmetic. */
+    /* whole tiles of the blocked kernels (3 weight rows for F32/F16, 2 for
+     * Q8_0/Q4_0 on AVX2): a chunk of 16 rows left one row in 16 to the dot
+     * kernel (the F16 down projection of the benchmark model, n = 2048) */
     size_t chunk = row_bytes ? (64u * 1024u) / row_bytes : 1;
-    if (chunk < 4)
-        chunk = 4;
+    if (chunk < 6)
+        chunk = 6;
+    chunk -= chunk % (chunk >= 12 ? 12 : 6);
     for (size_t r0 = row_begin; r0 < row_end; r0 += chunk) {
         size_t r1 = row_end - r0 < chunk ? row_end : r0 + chunk;
-        for (size_t b = 0; b < batch; b += 4) {
-            size_t nx = batch - b < 4 ? batch - b : 4;
+        size_t step = mm != NULL ? tile : 4;
+        for (size_t b = 0; b < batch; b += step) {
+            size_t nx = batch - b < step ? batch - b : step;
             const char *xb0 = (const char *)X_q + b * x_row_bytes;
             if (mm != NULL) {
                 mm(n, (const char *)W + r0 * row_bytes, row_bytes, r1 - r0, xb0, x_row_bytes, nx,

@@ -102,6 +102,101 @@ FLOAT_DOT_NX(dot_f32)
 FLOAT_DOT_NX(dot_f16)
 FLOAT_DOT_NX(dot_bf16)
 
+/* ---- blocked F16 product: up to 3 weight rows x 8 activation rows ----------
+ *
+ * Canonical lanes 0-15 of output (r, k) are the chain acc = fma(w_i, x_i,
+ * acc) over i = 32j + l (l < 16) in increasing j, lanes 16-31 over i = 32j +
+ * 16 + l: two independent halves, so one pass per half with NR x NX (up to
+ * 24) zmm accumulators, each weight vector converted once for the NX
+ * activation rows. Against AVX2's 3 x 4 tile the 32 registers let a weight
+ * load (streamed from L2: the chunk of rows is re-read for every tile of
+ * activation rows) feed 8 activation rows instead of 4, which is what bound
+ * that tile on the Zen 4 (F32 weights, twice the bytes and no conversion,
+ * were slower still). Rows are cut into segments of F16T_SEG elements (the
+ * 8 activation rows' segments stay in L1 across the two passes; the
+ * accumulators wait in memory between segments); the fold is fold32, as in
+ * the single dot. Requires n % 32 == 0 (else the dot kernel). */
+
+#define F16T_SEG 1024
+
+/* every loop over the tile's rows fully unrolled, so that the accumulators
+ * are registers (the arrays are indexed by constants only) */
+#if defined(__clang__)
+#define ZT_UNROLL _Pragma("unroll")
+#else
+#define ZT_UNROLL _Pragma("GCC unroll 8")
+#endif
+
+static inline __attribute__((always_inline)) void f16_tile(size_t n, const uint16_t *w, size_t ws,
+                                                           const float *x, size_t xs, size_t NR, size_t NX,
+                                                           float *out, size_t os)
+{
+    __m512 keep[2][3][8];
+    for (size_t s0 = 0; s0 < n; s0 += F16T_SEG) {
+        size_t s1 = n - s0 < F16T_SEG ? n : s0 + F16T_SEG;
+        for (size_t h = 0; h < 2; h++) {
+            __m512 acc[3][8];
+            ZT_UNROLL for (size_t r = 0; r < NR; r++)
+                ZT_UNROLL for (size_t k = 0; k < NX; k++)
+                    acc[r][k] = s0 ? keep[h][r][k] : _mm512_setzero_ps();
+            for (size_t i = s0 + 16 * h; i < s1; i += 32) {
+                __m512 v[3];
+                ZT_UNROLL for (size_t r = 0; r < NR; r++)
+                    v[r] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(w + r * ws + i)));
+                ZT_UNROLL for (size_t k = 0; k < NX; k++) {
+                    __m512 y = _mm512_loadu_ps(x + k * xs + i);
+                    /* y in a register: one load for its NR fmas, not one each */
+                    __asm__("" : "+v"(y));
+                    ZT_UNROLL for (size_t r = 0; r < NR; r++) acc[r][k] = _mm512_fmadd_ps(v[r], y, acc[r][k]);
+                }
+            }
+            ZT_UNROLL for (size_t r = 0; r < NR; r++)
+                ZT_UNROLL for (size_t k = 0; k < NX; k++) keep[h][r][k] = acc[r][k];
+        }
+    }
+    for (size_t r = 0; r < NR; r++)
+        for (size_t k = 0; k < NX; k++) out[k * os + r] = fold32(keep[0][r][k], keep[1][r][k]);
+}
+
+#define F16T_CASE(nr, nx)                                                                \
+    case nx: f16_tile(n, w, ws, x, xs, nr, nx, out, os); return;
+
+#define F16T_ROWS(nr)                                                                    \
+    static void f16_tile_##nr(size_t n, const uint16_t *w, size_t ws, const float *x,    \
+                              size_t xs, size_t nx, float *out, size_t os)               \
+    {                                                                                    \
+        switch (nx) {                                                                    \
+            F16T_CASE(nr, 1) F16T_CASE(nr, 2) F16T_CASE(nr, 3) F16T_CASE(nr, 4)           \
+            F16T_CASE(nr, 5) F16T_CASE(nr, 6) F16T_CASE(nr, 7)                            \
+        default: f16_tile(n, w, ws, x, xs, nr, 8, out, os); return;                      \
+        }                                                                                \
+    }
+
+F16T_ROWS(1)
+F16T_ROWS(2)
+F16T_ROWS(3)
+
+/* mm8_f16: rows of W (F16) x nx (1..8) activation rows, out[k * os + r]. */
+static void mm8_f16(size_t n, const void *W, size_t rb, size_t nrows, const void *X, size_t xs, size_t nx,
+                    float *out, size_t os)
+{
+    if (n % 32 != 0 || rb % sizeof(uint16_t) != 0 || xs % sizeof(float) != 0) {
+        for (size_t r = 0; r < nrows; r++)
+            for (size_t k0 = 0; k0 < nx; k0 += 4) {
+                float res[4];
+                size_t m = nx - k0 < 4 ? nx - k0 : 4;
+                dot_f16(n, (const char *)W + r * rb, (const char *)X + k0 * xs, xs, m, res);
+                for (size_t k = 0; k < m; k++) out[(k0 + k) * os + r] = res[k];
+            }
+        return;
+    }
+    size_t ws = rb / sizeof(uint16_t), xe = xs / sizeof(float), r = 0;
+    const uint16_t *w = W;
+    for (; r + 3 <= nrows; r += 3) f16_tile_3(n, w + r * ws, ws, X, xe, nx, out + r, os);
+    if (nrows - r == 2) f16_tile_2(n, w + r * ws, ws, X, xe, nx, out + r, os);
+    else if (nrows - r == 1) f16_tile_1(n, w + r * ws, ws, X, xe, nx, out + r, os);
+}
+
 /* ---- Q8_0 / Q4_0 x Q8_0: block pair (b even, b+1) in one zmm ---------------- */
 
 /* int32 lane j = sum over bytes 4j..4j+3 of w*x; exact when x != -128. */
@@ -345,6 +440,7 @@ static void quant_q8_k_row(const float *x, void *dst, size_t nb)
 const struct zt__quant_kernels zt__quant_kernels_avx512 = {
     .name = "avx512",
     ZT__QUANT_DOTS(),
+    .mm8_f16 = mm8_f16,
     .quant_q8_0_row = quant_q8_0_row,
     .quant_q8_k_row = quant_q8_k_row,
 };

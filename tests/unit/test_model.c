@@ -511,9 +511,9 @@ static void test_embed_last_layer(void **state)
 static void last_logits(struct zt_model *m, const int32_t *prompt, size_t n, bool tok_by_tok, float *out)
 {
     struct zt_seq *s;
-    assert_int_equal(zt_seq_new(m, 64, &s), 0);
-    struct zt_batch_item items[24];
-    assert_true(n <= 24);
+    assert_int_equal(zt_seq_new(m, 128, &s), 0);
+    struct zt_batch_item items[96];
+    assert_true(n <= 96);
     for (size_t i = 0; i < n; i++) items[i] = (struct zt_batch_item){s, prompt[i], i + 1 == n ? out : NULL};
     if (tok_by_tok)
         for (size_t i = 0; i < n; i++) assert_int_equal(zt_model_decode(m, &items[i], 1), 0);
@@ -551,8 +551,9 @@ static void run_logits(struct zt_model *m, const int32_t *prompt, bool tok_by_to
 
 /* Batch invariance on the fast paths (issue 13 item 4): for generated
  * models of the quantised types (Q8_0/Q4_0 packed at load, Q4_K/Q6_K on
- * the calibrated dot kernels), a prompt decoded as one batch of 20 gives
- * the bits of the same prompt decoded token by token, at 1 and 2 threads;
+ * the calibrated dot kernels), a prompt decoded as one batch of 20 (and of
+ * 90) gives the bits of the same prompt decoded token by token, at 1, 2 and
+ * 3 threads;
  * so do the logits of a run of rows inside a batch (run_logits). */
 static void test_batch_invariance_types(void **state)
 {
@@ -564,15 +565,21 @@ static void test_batch_invariance_types(void **state)
         char path[128];
         small_model(dir, zt_ggml_type_name(types[c]), "llama", types[c], 1, 99 + c, path, sizeof path);
         struct zt_model *m = load(path);
-        int32_t prompt[20];
-        for (size_t i = 0; i < 20; i++) prompt[i] = (int32_t)(3 + i * 53 % 300);
+        int32_t prompt[90];
+        for (size_t i = 0; i < 90; i++) prompt[i] = (int32_t)(3 + i * 53 % 300);
         float one[320], all[320];
-        for (unsigned th = 1; th <= 2; th++) {
+        for (unsigned th = 1; th <= 3; th++) {
             assert_int_equal(zt_model_set_threads(m, th), 0);
             last_logits(m, prompt, 20, false, all);
             last_logits(m, prompt, 20, true, one);
             if (memcmp(one, all, sizeof one) != 0)
                 fail_msg("%s, %u thread(s): batch of 20 differs from token by token", zt_ggml_type_name(types[c]), th);
+            /* 90 rows: the CPU backend splits the element-wise ops (RMSNorm,
+             * add, RoPE, the K/V store into K tiles) over the team too */
+            last_logits(m, prompt, 90, false, all);
+            last_logits(m, prompt, 90, true, one);
+            if (memcmp(one, all, sizeof one) != 0)
+                fail_msg("%s, %u thread(s): batch of 90 differs from token by token", zt_ggml_type_name(types[c]), th);
             float run_one[4 * 320], run_all[4 * 320];
             run_logits(m, prompt, true, run_one);
             run_logits(m, prompt, false, run_all);

@@ -686,8 +686,10 @@ static void test_float_batches(void **state)
         for (int isa = 1; isa < ZT_QUANT_ISA_COUNT; isa++) {
             if (zt_quant_set_isa((enum zt_quant_isa)isa) != 0)
                 continue;
-            static const size_t batches[] = {2, 64, 65, BATCH};
-            for (size_t bi = 0; bi < 4; bi++) {
+            /* 10, 12 .. 15: AVX-512's F16 tile of 8 rows, then 2, 4 .. 7 (65: 1,
+             * 131: 3) */
+            static const size_t batches[] = {2, 64, 65, BATCH, 10, 12, 13, 14, 15};
+            for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
                 size_t batch = batches[bi], r0 = bi % 2 ? 1 : 0;
                 for (size_t i = 0; i < BATCH * ROWS; i++)
                     out[i] = -1.0f;

@@ -284,7 +284,25 @@ static const struct packed_w *prepared_of(const struct cpu *c, const struct zt__
     return NULL;
 }
 
-/* ---- element-wise ops (serial: cheap next to the matrix products) -------- */
+/* ---- element-wise ops ------------------------------------------------------
+ *
+ * Serial for a few rows (a generation step); a prompt's rows are split over
+ * the team (ew_rows): run serially between two matrix products, RMSNorm,
+ * the residual add, RoPE and the K/V store of 128 rows took 0.3-0.4 ms a
+ * layer, long enough that a 2-thread team's worker went to sleep (par.c's
+ * spin) and had to be woken for the next product. Each row is computed by
+ * the same code whichever thread takes it: the same bits. */
+
+/* Rows per chunk: about 4 chunks a thread, at least min_rows (a multiple of
+ * which every chunk but the last is). Fewer rows than 2 * min_rows run in
+ * one call (par.h: one chunk is not worth a wake-up). */
+static void ew_rows(struct zt__par *par, size_t n, size_t min_rows, zt__par_fn fn, void *ctx)
+{
+    size_t per = n / ((size_t)zt__par_threads(par) * 4);
+    per = per < min_rows ? min_rows : per - per % min_rows;
+    if (n < 2 * min_rows) per = n;
+    zt__par_for(par, n, per, fn, ctx);
+}
 
 static int cpu_get_rows(struct zt__backend *be, const struct zt__tensor *src, const int32_t *ids,
                         const struct zt__tensor *dst)
@@ -311,20 +329,24 @@ __attribute__((always_inline)) static inline void norm_sums(const float *const *
         for (size_t j = 0; j < nr; j++) ss[j] += xr[j][i] * xr[j][i];
 }
 
-static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const struct zt__tensor *g, float eps,
-                       const struct zt__tensor *dst)
+struct norm_ctx {
+    const struct zt__tensor *x, *dst;
+    const float *g;
+    float eps;
+    bool vec, vec16;
+};
+
+static void norm_rows(void *ctx, size_t r0, size_t r1, unsigned tid)
 {
-    (void)be;
-    size_t n = x->ne0;
-    const float *gv = row(g, 0);
-    /* 16 rows of a prompt at a time in the vector lanes (ew_avx512.c) */
-    bool vec = zt__attn_avx512_built && zt_quant_isa_current() >= ZT_QUANT_ISA_AVX512, vec16 = vec && n % 16 == 0;
-    for (size_t b0 = 0, nr; b0 < x->ne1; b0 += nr) {
-        size_t left = x->ne1 - b0;
-        nr = vec16 && left >= 16 ? 16 : left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+    (void)tid;
+    const struct norm_ctx *e = ctx;
+    size_t n = e->x->ne0;
+    for (size_t b0 = r0, nr; b0 < r1; b0 += nr) {
+        size_t left = r1 - b0;
+        nr = e->vec16 && left >= 16 ? 16 : left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
         const float *xr[16];
         float ss[16];
-        for (size_t j = 0; j < nr; j++) xr[j] = row(x, b0 + j);
+        for (size_t j = 0; j < nr; j++) xr[j] = row(e->x, b0 + j);
         if (nr == 16) zt__norm_sums16_avx512(xr, n, ss);
         else if (nr == 8) norm_sums(xr, 8, n, ss);
         else if (nr == 4) norm_sums(xr, 4, n, ss);
@@ -332,14 +354,23 @@ static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const
         else norm_sums(xr, 1, n, ss);
         for (size_t j = 0; j < nr; j++) {
             const float *xv = xr[j];
-            float *y = row(dst, b0 + j), scale = 1.0f / sqrtf(ss[j] / (float)n + eps);
-            if (vec) {
-                zt__scale_mul_avx512(y, xv, scale, gv, n);
+            float *y = row(e->dst, b0 + j), scale = 1.0f / sqrtf(ss[j] / (float)n + e->eps);
+            if (e->vec) {
+                zt__scale_mul_avx512(y, xv, scale, e->g, n);
                 continue;
             }
-            for (size_t i = 0; i < n; i++) y[i] = (xv[i] * scale) * gv[i];
+            for (size_t i = 0; i < n; i++) y[i] = (xv[i] * scale) * e->g[i];
         }
     }
+}
+
+static int cpu_rmsnorm(struct zt__backend *be, const struct zt__tensor *x, const struct zt__tensor *g, float eps,
+                       const struct zt__tensor *dst)
+{
+    /* 16 rows of a prompt at a time in the vector lanes (ew_avx512.c) */
+    bool vec = zt__attn_avx512_built && zt_quant_isa_current() >= ZT_QUANT_ISA_AVX512;
+    struct norm_ctx e = {.x = x, .dst = dst, .g = row(g, 0), .eps = eps, .vec = vec, .vec16 = vec && x->ne0 % 16 == 0};
+    ew_rows(cpu_of(be)->par, x->ne1, 16, norm_rows, &e);
     return 0;
 }
 
@@ -356,16 +387,27 @@ static void add_span(float *y, const float *a, const float *b, size_t n)
     for (; i < n; i++) y[i] = a[i] + b[i];
 }
 
+struct add_ctx {
+    const struct zt__tensor *a, *b, *dst;
+};
+
+static void add_rows(void *ctx, size_t r0, size_t r1, unsigned tid)
+{
+    (void)tid;
+    const struct add_ctx *e = ctx;
+    size_t n = e->a->ne0;
+    if (contiguous(e->a) && contiguous(e->b) && contiguous(e->dst) && e->b->ne1 == e->a->ne1) {
+        add_span(row(e->dst, r0), row(e->a, r0), row(e->b, r0), n * (r1 - r0));
+        return;
+    }
+    for (size_t r = r0; r < r1; r++) add_span(row(e->dst, r), row(e->a, r), row(e->b, e->b->ne1 == 1 ? 0 : r), n);
+}
+
 static int cpu_add(struct zt__backend *be, const struct zt__tensor *a, const struct zt__tensor *bt,
                    const struct zt__tensor *dst)
 {
-    (void)be;
-    size_t n = a->ne0;
-    if (bt->ne1 == a->ne1 && contiguous(a) && contiguous(bt) && contiguous(dst)) {
-        add_span(row(dst, 0), row(a, 0), row(bt, 0), n * a->ne1);
-        return 0;
-    }
-    for (size_t r = 0; r < a->ne1; r++) add_span(row(dst, r), row(a, r), row(bt, bt->ne1 == 1 ? 0 : r), n);
+    struct add_ctx e = {.a = a, .b = bt, .dst = dst};
+    ew_rows(cpu_of(be)->par, a->ne1, 16, add_rows, &e);
     return 0;
 }
 
@@ -406,17 +448,21 @@ static int rope_table(struct cpu *c, const uint32_t *pos, size_t n, uint32_t hal
     return 0;
 }
 
-/* Rotate the first n_rot dims of each head of every row at its position. */
-static int cpu_rope(struct zt__backend *be, const struct zt__tensor *x, const uint32_t *pos, const struct zt__rope *p)
+struct rope_ctx {
+    const struct zt__tensor *x;
+    const struct zt__rope *p;
+    const float *cs; /* the rows' cos, sin (rope_table) */
+};
+
+static void rope_rows(void *ctx, size_t r0, size_t r1, unsigned tid)
 {
-    struct cpu *cp = cpu_of(be);
+    (void)tid;
+    const struct rope_ctx *e = ctx;
+    const struct zt__rope *p = e->p;
     uint32_t hd = p->head_dim, half = p->n_rot / 2;
-    if (!x->ne1 || !half) return 0;
-    int rc = rope_table(cp, pos, x->ne1, half, p->freq_scale, row(&p->inv_freq, 0));
-    if (rc) return rc;
-    for (size_t b = 0; b < x->ne1; b++) {
-        float *xv = row(x, b);
-        const float *cs = cp->rope_cs + b * 2 * half;
+    for (size_t b = r0; b < r1; b++) {
+        float *xv = row(e->x, b);
+        const float *cs = e->cs + b * 2 * half;
         for (uint32_t i = 0; i < half; i++) {
             float c = cs[2 * i], s = cs[2 * i + 1];
             for (uint32_t h = 0; h < p->n_heads; h++) {
@@ -429,6 +475,18 @@ static int cpu_rope(struct zt__backend *be, const struct zt__tensor *x, const ui
             }
         }
     }
+}
+
+/* Rotate the first n_rot dims of each head of every row at its position. */
+static int cpu_rope(struct zt__backend *be, const struct zt__tensor *x, const uint32_t *pos, const struct zt__rope *p)
+{
+    struct cpu *cp = cpu_of(be);
+    uint32_t half = p->n_rot / 2;
+    if (!x->ne1 || !half) return 0;
+    int rc = rope_table(cp, pos, x->ne1, half, p->freq_scale, row(&p->inv_freq, 0));
+    if (rc) return rc;
+    struct rope_ctx e = {.x = x, .p = p, .cs = cp->rope_cs};
+    ew_rows(cp->par, x->ne1, 8, rope_rows, &e);
     return 0;
 }
 
@@ -478,14 +536,29 @@ static void store_k(const struct zt__tensor *cache, uint32_t pos, const float *s
     }
 }
 
+struct kv_ctx {
+    const struct zt__tensor *k, *v;
+    const struct zt__kv_view *kv;
+};
+
+static void kv_rows(void *ctx, size_t r0, size_t r1, unsigned tid)
+{
+    (void)tid;
+    const struct kv_ctx *e = ctx;
+    for (size_t b = r0; b < r1; b++) {
+        store_k(&e->kv[b].k, e->kv[b].pos, row(e->k, b), e->k->ne0);
+        store_row(&e->kv[b].v, e->kv[b].pos, row(e->v, b), e->v->ne0);
+    }
+}
+
+/* Every row writes its own position (items of one sequence are distinct
+ * positions); chunks of whole K tiles' worth of rows (KT) keep two threads
+ * off one tile's lines, mostly. */
 static int cpu_kv_store(struct zt__backend *be, const struct zt__tensor *k, const struct zt__tensor *v,
                         const struct zt__kv_view *kv)
 {
-    (void)be;
-    for (size_t b = 0; b < k->ne1; b++) {
-        store_k(&kv[b].k, kv[b].pos, row(k, b), k->ne0);
-        store_row(&kv[b].v, kv[b].pos, row(v, b), v->ne0);
-    }
+    struct kv_ctx e = {.k = k, .v = v, .kv = kv};
+    ew_rows(cpu_of(be)->par, k->ne1, KT, kv_rows, &e);
     return 0;
 }
 
