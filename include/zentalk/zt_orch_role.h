@@ -115,4 +115,17 @@ struct zt_orch_role_counts {
 };
 void zt_orch_role_counts(struct zt_orch_role *o, struct zt_orch_role_counts *out);
 
+/* The DHT that revocations posted here are published to (borrowed, it
+ * outlives the role; NULL: none). Thread-safe. */
+struct zt_dht;
+void zt_orch_role_set_dht(struct zt_orch_role *o, struct zt_dht *dht);
+/* A signed revocation (zt_dht.h's record, signed by the key it revokes):
+ * verified, honoured by the registry, published to the DHT when there is
+ * one (*published), and the queue placed again. 0 (*v filled);
+ * ZT_ECRYPTO / ZT_EINVAL not such a record (forged, malformed); ZT_EBUSY
+ * the registry remembers too many revocations. A local role only. */
+struct zt_dht_revocation;
+ZT_NODISCARD int zt_orch_role_revoke(struct zt_orch_role *o, const char *rec, size_t len,
+                                     struct zt_dht_revocation *v, bool *published);
+
 #endif

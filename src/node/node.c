@@ -838,7 +838,7 @@ int zt_node_start_dht(struct zt_node *n, struct zt_buf *err)
 {
     int rc = zt_dht_node_start(n->cfg, dht_sign, n->sealed, n->peers, zt_identity_id(n->id), &n->dht, err);
     if (!rc && n->dht && n->registry) {
-        zt__orch_set_dht(n->orch, n->dht);
+        zt_orch_role_set_dht(n->role, n->dht);
         zt_dht_on_revocation(n->dht, dht_revoked, n->registry);
     }
     if (!rc && n->mesh) { /* holder records carry the URL peers reach us at */

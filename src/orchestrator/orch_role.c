@@ -6,6 +6,7 @@
 
 #include "orch_role_int.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_dht.h"
 #include "zentalk/zt_gwjob.h"
 #include "zentalk/zt_lease.h"
 #include "zentalk/zt_log.h"
@@ -158,6 +159,25 @@ void zt_orch_role_kick(struct zt_orch_role *o)
 {
     if (!o) return;
     zt_set_and_wake(&o->mu, &o->cv, &o->kicked);
+}
+
+void zt_orch_role_set_dht(struct zt_orch_role *o, struct zt_dht *dht)
+{
+    if (o) atomic_store(&o->dht, dht);
+}
+
+int zt_orch_role_revoke(struct zt_orch_role *o, const char *rec, size_t len, struct zt_dht_revocation *v,
+                        bool *published)
+{
+    *published = false;
+    if (!o || !o->reg) return ZT_EINVAL;
+    int rc = zt_dht_revocation_verify(rec, len, v);
+    if (!rc) rc = zt_registry_revoke_key(o->reg, v->node_id, v->has_kem ? v->kem_pk : NULL, v->at, zt_time_real_ms());
+    if (rc) return rc;
+    struct zt_dht *dht = atomic_load(&o->dht);
+    *published = dht && zt_dht_revoke(dht, rec, len) == 0;
+    zt_orch_role_kick(o); /* a worker gone: place what waits elsewhere */
+    return 0;
 }
 
 void zt_orch_role_stop(struct zt_orch_role *o)

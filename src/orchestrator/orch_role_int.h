@@ -27,6 +27,7 @@ struct zt_orch_role {
     pthread_cond_t cv;
     bool kicked, stop;
     atomic_uint_fast64_t queue_full, no_worker; /* submissions refused */
+    _Atomic(struct zt_dht *) dht; /* revocations published to (zt_orch_role_set_dht), or NULL */
 };
 
 #endif

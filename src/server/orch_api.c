@@ -50,7 +50,6 @@ struct zt__orch {
     struct zt_sched *sched;
     struct zt_nat_relay *relay; /* workers behind NAT (routes in orch_relay.c) */
     struct zt_lease *lease;     /* placement for gateways in other processes */
-    struct zt_dht *dht;         /* publishes revocations posted here, or NULL */
     struct zt_ratelimit *join_limit;
     struct zt_ratelimit *report_limit; /* POST check-report, per address */
     atomic_uint_fast64_t refused[RF_N];
@@ -271,8 +270,8 @@ void zt__orch_h_revoke(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
     size_t len;
     const char *rec = zt_http_req_body(req, &len);
     struct zt_dht_revocation v;
-    int rc = zt_dht_revocation_verify(rec, len, &v);
-    if (!rc) rc = zt_registry_revoke_key(o->reg, v.node_id, v.has_kem ? v.kem_pk : NULL, v.at, zt_time_real_ms());
+    bool published = false;
+    int rc = zt_orch_role_revoke(o->role, rec, len, &v, &published);
     if (rc == ZT_EBUSY) {
         zt_http_resp_error(resp, 503, "registry_full", "too many revocations are remembered");
         return;
@@ -283,15 +282,8 @@ void zt__orch_h_revoke(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
                            "not a revocation signed by the key it revokes (zentalk node revoke)");
         return;
     }
-    bool published = o->dht && zt_dht_revoke(o->dht, rec, len) == 0;
     zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:s,s:b}", "status", "revoked", "node_id", v.node_id, "what",
                                            v.has_kem ? "kem_key" : "node_key", "published", published));
-    kick(o);
-}
-
-void zt__orch_set_dht(struct zt__orch *o, struct zt_dht *dht)
-{
-    if (o) o->dht = dht;
 }
 
 struct zt_nat_relay *zt__orch_nat_relay(struct zt__orch *o)
@@ -416,11 +408,6 @@ void zt__orch_h_check_report(void *ud, struct zt__req_ctx *cx, json_t *body, str
         zt_http_resp_error(resp, 503, "overloaded", why ? why : "too many reports held; retry later");
     }
     else zt_http_resp_error(resp, 400, "invalid_request", why ? why : "a report needs node_id, checkpoint, receipt");
-}
-
-const char *zt__orch_relay_route(const char *path, const char *self_id, bool *self)
-{
-    return zt__orch_relay_split(path, self_id, self);
 }
 
 /* ---- lists ----------------------------------------------------------------------- */

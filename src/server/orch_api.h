@@ -59,11 +59,6 @@ void zt__orch_h_record(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
  * is NULL or a remote orchestrator's: the routes then answer 404). */
 struct zt_nat_relay;
 struct zt_nat_relay *zt__orch_nat_relay(struct zt__orch *o);
-/* For the dispatcher: a path /v1/orchestrator/relay/<node id>/<route>
- * gives "/<route>", *self = (node id is self_id: a request relayed to this
- * worker, to serve as <route> with its signature over the whole path);
- * NULL for any other path. */
-const char *zt__orch_relay_route(const char *path, const char *self_id, bool *self);
 
 /* Placement for a gateway in another process (the lease table of
  * zt_lease.h, src/orchestrator/lease.c; role admin):
@@ -103,12 +98,14 @@ void zt__orch_relay_poll(struct zt_nat_relay *r, struct zt_http_req *req, struct
  * relay, zt__orch_nat_relay; NULL answers 404 not_an_orchestrator). */
 void zt__orch_relay_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__orch_relay_result_h(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
+/* For the dispatcher (and the relay routes): a path
+ * /v1/orchestrator/relay/<node id>/<route> gives "/<route>", *self =
+ * (node id is self_id: a request relayed to this worker, to serve as
+ * <route> with its signature over the whole path); NULL for any other
+ * path. */
 const char *zt__orch_relay_split(const char *path, const char *self_id, bool *self);
 /* POST /v1/orchestrator/revoke: a signed revocation (zt_registry_revoke). */
 void zt__orch_h_revoke(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
-struct zt_dht;
-/* The node's DHT (borrowed), which publishes the revocations posted here. */
-void zt__orch_set_dht(struct zt__orch *o, struct zt_dht *dht);
 void zt__orch_h_nodes(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 void zt__orch_h_jobs(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_http_resp *resp);
 

@@ -714,7 +714,7 @@ static void dispatch(void *ud, struct zt_http_req *req, struct zt_http_resp *res
      * target); on the orchestrator, its signature is the worker's to check */
     bool relay_self = false;
     const char *relay_rest =
-        zt__orch_relay_route(path, s->d.identity ? zt_identity_id(s->d.identity) : NULL, &relay_self);
+        zt__orch_relay_split(path, s->d.identity ? zt_identity_id(s->d.identity) : NULL, &relay_self);
     if (relay_rest && relay_self) path = relay_rest;
     const struct route *r = NULL;
     for (size_t i = 0; i < s->n_routes; i++) {
