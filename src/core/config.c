@@ -73,6 +73,7 @@ enum key_fmt {
     KF_ENV_NAME, /* an environment variable name */
     KF_ETH_ADDR, /* 0x and 40 hex digits */
     KF_TOKENS,   /* a token amount: I or I.F, no leading zero, 1..18 decimals */
+    KF_NODE_ID,  /* a node id: "zt1" and 32 base32 characters (a-z, 2-7), as zt_identity_id_valid */
 };
 
 #define KEY_SECRET (1u << 0)   /* dump shows <redacted>; messages never echo the value */
@@ -402,10 +403,10 @@ static const struct cfg_key encryption_keys[] = {
                 KEY_NONEMPTY | KEY_UNIQUE,
                 "Token algorithms accepted, each needing its key: HS256 (encryption.jwt_secret), "
                 "RS256 or EdDSA (encryption.jwt_public_key_file)."),
-    STR_KEY(struct zt_cfg_encryption, remote_worker, "", 64, KF_ANY, 0,
+    STR_KEY(struct zt_cfg_encryption, remote_worker, "", 64, KF_NODE_ID, 0,
             "Node id (zt1...) of the peer that runs completions and chats for models this node does not "
             "serve; empty = the first registered worker peer (by node id) whose descriptor lists the model."),
-    STR_KEY(struct zt_cfg_encryption, relay, "", 64, KF_ANY, 0,
+    STR_KEY(struct zt_cfg_encryption, relay, "", 64, KF_NODE_ID, 0,
             "Node id (zt1...) of a registered peer running the relay role through which remote jobs go "
             "(the worker does not learn this node's address); empty = straight to the worker."),
     INT_KEY(struct zt_cfg_encryption, remote_timeout_s, 120, 1, 3600,
@@ -1103,6 +1104,7 @@ static const char *fmt_desc(enum key_fmt f)
     case KF_URL: return "a URL (scheme://...)";
     case KF_ENV_NAME: return "an environment variable name (letters, digits and '_')";
     case KF_ETH_ADDR: return "0x and 40 hexadecimal digits";
+    case KF_NODE_ID: return "a node id (zt1 and 32 characters of a-z, 2-7)";
     case KF_TOKENS: return "a decimal amount of tokens (digits, optionally '.' and 1 to 18 decimals; quote it in YAML)";
     }
     return "text";
@@ -1143,6 +1145,11 @@ static bool fmt_ok(enum key_fmt f, const char *s, size_t len)
     }
     case KF_ENV_NAME:
         return len > 0 && !zt_ascii_digit(s[0]) && chars_ok(s, len, "_");
+    case KF_NODE_ID:
+        if (len != 35 || memcmp(s, "zt1", 3) != 0) return false;
+        for (size_t i = 3; i < len; i++)
+            if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '2' && s[i] <= '7'))) return false;
+        return true;
     case KF_ETH_ADDR:
         if (len != 42 || s[0] != '0' || s[1] != 'x') return false;
         for (size_t i = 2; i < len; i++)

@@ -79,20 +79,9 @@ struct rout {
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
-static bool id_ok(const char *s)
-{
-    return !s || !s[0] || zt_identity_id_valid(s);
-}
-
 int zt__route_new(const struct zt_config *cfg, struct zt_infer *ms, struct zt_peers *peers, struct zt_privacy_layer *pv,
                   struct zt_gw_runner *run, struct zt__route **out)
 {
-    if (!id_ok(cfg->encryption.remote_worker) || !id_ok(cfg->encryption.relay)) {
-        zt_log(ZT_LOG_ERROR, "config_invalid",
-               "key=encryption.remote_worker/encryption.relay reason=\"must be a node id (zt1 and 32 characters of "
-               "a-z, 2-7) or empty\"");
-        return ZT_ECONFIG;
-    }
     struct zt__route *r = zt_calloc(1, sizeof *r);
     if (!r) return ZT_ENOMEM;
     r->run = run;

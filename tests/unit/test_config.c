@@ -699,6 +699,10 @@ static const struct bad_case bad_cases[] = {
     {"chain.yaml", "chain:\n  wallet_address: 0x1234\n", 0, {"chain.wallet_address: must be 0x and 40"},
      NULL},
     {"chain.yaml", "chain:\n  rpc_url: localhost:8545\n", 0, {"chain.rpc_url: must be a URL"}, NULL},
+    {"encryption.yaml", "encryption:\n  remote_worker: zt1abc\n", 0,
+     {"encryption.yaml:2:18: encryption.remote_worker: must be a node id (zt1 and 32 characters of a-z, 2-7)"}, NULL},
+    {"encryption.yaml", "encryption:\n  relay: zt1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1\n", 0,
+     {"encryption.relay: must be a node id"}, NULL},
     {"gpu-pool.yaml", "gpu_pool:\n  devices: [\"0\", gpu1]\n", 0,
      {"gpu-pool.yaml:2:18: gpu_pool.devices[1]: must be decimal digits; got \"gpu1\""}, NULL},
     /* listen addresses */
