@@ -222,7 +222,9 @@ struct zt_gw_stats {
 void zt_gw_runner_stats(struct zt_gw_runner *r, struct zt_gw_stats *out);
 /* {"zt1...": {"ok": n, "failed": m}, ...} (new reference, or NULL). */
 struct json_t *zt_gw_runner_peer_counts(struct zt_gw_runner *r);
-/* Register zentalk_remote_jobs_failed_total and _in_flight; and, for a
+/* Register zentalk_remote_jobs_failed_total and _in_flight, and the
+ * where="remote" part of zentalk_jobs_total (the router registers that
+ * family first; zt_metrics_add_part); and, for a
  * node whose own orchestrator places its jobs, the scheduled placements'
  * zentalk_orchestrator_job_retries_total, _jobs_total (how placed jobs
  * ended) and _placement_seconds (the scheduler's submit time for the jobs

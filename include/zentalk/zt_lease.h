@@ -134,5 +134,11 @@ struct zt_lease_counts {
     uint64_t picks_full;      /* of those: 429 check_picks_full (the pick table full: out of memory only) */
 };
 void zt_lease_counts(struct zt_lease *l, struct zt_lease_counts *out);
+/* The lease table's part of zentalk_orchestrator_refusals_total (the
+ * family the orchestrator's routes register first; zt_metrics_add_part):
+ * not_job_gateway, gateway_signature, check_limit, check_picks_full,
+ * unproven_verdict. */
+struct zt_metrics;
+ZT_NODISCARD int zt_lease_register_metrics(struct zt_lease *l, struct zt_metrics *m);
 
 #endif

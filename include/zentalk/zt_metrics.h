@@ -81,6 +81,15 @@ ZT_NODISCARD int zt_metrics_add_fns(struct zt_metrics *m, const struct zt_metric
  * (0 for one added by zt_metrics_add_fn): one callback can serve several
  * families of a table. */
 size_t zt_metrics_out_index(const struct zt_metrics_out *o);
+/* More samples of a family another module registered (name, already
+ * there, of this type): fn(ud, ...) is rendered after the family's own
+ * samples, under its HELP and TYPE, so each module counts and renders its
+ * own part of a shared family (e.g. the orchestrator's refusals by
+ * reason: the routes', the lease table's, the placement's). ZT_ENOTFOUND
+ * no such family yet (register the owner's first); ZT_EINVAL another
+ * type. */
+ZT_NODISCARD int zt_metrics_add_part(struct zt_metrics *m, const char *name, enum zt_metric_type type,
+                                     zt_metrics_fn fn, void *ud);
 /* Register a family of one unlabelled sample read from *v (relaxed). */
 ZT_NODISCARD int zt_metrics_add_u64(struct zt_metrics *m, const char *name, const char *help,
                                     enum zt_metric_type type, const atomic_uint_fast64_t *v);

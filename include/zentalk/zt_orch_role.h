@@ -114,6 +114,12 @@ struct zt_orch_role_counts {
     uint64_t queue_full, no_worker;
 };
 void zt_orch_role_counts(struct zt_orch_role *o, struct zt_orch_role_counts *out);
+/* The role's parts of zentalk_orchestrator_refusals_total (registered
+ * first by the orchestrator's routes): its lease table's
+ * (zt_lease_register_metrics) and the placement's queue_full and
+ * no_worker. A local role only. */
+struct zt_metrics;
+ZT_NODISCARD int zt_orch_role_register_metrics(struct zt_orch_role *o, struct zt_metrics *m);
 
 /* The DHT that revocations posted here are published to (borrowed, it
  * outlives the role; NULL: none). Thread-safe. */

@@ -24,6 +24,7 @@ struct family {
     void *ud;
     size_t index; /* zt_metrics_out_index() */
     const atomic_uint_fast64_t *u64;
+    bool part; /* more samples of an earlier family of this name (zt_metrics_add_part) */
 };
 
 struct zt_metrics {
@@ -80,7 +81,7 @@ static int add(struct zt_metrics *m, const struct family *f)
     int rc = 0;
     pthread_mutex_lock(&m->mu);
     for (size_t i = 0; i < m->n && !rc; i++)
-        if (strcmp(m->fam[i].name, f->name) == 0) rc = ZT_EEXIST;
+        if (strcmp(m->fam[i].name, f->name) == 0) rc = ZT_EEXIST; /* parts: zt_metrics_add_part */
     if (!rc && m->n >= ZT_METRICS_MAX) rc = ZT_ETOOBIG;
     if (!rc) m->fam[m->n++] = *f;
     pthread_mutex_unlock(&m->mu);
@@ -92,6 +93,24 @@ int zt_metrics_add_fn(struct zt_metrics *m, const char *name, const char *help, 
 {
     if (!fn) return ZT_EINVAL;
     return add(m, &(struct family){.name = name, .help = help, .type = type, .fn = fn, .ud = ud});
+}
+
+int zt_metrics_add_part(struct zt_metrics *m, const char *name, enum zt_metric_type type, zt_metrics_fn fn,
+                        void *ud)
+{
+    if (!m || !name || !fn) return ZT_EINVAL;
+    int rc = ZT_ENOTFOUND;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->n && rc == ZT_ENOTFOUND; i++)
+        if (!m->fam[i].part && strcmp(m->fam[i].name, name) == 0) {
+            rc = m->fam[i].type == type ? 0 : ZT_EINVAL;
+            if (!rc && m->n >= ZT_METRICS_MAX) rc = ZT_ETOOBIG;
+            if (!rc)
+                m->fam[m->n++] = (struct family){.name = m->fam[i].name, .help = m->fam[i].help, .type = type,
+                                                 .fn = fn, .ud = ud, .part = true};
+        }
+    pthread_mutex_unlock(&m->mu);
+    return rc;
 }
 
 int zt_metrics_add_u64(struct zt_metrics *m, const char *name, const char *help, enum zt_metric_type type,
@@ -163,16 +182,29 @@ int zt_metrics_render(struct zt_metrics *m, struct zt_buf *out)
     pthread_mutex_lock(&m->mu);
     for (size_t i = 0; i < m->n && !rc; i++) {
         const struct family *f = &m->fam[i];
+        if (f->part) continue; /* rendered with its family */
         rc = zt_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, type_name(f->type));
         struct zt_metrics_out o = {.b = out, .name = f->name, .index = f->index};
         if (!rc && f->fn) rc = f->fn(f->ud, &o);
         else if (!rc) rc = zt_metrics_emit_u64(&o, NULL, NULL, atomic_load_explicit(f->u64, memory_order_relaxed));
+        for (size_t j = i + 1; j < m->n && !rc; j++) /* the other modules' parts of it */
+            if (m->fam[j].part && m->fam[j].name == f->name) {
+                o.index = 0;
+                rc = m->fam[j].fn(m->fam[j].ud, &o);
+            }
     }
     pthread_mutex_unlock(&m->mu);
     return rc;
 }
 
-size_t zt_metrics_count(struct zt_metrics *m) { return zt_locked_size(&m->mu, &m->n); }
+size_t zt_metrics_count(struct zt_metrics *m)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->n; i++) n += !m->fam[i].part; /* families, not their parts */
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
 
 /* ---- the process's own families ---------------------------------------------- */
 

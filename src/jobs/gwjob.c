@@ -1291,6 +1291,14 @@ static int m_placement(void *ud, struct zt_metrics_out *out)
     return rc;
 }
 
+/* zentalk_jobs_total's remote part (the family is the router's). */
+static int m_remote(void *ud, struct zt_metrics_out *out)
+{
+    struct zt_gw_stats st;
+    zt_gw_runner_stats(ud, &st);
+    return zt_metrics_emit_u64(out, NULL, "where=\"remote\"", st.remote);
+}
+
 /* fams[0..1]: one unlabelled sample each. */
 static int m_one(void *ud, struct zt_metrics_out *out)
 {
@@ -1315,7 +1323,8 @@ int zt_gw_runner_register_metrics(struct zt_gw_runner *r, struct zt_metrics *m)
          ZT_METRIC_COUNTER, m_one},
         {"zentalk_remote_jobs_in_flight", "Remote jobs in progress.", ZT_METRIC_GAUGE, m_one},
     };
-    return zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], r);
+    int rc = zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], r);
+    return rc ? rc : zt_metrics_add_part(m, "zentalk_jobs_total", ZT_METRIC_COUNTER, m_remote, r);
 }
 
 int zt_gw_runner_register_placement_metrics(struct zt_gw_runner *r, struct zt_metrics *m)

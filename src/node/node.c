@@ -503,6 +503,7 @@ static int build_orchestrator(struct zt_node *n, struct zt_buf *err)
     if (!rc) rc = zt_sched_register_metrics(n->sched, n->metrics);
     if (!rc) rc = zt_registry_register_metrics(n->registry, n->metrics);
     if (!rc) rc = zt__orch_register_metrics(n->orch, n->metrics);
+    if (!rc) rc = zt_orch_role_register_metrics(n->role, n->metrics);
     if (!rc) rc = zt_gw_runner_register_placement_metrics(n->runner, n->metrics);
     if (!rc) rc = zt_verifier_register_metrics(zt_orch_role_verifier(n->role), n->metrics);
     if (!rc) rc = zt_nat_relay_register_metrics(zt_orch_role_relay(n->role), n->metrics);

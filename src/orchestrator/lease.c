@@ -43,6 +43,7 @@
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_metrics.h"
 #include "zentalk/zt_nodeauth.h"
 #include "zentalk/zt_peers.h"
 #include "zentalk/zt_str.h"
@@ -484,6 +485,25 @@ void zt_lease_counts(struct zt_lease *l, struct zt_lease_counts *out)
     out->check_refused = l->n_check_refused;
     out->picks_full = l->n_picks_full;
     pthread_mutex_unlock(&l->mu);
+}
+
+static int m_refused(void *ud, struct zt_metrics_out *out)
+{
+    struct zt_lease_counts lc;
+    zt_lease_counts(ud, &lc);
+    int rc = zt_metrics_emit_u64(out, NULL, "reason=\"not_job_gateway\"", lc.not_gateway);
+    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"gateway_signature\"", lc.bad_sig);
+    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"check_limit\"", lc.check_refused - lc.picks_full);
+    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"check_picks_full\"", lc.picks_full);
+    /* verdicts refused at once or after their wait for a report */
+    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"unproven_verdict\"", lc.verdict_refused);
+    return rc;
+}
+
+int zt_lease_register_metrics(struct zt_lease *l, struct zt_metrics *m)
+{
+    return l ? zt_metrics_add_part(m, "zentalk_orchestrator_refusals_total", ZT_METRIC_COUNTER, m_refused, l)
+             : ZT_EINVAL;
 }
 
 bool zt_lease_event(struct zt_lease *l, const struct zt_sched_event *ev)

@@ -9,6 +9,7 @@
 #include "zentalk/zt_gwjob.h"
 #include "zentalk/zt_lease.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_metrics.h"
 #include "zentalk/zt_sealed.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
@@ -337,4 +338,19 @@ void zt_orch_role_counts(struct zt_orch_role *o, struct zt_orch_role_counts *out
     if (!o) return;
     out->queue_full = atomic_load(&o->queue_full);
     out->no_worker = atomic_load(&o->no_worker);
+}
+
+static int m_refused(void *ud, struct zt_metrics_out *out)
+{
+    struct zt_orch_role_counts c;
+    zt_orch_role_counts(ud, &c);
+    int rc = zt_metrics_emit_u64(out, NULL, "reason=\"queue_full\"", c.queue_full);
+    return rc ? rc : zt_metrics_emit_u64(out, NULL, "reason=\"no_worker\"", c.no_worker);
+}
+
+int zt_orch_role_register_metrics(struct zt_orch_role *o, struct zt_metrics *m)
+{
+    if (!o || !o->lease) return ZT_EINVAL;
+    int rc = zt_lease_register_metrics(o->lease, m);
+    return rc ? rc : zt_metrics_add_part(m, "zentalk_orchestrator_refusals_total", ZT_METRIC_COUNTER, m_refused, o);
 }

@@ -35,12 +35,10 @@
 #define LIST_MAX 1000        /* nodes or jobs in one answer */
 
 /* Why a record or a submission was refused (zentalk_orchestrator_refusals_total). */
-enum refusal { RF_RATE, RF_FORGED, RF_DUPLICATE, RF_STALE, RF_FULL, RF_UNKNOWN, RF_MALFORMED, RF_QUEUE_FULL,
-               RF_NO_WORKER, RF_VERDICT, RF_CHECK_REPORT, RF_N };
-static const char *const refusal_names[RF_N] = {"rate_limited",    "forged_or_forbidden", "duplicate_id",
-                                                "stale",           "registry_full",       "unknown_session",
-                                                "malformed",       "queue_full",          "no_worker",
-                                                "unproven_verdict", "check_report"};
+enum refusal { RF_RATE, RF_FORGED, RF_DUPLICATE, RF_STALE, RF_FULL, RF_UNKNOWN, RF_MALFORMED, RF_CHECK_REPORT, RF_N };
+static const char *const refusal_names[RF_N] = {"rate_limited", "forged_or_forbidden", "duplicate_id",
+                                                "stale",        "registry_full",       "unknown_session",
+                                                "malformed",    "check_report"};
 
 struct zt__orch {
     struct zt_orch_role *role; /* the orchestrator (zt_orch_role.h), lent by the node */
@@ -96,25 +94,12 @@ static void kick(struct zt__orch *o) { zt_orch_role_kick(o->role); }
 
 /* ---- metrics: the routes' own refusals and records ----------------------------- */
 
+/* The routes' refusals; the lease table and the placement add their own
+ * reasons to the family (zt_orch_role_register_metrics). */
 static int m_refused(void *ud, struct zt_metrics_out *out)
 {
     struct zt__orch *o = ud;
-    /* a gateway's lease and report calls (zt_lease.h) */
-    struct zt_lease_counts lc = {0};
-    if (o->lease) zt_lease_counts(o->lease, &lc);
-    /* submissions this node's gateway made (zt_orch_role.h) */
-    struct zt_orch_role_counts rcnt;
-    zt_orch_role_counts(o->role, &rcnt);
-    atomic_store(&o->refused[RF_QUEUE_FULL], rcnt.queue_full);
-    atomic_store(&o->refused[RF_NO_WORKER], rcnt.no_worker);
-    /* verdicts are refused at once or after their wait for a report: the lease counts both */
-    atomic_store(&o->refused[RF_VERDICT], lc.verdict_refused);
-    int rc = zt_metrics_emit_each(out, "reason", refusal_names, o->refused, RF_N);
-    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"not_job_gateway\"", lc.not_gateway);
-    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"gateway_signature\"", lc.bad_sig);
-    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"check_limit\"", lc.check_refused - lc.picks_full);
-    if (!rc) rc = zt_metrics_emit_u64(out, NULL, "reason=\"check_picks_full\"", lc.picks_full);
-    return rc;
+    return zt_metrics_emit_each(out, "reason", refusal_names, o->refused, RF_N);
 }
 
 static int m_records(void *ud, struct zt_metrics_out *out)

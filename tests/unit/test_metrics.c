@@ -97,6 +97,42 @@ static int render_each(void *ud, struct zt_metrics_out *o)
     return zt_metrics_emit_each(o, "reason", names, b->n, 3);
 }
 
+/* zt_metrics_add_part: another module's samples of a family, rendered
+ * with it (once under its HELP and TYPE), after the family's own. */
+static void test_parts(void **state)
+{
+    (void)state;
+    struct zt_metrics *m = NULL;
+    assert_int_equal(zt_metrics_new(&m), 0);
+    struct relay_like r = {.ok = 7, .failed = 2};
+    atomic_uint_fast64_t served = 5;
+    struct by_reason b = {.n = {4, 0, 9}};
+    assert_int_equal(zt_metrics_add_part(m, "zt_relay_total", ZT_METRIC_COUNTER, render_each, &b), ZT_ENOTFOUND);
+    assert_int_equal(zt_metrics_add_fn(m, "zt_relay_total", "Relayed, by outcome.", ZT_METRIC_COUNTER,
+                                       render_outcomes, &r),
+                     0);
+    assert_int_equal(zt_metrics_add_u64(m, "zt_served_total", "Requests served.", ZT_METRIC_COUNTER, &served), 0);
+    assert_int_equal(zt_metrics_add_part(m, "zt_relay_total", ZT_METRIC_GAUGE, render_each, &b), ZT_EINVAL);
+    assert_int_equal(zt_metrics_add_part(m, "zt_relay_total", ZT_METRIC_COUNTER, render_each, &b), 0);
+    assert_int_equal(zt_metrics_count(m), 2); /* families, not parts */
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 16);
+    assert_int_equal(zt_metrics_render(m, &out), 0);
+    const char *want = "# HELP zt_relay_total Relayed, by outcome.\n"
+                       "# TYPE zt_relay_total counter\n"
+                       "zt_relay_total{outcome=\"ok\"} 7\n"
+                       "zt_relay_total{outcome=\"failed\"} 2\n"
+                       "zt_relay_total{reason=\"timeout\"} 4\n"
+                       "zt_relay_total{reason=\"refused\"} 0\n"
+                       "zt_relay_total{reason=\"ok\"} 9\n"
+                       "# HELP zt_served_total Requests served.\n"
+                       "# TYPE zt_served_total counter\n"
+                       "zt_served_total 5\n";
+    assert_string_equal(zt_buf_str(&out), want);
+    zt_buf_deinit(&out);
+    zt_metrics_free(m);
+}
+
 static void test_emit_each(void **state)
 {
     (void)state;
@@ -272,6 +308,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_render, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_parts, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_emit_each, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_table_index, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_emitf_too_long, zt_test_leak_setup, zt_test_leak_teardown),

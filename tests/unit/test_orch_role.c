@@ -317,6 +317,12 @@ static void test_runner_sink(void **state)
 
 /* ---- metrics: each part registers its own ------------------------------------------ */
 
+static int no_samples(void *ud, struct zt_metrics_out *o)
+{
+    (void)ud, (void)o;
+    return 0;
+}
+
 static void test_metrics(void **state)
 {
     (void)state;
@@ -331,6 +337,15 @@ static void test_metrics(void **state)
     assert_int_equal(zt_registry_register_metrics(g.reg, m), 0);
     assert_int_equal(zt_verifier_register_metrics(zt_orch_role_verifier(g.role), m), 0);
     assert_int_equal(zt_nat_relay_register_metrics(zt_orch_role_relay(g.role), m), 0);
+    /* families shared with the routes (which register them first in a
+     * node): the runner, the role and its lease table add their parts */
+    assert_int_equal(zt_metrics_add_fn(m, "zentalk_jobs_total", "Requests, by where they ran.", ZT_METRIC_COUNTER,
+                                       no_samples, NULL),
+                     0);
+    assert_int_equal(zt_metrics_add_fn(m, "zentalk_orchestrator_refusals_total", "Refused, by reason.",
+                                       ZT_METRIC_COUNTER, no_samples, NULL),
+                     0);
+    assert_int_equal(zt_orch_role_register_metrics(g.role, m), 0);
     assert_int_equal(zt_gw_runner_register_metrics(run, m), 0);
     assert_int_equal(zt_gw_runner_register_placement_metrics(run, m), 0);
     assert_int_equal(zt_gw_runner_register_metrics(run, m), ZT_EEXIST); /* a family has one owner */
@@ -353,6 +368,11 @@ static void test_metrics(void **state)
         "zentalk_orchestrator_job_retries_total{reason=\"unverified\"} 0\n",
         "zentalk_orchestrator_jobs_total{outcome=\"done\"} 0\n",
         "zentalk_orchestrator_placement_seconds_count 0\n",
+        "zentalk_jobs_total{where=\"remote\"} 0\n",
+        "zentalk_orchestrator_refusals_total{reason=\"not_job_gateway\"} 0\n",
+        "zentalk_orchestrator_refusals_total{reason=\"unproven_verdict\"} 0\n",
+        "zentalk_orchestrator_refusals_total{reason=\"queue_full\"} 0\n",
+        "zentalk_orchestrator_refusals_total{reason=\"no_worker\"} 0\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (!strstr(t, want[i])) printf("missing: %s", want[i]);
