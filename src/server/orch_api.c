@@ -121,9 +121,13 @@ int zt__orch_register_metrics(struct zt__orch *o, struct zt_metrics *m)
 
 /* ---- records ------------------------------------------------------------------- */
 
+/* Whether this node runs no orchestrator here (none, or a gateway's role
+ * whose orchestrator runs in another process: no registry, lease table or
+ * limiters here): answered 404 (review9 F1: a remote gateway's
+ * check-report route reached a NULL lease table and crashed). */
 static bool no_orchestrator(struct zt__orch *o, struct zt_http_resp *resp)
 {
-    if (o) return false;
+    if (o && !zt_orch_role_is_remote(o->role)) return false;
     zt_http_resp_error(resp, 404, "not_an_orchestrator", "this node does not run the orchestrator role (node.roles)");
     return true;
 }

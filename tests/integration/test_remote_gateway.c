@@ -157,11 +157,19 @@ static void test_remote_gateway(void **state)
     /* the NAT relay's routes are the orchestrator's: a gateway whose
      * orchestrator runs elsewhere answers 404 (it once handed a NULL relay
      * to them and crashed on an unauthenticated request) */
-    char relay_paths[2][200];
+    char relay_paths[9][200];
     snprintf(relay_paths[0], sizeof relay_paths[0], "/v1/orchestrator/relay-result/%s",
              "0123456789abcdef0123456789abcdef");
     snprintf(relay_paths[1], sizeof relay_paths[1], "/v1/orchestrator/relay/%s/v1/models", orch_id);
-    for (size_t i = 0; i < 2; i++) {
+    /* and every other orchestrator route (review9 F1: check-report, open
+     * to anyone, crashed such a gateway on its NULL lease table) */
+    static const char *const others[] = {"/v1/orchestrator/check-report", "/v1/orchestrator/lease",
+                                         "/v1/orchestrator/report",       "/v1/orchestrator/revoke",
+                                         "/v1/orchestrator/join",         "/v1/orchestrator/heartbeat",
+                                         "/v1/orchestrator/leave"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        snprintf(relay_paths[2 + i], sizeof relay_paths[2 + i], "%s", others[i]);
+    for (size_t i = 0; i < sizeof relay_paths / sizeof relay_paths[0]; i++) {
         struct resp rr;
         http(gw.port, "POST", relay_paths[i], "application/json", "{}", &rr);
         assert_int_equal(rr.status, 404);
