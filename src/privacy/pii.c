@@ -508,24 +508,50 @@ static bool iin_ok(const char *d, size_t n)
     return false;
 }
 
+static size_t iban_length(const char *cc);
+
 /* Round 9: the digits at s continue an IBAN written in groups ("ES16 4258
  * 8981 ...", "FR55 8100 4976 ..."): a country code and check digits, then
- * groups of four, before s. An IBAN that fails its checksum is no card. */
-static bool after_iban_head(const char *t, size_t s)
+ * groups of four, before s, the whole run its country's IBAN length, and
+ * valid (mod-97) or called an IBAN: its digits are the IBAN's, not a
+ * card's. Not any such head: "ref XY12 4111 1111 1111 1111" and "flight
+ * BA12 4111 1111 1111 1111" still have a card (review9 F2). */
+static bool after_iban_head(const char *t, size_t len, size_t s)
 {
-    size_t i = s;
-    for (int groups = 0; groups < 8; groups++) {
+    size_t i = s, head = SIZE_MAX;
+    for (int groups = 0; groups < 8 && head == SIZE_MAX; groups++) {
         if (i < 5 || t[i - 1] != ' ') return false;
         size_t g = i - 1;
         if (g >= 4 && is_upper((unsigned char)t[g - 4]) && is_upper((unsigned char)t[g - 3]) &&
             zt_ascii_digit((unsigned char)t[g - 2]) && zt_ascii_digit((unsigned char)t[g - 1]) &&
-            (g == 4 || !is_word((unsigned char)t[g - 5])))
-            return true;
+            (g == 4 || !is_word((unsigned char)t[g - 5]))) {
+            head = g - 4;
+            break;
+        }
         if (g < 4) return false;
         for (size_t k = g - 4; k < g; k++)
             if (!zt_ascii_digit((unsigned char)t[k])) return false;
         i = g - 4;
     }
+    if (head == SIZE_MAX) return false;
+    size_t want = iban_length(t + head);
+    if (!want) return false;
+    char compact[34];
+    size_t n = 0;
+    for (size_t k = head; k < len && n < want; k++) {
+        unsigned char ch = (unsigned char)t[k];
+        if (zt_ascii_alnum(ch)) compact[n++] = (char)(zt_ascii_alpha(ch) ? (ch & ~0x20) : ch);
+        else if (ch != ' ') break;
+    }
+    if (n != want) return false;
+    if (zt_pii_iban_ok(compact, n)) return true;
+    /* one that fails its checksum is still an IBAN where the message calls
+     * it one ("the IBAN ES16 4258 ... is wrong"): "iban" within the 40
+     * bytes before it */
+    size_t from = head > 40 ? head - 40 : 0;
+    for (size_t k = from; k + 4 <= head; k++)
+        if ((t[k] | 0x20) == 'i' && (t[k + 1] | 0x20) == 'b' && (t[k + 2] | 0x20) == 'a' && (t[k + 3] | 0x20) == 'n')
+            return true;
     return false;
 }
 
@@ -534,7 +560,7 @@ static void scan_card(const char *t, size_t len, struct cands *c)
     for (size_t s = 0; s < len && !c->err; s++) {
         if (!zt_ascii_digit((unsigned char)t[s]) || num_left_joined(t, s)) continue;
         if (s > 0 && t[s - 1] == '+') continue;
-        if (after_iban_head(t, s)) {
+        if (after_iban_head(t, len, s)) {
             while (s + 1 < len && zt_ascii_digit((unsigned char)t[s + 1])) s++;
             continue;
         }

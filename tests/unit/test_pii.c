@@ -332,6 +332,9 @@ static void test_issue16_types(void **state)
     assert_false(found(NULL, "invoice 07700900456 is paid", ZT_PII_PHONE, NULL));
     /* round 9: digits continuing an IBAN's groups are no card, even where they pass Luhn */
     assert_false(found(NULL, "the IBAN ES16 4258 8981 9713 5708 7554 is wrong", ZT_PII_CARD, NULL));
+    /* review9 F2: not after any "XX00" head: a card after a reference or a flight number is a card */
+    assert_true(found(NULL, "ref XY12 4111 1111 1111 1111 thanks", ZT_PII_CARD, NULL));
+    assert_true(found(NULL, "flight BA12 4111 1111 1111 1111 ok", ZT_PII_CARD, NULL));
     assert_true(found(NULL, "card 4258 8981 9713 5708", ZT_PII_CARD, NULL));
     /* round 9: HMRC's example prefix called an example */
     assert_false(found(NULL, "the dummy NINO QQ 12 34 56 C in the form", ZT_PII_UK_NINO, NULL));
