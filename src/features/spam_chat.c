@@ -229,9 +229,11 @@ static const char *const G_CTA[] = {"claim", "verify", "click", "redeem", "updat
                                     "riscattalo", "klik", "actualice", "bestätigen", "réglez", "paga", "join", "visit",
                                     "reply yes", "keep your current password", NULL};
 
-/* round 9: a warrant or legal action that a call or a payment settles */
+/* round 9: a warrant or legal action that a call or a payment settles
+ * (not "unpaid taxes" + "pay": people say that of their own taxes,
+ * review9 F3) */
 static const char *const G_AUTHORITY[] = {"a warrant", "warrant has been issued", "warrant for your arrest", "arrest warrant",
-                                          "unpaid taxes", "legal action against you", "lawsuit against you",
+                                          "legal action against you", "lawsuit against you",
                                           "this is the police", "haftbefehl", "mandat d'arrêt", "orden de arresto", NULL};
 static const char *const G_AUTHORITY2[] = {"call back", "call us", "immediately", "settle", "pay", "avoid arrest", "fine",
                                            "press 1", "bezahlen", "payer", "pagar", NULL};
@@ -242,7 +244,12 @@ static const char *const G_RECEIVE[] = {"to receive your money", "to receive the
                                         "recibir el pago", "receber o dinheiro", "ricevere il pagamento", NULL};
 static const char *const G_RECEIVE2[] = {"click", "klik", "tap", "link", "klicken", "cliquez", "clic", "clique", "clicca", NULL};
 /* round 9: an app to install from a message ("lihat foto resi di aplikasi ini (file .apk)") */
-static const char *const G_APK[] = {"apk", "install this app", "download this app", "unduh aplikasi", NULL};
+static const char *const G_APK[] = {"install this app", "download this app", "unduh aplikasi", NULL};
+/* an .apk file only with what a lure says of it ("lihat foto resi di aplikasi ini (file .apk)"),
+ * not a developer's "send me the apk when the build is done" (review9 F3) */
+static const char *const G_APK_FILE[] = {".apk", "apk file", "file apk", NULL};
+static const char *const G_APK_LURE[] = {"resi", "paket", "package", "parcel", "delivery", "foto", "photo", "invoice",
+                                         "tagihan", "undangan", "invitation", "lihat", "buka", "open it", NULL};
 /* round 9: a warning about scams, which is no scam ("fake texts from the tax office are going round, don't click") */
 static const char *const G_WARNING[] = {"fake sms", "faux sms", "fake texts", "fake messages", "messaggi falsi", "sms falsi",
                                         "mensajes falsos", "gefälschte", "nep-sms", "scam going round", "scam going around",
@@ -253,7 +260,7 @@ static const char *const G_WARNING[] = {"fake sms", "faux sms", "fake texts", "f
                                         "told her to delete", "told him to delete", "told them to delete", "texts are real",
                                         "no need to send anything", "nothing to send", "ne jamais répondre", "nie antworten", NULL};
 
-enum { REQ_URL = 1 };
+enum { REQ_URL = 1, REQ_NO_URL = 2 };
 #define MORE 0.5 /* each further phrase of a matched group, up to two */
 
 struct rule {
@@ -262,7 +269,7 @@ struct rule {
     const char *const *a;
     const char *const *b; /* NULL: none */
     double w_alone;       /* a without b */
-    int req;              /* REQ_URL: only with a link */
+    int req;              /* REQ_URL: only with a link; REQ_NO_URL: only without one */
 };
 
 static const struct rule rules[] = {
@@ -304,7 +311,10 @@ static const struct rule rules[] = {
     {"authority", 2.6, G_AUTHORITY, G_AUTHORITY2, 0, 0},
     {"receive_payment", 2.6, G_RECEIVE, G_RECEIVE2, 0.8, 0},
     {"app_install", 2.2, G_APK, NULL, 0, 0},
-    {"scam_warning", -2.5, G_WARNING, NULL, 0, 0},
+    {"app_install", 2.2, G_APK_FILE, G_APK_LURE, 0, 0},
+    /* a warning with a link of its own is no warning: a scammer's "beware
+     * of fake texts" before the link must not lower its score (review9 F3) */
+    {"scam_warning", -2.5, G_WARNING, NULL, 0, REQ_NO_URL},
 };
 
 /* ---- matching ------------------------------------------------------------------ */
@@ -704,6 +714,7 @@ double zt__spam_chat_cues(const char *text, size_t len, struct zt__spam_cue *cue
     for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
         const struct rule *ru = &rules[r];
         if ((ru->req & REQ_URL) && !links) continue;
+        if ((ru->req & REQ_NO_URL) && links) continue;
         if (!keys_a[r] || (ru->b && !keys_b[r])) continue;
         int k = count_in(&st, low, n, ru->a, keys_a[r]);
         if (!k) continue;

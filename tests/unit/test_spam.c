@@ -477,6 +477,10 @@ static void test_chat_cues(void **state)
     assert_true(cue("join the VIP pump group, we call the coin before the pump, 300% profit", "investment"));
     assert_true(cue("there are fake texts going round from the bank, don't click on anything", "scam_warning"));
     assert_false(cue("I paid the deposit, thanks for the link", "receive_payment"));
+    /* review9 F3: people's own taxes, a developer's apk, a "warning" carrying a link */
+    assert_false(cue("I have unpaid taxes, I need to pay them before Friday", "authority"));
+    assert_false(cue("send me the apk when the build is done", "app_install"));
+    assert_false(cue("beware of fake texts, verify your account here: http://bank-verify.example/x", "scam_warning"));
     /* nothing in everyday chat */
     struct zt__spam_cue v[4];
     size_t n = 9;
