@@ -242,7 +242,8 @@ static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struc
             size_t b = a + 1;
             while (b < n && b < a + 5 && !is_insult(&w[b]) && in(&w[b], FILLER)) b++;
             bool joke = eqw(&w[a], "joke") || eqw(&w[a], "nothing") || eqw(&w[a], "nobody") || eqw(&w[a], "waste");
-            if (!joke && (v0 > 0 || b >= n || is_insult(&w[b]))) put(h, "insult", w_insult);
+            /* one word alone ("Creepy!", "Weird.") is a reaction, not aimed at anyone (review9 F8) */
+            if (!joke && (v0 > 0 || (b >= n && n > 1) || (b < n && is_insult(&w[b])))) put(h, "insult", w_insult);
         }
     }
     /* a dismissal with an insult noun: "get lost, freak", "shut up idiot" */

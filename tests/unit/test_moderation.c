@@ -417,6 +417,7 @@ static void test_harassment_rules(void **state)
         {"you should be careful on the ice", NULL},
         {"ik ga dood van de honger", NULL},
         {"I'll wait for you outside the cinema", NULL},
+        {"Creepy!", NULL}, /* review9 F8: one word alone is a reaction */
     };
     for (size_t i = 0; i < sizeof r9 / sizeof r9[0]; i++) {
         if (r9[i].rule) expect(r9[i].text, ZT_MOD_HARASSMENT, r9[i].rule);
