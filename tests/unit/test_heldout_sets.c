@@ -93,10 +93,10 @@ static const struct pin {
     {"heldout9", "sentiment.tsv", "85b53b1d478d937d59653c6d22139722a4cf0a23df74ef932c6812dc78159a4c"},
     {"heldout9", "moderation.tsv", "b1784dcda9c787e2f454b0149027dbe612acc4f719443255e716ae1fa9be1196"},
     {"heldout9", "pii.tsv", "9dae92d322765a2b13ef6dc3d8a4f7f8176b99d263d9c5f535a86f694997b355"},
-    {"heldout10", "spam_chat.tsv", "aa51b4198cbed439738987e6f66215389d7bcc5eeee4b261d207c04963fdc472"},
+    {"heldout10", "spam_chat.tsv", "0149c331bffee47dd2d2c2a5d82a8e9c8482cb115dde604093cac8fb616329fa"},
     {"heldout10", "ordinary_chat.tsv", "8a313c2bb174600a9055348c0ff1a2b7fbae16b22c0229ab1061bf02c61b1db6"},
     {"heldout10", "sentiment.tsv", "14e86e275ec5997352f7ec46ee15226ef0c39d899017f12dae98a386cbad830c"},
-    {"heldout10", "moderation.tsv", "af099b6cf354e0a230d3378b0fd7ea74c946d0dd6da077f801b22644f88d185e"},
+    {"heldout10", "moderation.tsv", "228fb16abdad8d08b92e1d484970e4157eec69e0fb83ea19cd9af48c553357f9"},
     {"heldout10", "pii.tsv", "365f35735e1950ffd12484bee1f3779c849aa4e6a3cdc785d7cc806460c44931"},
 };
 
