@@ -100,11 +100,6 @@ ZT_NODISCARD int zt_attest_verify(const char *json, size_t len, const char *expe
 /* Free what a verified report holds and zero it. NULL is a no-op. */
 void zt_attest_report_deinit(struct zt_attest_report *r);
 
-/* SHA-256 of what fd reads, to its end (streaming, 1 MiB at a time), and
- * of a whole file (the running binary, a model). ZT_EIO (errno kept),
- * ZT_ENOMEM. */
-ZT_NODISCARD int zt_attest_hash_fd(int fd, uint8_t out[static 32]);
-ZT_NODISCARD int zt_attest_file_sha256(const char *path, uint8_t out[static 32]);
 /* SHA-256 of the running binary (/proc/self/exe): what a report states
  * as binary_sha256. ZT_EIO (errno kept), ZT_ENOMEM. */
 ZT_NODISCARD int zt_attest_self_sha256(uint8_t out[static 32]);

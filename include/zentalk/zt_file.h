@@ -17,6 +17,13 @@
  * *len are written only on success. */
 ZT_NODISCARD int zt_file_read(const char *path, size_t max, char **out, size_t *len);
 
+/* zt_file_read for a file that must be a regular file (a configuration
+ * file): path is opened without blocking, so a FIFO or a device there
+ * cannot hang the reader, and anything but a regular file (a directory, a
+ * FIFO, a socket, a device) is ZT_EINVAL with errno EINVAL. Otherwise the
+ * same errors. */
+ZT_NODISCARD int zt_file_read_regular(const char *path, size_t max, char **out, size_t *len);
+
 /* The same for a secret (a private key): *out is in sodium's guarded
  * memory (sodium_malloc, never an ordinary heap buffer), NUL-terminated;
  * free it with zt_file_secret_free, which wipes it. Same errors. */
@@ -37,6 +44,13 @@ ZT_NODISCARD int zt_file_read_stream(FILE *f, struct zt_buf *b);
  * know whether more was there asks for one byte more than it allows.
  * ZT_EIO on a read error (errno says why). */
 ZT_NODISCARD int zt_fd_read_full(int fd, void *p, size_t cap, size_t *len);
+
+/* Read fd to its end in chunks of at most cap bytes into buf, calling
+ * each(ud, buf, n) for every chunk read (n > 0), retrying EINTR. Returns 0
+ * at end of file, the first non-zero value each returns (reading stops
+ * there), or ZT_EIO on a read error (errno says why). */
+ZT_NODISCARD int zt_fd_read_chunks(int fd, void *buf, size_t cap,
+                                   int (*each)(void *ud, const void *p, size_t n), void *ud);
 
 /* Write all n bytes of p to fd, retrying EINTR and short writes. ZT_EIO on
  * an error (errno says why; 0 when write stopped accepting bytes). */

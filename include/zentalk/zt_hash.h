@@ -31,6 +31,13 @@ void zt_sha256_init(struct zt_sha256_ctx *c);
 void zt_sha256_update(struct zt_sha256_ctx *c, const void *in, size_t n);
 void zt_sha256_final(struct zt_sha256_ctx *c, uint8_t out[static ZT_SHA256_LEN]);
 
+/* SHA-256 of what fd reads, to its end (1 MiB at a time), and of the
+ * whole file at path (a model, the running binary). ZT_EIO (errno says
+ * why: ENOENT for a missing file), ZT_ENOMEM. out is written only on
+ * success. */
+ZT_NODISCARD int zt_sha256_fd(int fd, uint8_t out[static ZT_SHA256_LEN]);
+ZT_NODISCARD int zt_sha256_file(const char *path, uint8_t out[static ZT_SHA256_LEN]);
+
 /* Keccak-256 with the original Keccak padding, as Ethereum uses (not
  * SHA3-256), of in[0..n), or of the concatenation of parts[i][0..lens[i])
  * for i < n (zt_keccak256v; no copy of the parts is made). Used for
@@ -89,23 +96,23 @@ static inline uint64_t zt_splitmix64(uint64_t *state)
 /* A chained hash index over a table of at most n entries that its owner
  * keeps (and hashes) itself, entry i found by its hash h: chains linked
  * through next[], one per bucket (a power of two, at least min_buckets);
- * ZT_CHAIN_NIL ends a chain. The rate limiter's keys and the node
+ * ZT_HINDEX_NIL ends a chain. The rate limiter's keys and the node
  * signature replay cache use it. Not thread-safe: the owner locks. */
-#define ZT_CHAIN_NIL UINT32_MAX
-struct zt_chain {
+#define ZT_HINDEX_NIL UINT32_MAX
+struct zt_hindex {
     uint32_t *bucket, *next;
     uint32_t mask;
 };
 /* n and min_buckets at most 2^30. 0, ZT_EINVAL or ZT_ENOMEM. */
-ZT_NODISCARD int zt_chain_init(struct zt_chain *c, size_t n, size_t min_buckets);
-/* Frees what init allocated; a zeroed zt_chain is a no-op. */
-void zt_chain_deinit(struct zt_chain *c);
-/* The first entry of h's chain (then zt_chain_next), or ZT_CHAIN_NIL. */
-static inline uint32_t zt_chain_first(const struct zt_chain *c, uint32_t h) { return c->bucket[h & c->mask]; }
-static inline uint32_t zt_chain_next(const struct zt_chain *c, uint32_t i) { return c->next[i]; }
+ZT_NODISCARD int zt_hindex_init(struct zt_hindex *c, size_t n, size_t min_buckets);
+/* Frees what init allocated; a zeroed zt_hindex is a no-op. */
+void zt_hindex_deinit(struct zt_hindex *c);
+/* The first entry of h's chain (then zt_hindex_next), or ZT_HINDEX_NIL. */
+static inline uint32_t zt_hindex_first(const struct zt_hindex *c, uint32_t h) { return c->bucket[h & c->mask]; }
+static inline uint32_t zt_hindex_next(const struct zt_hindex *c, uint32_t i) { return c->next[i]; }
 /* Put entry i (not indexed now) at the head of h's chain. */
-void zt_chain_insert(struct zt_chain *c, uint32_t h, uint32_t i);
+void zt_hindex_insert(struct zt_hindex *c, uint32_t h, uint32_t i);
 /* Take entry i out of h's chain (no-op when it is not in it). */
-void zt_chain_remove(struct zt_chain *c, uint32_t h, uint32_t i);
+void zt_hindex_remove(struct zt_hindex *c, uint32_t h, uint32_t i);
 
 #endif

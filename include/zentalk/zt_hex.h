@@ -3,6 +3,7 @@
 #ifndef ZT_HEX_H
 #define ZT_HEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,10 @@ enum zt_hex_case {
 
 /* The value (0..15) of the hex digit c in either case, or -1. */
 int zt_hex_digit(char c);
+
+/* Whether s[0..slen) is hex that a decoder would take: an even number of
+ * digits that hc accepts (0 digits included). s == NULL is false. */
+bool zt_hex_valid(const char *s, size_t slen, enum zt_hex_case hc);
 
 /* Decode exactly n bytes from the 2n digits s[0..slen) into out. Anything
  * else (slen != 2n, a non-digit, an upper-case digit under ZT_HEX_LOWER)

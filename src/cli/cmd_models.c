@@ -32,7 +32,9 @@
 #include "cmd_models.h"
 #include "cmd_mesh.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_buf.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_http_client.h"
@@ -255,14 +257,9 @@ static int name_from_url(const char *url, char *out, size_t cap)
 
 static bool parse_hex_sha256(const char *s, char out[HEX_LEN + 1])
 {
-    if (strlen(s) != HEX_LEN) return false;
-    for (size_t i = 0; i < HEX_LEN; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'F') c = (char)(c - 'A' + 'a');
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-        out[i] = c;
-    }
-    out[HEX_LEN] = '\0';
+    uint8_t sha[ZT_SHA256_LEN];
+    if (zt_hex_decode_str(sha, sizeof sha, s, ZT_HEX_ANY_CASE) != 0) return false;
+    zt_hex_encode(out, sha, sizeof sha); /* the canonical lower case */
     return true;
 }
 
@@ -310,15 +307,9 @@ static int take_bytes(struct pull *p, const char *data, size_t n)
     if (interrupted) return ZT_ECLOSED;
     note_magic(p, data, n);
     if (p->not_gguf) return ZT_EPARSE;
-    size_t off = 0;
-    while (off < n) {
-        ssize_t w = write(p->fd, data + off, n - off);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            p->write_errno = errno;
-            return ZT_EIO;
-        }
-        off += (size_t)w;
+    if (zt_fd_write_full(p->fd, data, n) != 0) {
+        p->write_errno = errno ? errno : EIO;
+        return ZT_EIO;
     }
     zt_sha256_update(&p->sha, data, n);
     p->have += n;
@@ -454,17 +445,9 @@ static int copy_local(struct pull *p, const char *url, char *why, size_t why_len
         rc = ZT_EIO;
         goto out;
     }
-    for (;;) {
-        ssize_t r = read(fd, buf, HASH_CHUNK);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            snprintf(why, why_len, "cannot read the file: %s", strerror(errno));
-            rc = ZT_EIO;
-            goto out;
-        }
-        if (r == 0) break;
-        if ((rc = on_body(p, buf, (size_t)r)) != 0) goto out;
-    }
+    rc = zt_fd_read_chunks(fd, buf, HASH_CHUNK, on_body, p);
+    if (rc == ZT_EIO && !p->write_errno) /* else writing the .partial failed */
+        snprintf(why, why_len, "cannot read the file: %s", strerror(errno));
 out:
     zt_free(buf);
     close(fd);
@@ -512,45 +495,28 @@ static int transfer(struct pull *p, const char *url, char *why, size_t why_len)
 
 /* Hash the bytes already in the .partial (and note its magic), leaving the
  * offset at its end. */
+/* One piece of an existing .partial into the hash: ZT_ECLOSED on Ctrl-C. */
+static int hash_piece(void *ud, const void *data, size_t n)
+{
+    struct pull *p = ud;
+    if (interrupted) return ZT_ECLOSED;
+    note_magic(p, data, n);
+    zt_sha256_update(&p->sha, data, n);
+    p->have += n;
+    return 0;
+}
+
 static int hash_existing(struct pull *p, const char *path)
 {
-    int rc = -1;
     unsigned char *buf = zt_malloc(HASH_CHUNK);
     if (!buf) {
         say_error("out of memory");
-        goto out;
+        return -1;
     }
-    for (;;) {
-        if (interrupted) goto out;
-        ssize_t r = read(p->fd, buf, HASH_CHUNK);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            say_error("cannot read %s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (r == 0) break;
-        note_magic(p, buf, (size_t)r);
-        zt_sha256_update(&p->sha, buf, (size_t)r);
-        p->have += (uint64_t)r;
-    }
-    rc = 0;
-out:
+    int rc = zt_fd_read_chunks(p->fd, buf, HASH_CHUNK, hash_piece, p);
+    if (rc == ZT_EIO) say_error("cannot read %s: %s", path, strerror(errno));
     zt_free(buf);
-    return rc;
-}
-
-static int write_all(int fd, const char *s, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    return rc ? -1 : 0;
 }
 
 /* The sidecar, in sha256sum format so `sha256sum -c` works from DIR/models. */
@@ -561,7 +527,7 @@ static int write_sidecar_tmp(const char *path, const char *hex, const char *name
     if (n < 0 || (size_t)n >= sizeof line) return -1;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return -1;
-    int rc = write_all(fd, line, (size_t)n) == 0 && fsync(fd) == 0 ? 0 : -1;
+    int rc = zt_fd_write_full(fd, line, (size_t)n) == 0 && fsync(fd) == 0 ? 0 : -1;
     int e = errno;
     if (close(fd) != 0 && rc == 0) rc = -1;
     errno = rc ? e : 0;

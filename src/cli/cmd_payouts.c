@@ -11,6 +11,7 @@
 #include "cmd_payouts.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_config.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_store.h"
 
@@ -79,7 +80,7 @@ static int keygen(const struct zt_config *cfg, const char *out, const char *var)
         uint8_t a[20];
         char hex[41];
         zt_payout_key_address(k, a);
-        for (int i = 0; i < 20; i++) snprintf(hex + 2 * i, 3, "%02x", a[i]);
+        zt_hex_encode(hex, a, sizeof a);
         printf("0x%s (payout key written to %s)\n", hex, path);
     } else if (rc == ZT_EEXIST) {
         zt__cli_say("payouts keygen: %s exists (a payout key is never overwritten)", path);

@@ -18,7 +18,6 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -35,6 +34,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_assets_dir.h"
 #include "zentalk/zt_config.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_json_num.h"
 #include "zentalk/zt_str.h"
 
@@ -2325,62 +2325,31 @@ static bool kind_known(const char *kind)
     return false;
 }
 
-/* Read a whole regular file of at most ZT_CFG_MAX_FILE_BYTES. Returns 0,
+/* Read a whole regular file of at most ZT_CFG_MAX_FILE_BYTES (without
+ * blocking: a FIFO named config.yaml must not hang start-up). Returns 0,
  * ZT_ENOTFOUND (no such file: not reported), ZT_EIO or ZT_ETOOBIG (both
  * reported) or ZT_ENOMEM. */
 static int read_file(const char *path, char **out, size_t *len_out, struct report *rep)
 {
     char why[256];
-    char *data = NULL;
-    size_t len = 0;
-    int rc = 0;
-    /* O_NONBLOCK: opening a FIFO named config.yaml must not hang start-up. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        if (errno == ENOENT) return ZT_ENOTFOUND;
-        snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
+    int rc = zt_file_read_regular(path, ZT_CFG_MAX_FILE_BYTES, out, len_out);
+    switch (rc) {
+    case 0:
+    case ZT_ENOTFOUND:
+    case ZT_ENOMEM:
+        return rc;
+    case ZT_EINVAL:
+        report_add(rep, false, path, NULL, "not a regular file");
+        return ZT_EIO;
+    case ZT_ETOOBIG:
+        snprintf(why, sizeof why, "file is too large (more than %d bytes)", ZT_CFG_MAX_FILE_BYTES);
+        report_add(rep, false, path, NULL, why);
+        return ZT_ETOOBIG;
+    default:
+        snprintf(why, sizeof why, "cannot read: %s", strerror(errno));
         report_add(rep, false, path, NULL, why);
         return ZT_EIO;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        report_add(rep, false, path, NULL, "not a regular file");
-        rc = ZT_EIO;
-        goto out;
-    }
-    if (st.st_size > ZT_CFG_MAX_FILE_BYTES) {
-        snprintf(why, sizeof why, "file is too large (%jd bytes; at most %d)", (intmax_t)st.st_size,
-                 ZT_CFG_MAX_FILE_BYTES);
-        report_add(rep, false, path, NULL, why);
-        rc = ZT_ETOOBIG;
-        goto out;
-    }
-    size_t want = (size_t)st.st_size;
-    data = zt_malloc(want + 1);
-    if (!data) {
-        rc = ZT_ENOMEM;
-        goto out;
-    }
-    while (len < want) {
-        ssize_t r = read(fd, data + len, want - len);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            snprintf(why, sizeof why, "cannot read: %s", strerror(errno));
-            report_add(rep, false, path, NULL, why);
-            rc = ZT_EIO;
-            goto out;
-        }
-        if (r == 0) break; /* the file shrank: parse what is there */
-        len += (size_t)r;
-    }
-    data[len] = '\0';
-    *out = data;
-    *len_out = len;
-    data = NULL;
-out:
-    zt_free(data);
-    close(fd);
-    return rc;
 }
 
 /* *.yaml files in dir that are none of ours: probably a typo. */

@@ -1,9 +1,14 @@
 /* hash.c: SHA-256 and BLAKE2b through libsodium. */
+#include <errno.h>
+#include <fcntl.h>
 #include <nettle/sha3.h>
 #include <sodium.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "zentalk/zt_alloc.h"
 #include "zentalk/zt_endian.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_hash.h"
 
 _Static_assert(sizeof(crypto_hash_sha256_state) <= sizeof(((struct zt_sha256_ctx *)0)->opaque),
@@ -44,6 +49,39 @@ void zt_sha256_final(struct zt_sha256_ctx *c, uint8_t out[static ZT_SHA256_LEN])
 {
     crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)c->opaque, out);
     sodium_memzero(c, sizeof *c);
+}
+
+static int sha256_chunk(void *ud, const void *p, size_t n)
+{
+    zt_sha256_update(ud, p, n);
+    return 0;
+}
+
+int zt_sha256_fd(int fd, uint8_t out[static ZT_SHA256_LEN])
+{
+    enum { CHUNK = 1 << 20 };
+    void *buf = zt_malloc(CHUNK);
+    if (!buf) return ZT_ENOMEM;
+    struct zt_sha256_ctx c;
+    zt_sha256_init(&c);
+    int rc = zt_fd_read_chunks(fd, buf, CHUNK, sha256_chunk, &c);
+    int e = errno;
+    if (rc == 0) zt_sha256_final(&c, out);
+    sodium_memzero(&c, sizeof c);
+    zt_free(buf);
+    errno = e;
+    return rc;
+}
+
+int zt_sha256_file(const char *path, uint8_t out[static ZT_SHA256_LEN])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return ZT_EIO;
+    int rc = zt_sha256_fd(fd, out);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
 }
 
 /* Keccak-256: Debian ships no Keccak-256 (pre-SHA-3 padding) library, so

@@ -39,13 +39,18 @@ int zt_hex_digit(char c)
     return digit(c, ZT_HEX_ANY_CASE, &v) ? (int)v : -1;
 }
 
-int zt_hex_decode(uint8_t *out, size_t n, const char *s, size_t slen, enum zt_hex_case hc)
+bool zt_hex_valid(const char *s, size_t slen, enum zt_hex_case hc)
 {
-    if (!s || n > SIZE_MAX / 2 || slen != 2 * n) return ZT_EPARSE;
-    /* Check every digit before writing a byte: out-params only on success. */
+    if (!s || slen % 2) return false;
     unsigned ok = 1, v;
     for (size_t i = 0; i < slen; i++) ok &= digit(s[i], hc, &v);
-    if (!ok) return ZT_EPARSE;
+    return ok;
+}
+
+int zt_hex_decode(uint8_t *out, size_t n, const char *s, size_t slen, enum zt_hex_case hc)
+{
+    /* Check every digit before writing a byte: out-params only on success. */
+    if (!s || n > SIZE_MAX / 2 || slen != 2 * n || !zt_hex_valid(s, slen, hc)) return ZT_EPARSE;
     for (size_t i = 0; i < n; i++) {
         unsigned hi, lo;
         (void)digit(s[2 * i], hc, &hi);

@@ -22,19 +22,12 @@ static const char *const report_keys[] = {"v",      "type",   "node_id",   "ed25
                                           "kem_pk", "nonce",  "binary_sha256", "engine",
                                           "models", "issued_at", "evidence", "sig", NULL};
 
-static bool is_hex_digit(char c, bool lower_only)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (!lower_only && c >= 'A' && c <= 'F');
-}
-
 static bool nonce_ok(const char *s, bool lower_only)
 {
     if (!s) return false;
     size_t n = strnlen(s, 2 * ZT_ATTEST_NONCE_MAX + 1);
-    if (n < 2 * ZT_ATTEST_NONCE_MIN || n > 2 * ZT_ATTEST_NONCE_MAX || n % 2) return false;
-    for (size_t i = 0; i < n; i++)
-        if (!is_hex_digit(s[i], lower_only)) return false;
-    return true;
+    if (n < 2 * ZT_ATTEST_NONCE_MIN || n > 2 * ZT_ATTEST_NONCE_MAX) return false;
+    return zt_hex_valid(s, n, lower_only ? ZT_HEX_LOWER : ZT_HEX_ANY_CASE);
 }
 
 bool zt_attest_nonce_valid(const char *s)
@@ -246,45 +239,9 @@ out:
 
 /* ---- file hashes ---------------------------------------------------------- */
 
-#define READ_CHUNK ((size_t)1 << 20)
-
-/* Hash what fd reads, to the end. */
-int zt_attest_hash_fd(int fd, uint8_t out[static ZT_SHA256_LEN])
-{
-    uint8_t *buf = zt_malloc(READ_CHUNK);
-    if (!buf) return ZT_ENOMEM;
-    struct zt_sha256_ctx c;
-    zt_sha256_init(&c);
-    int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf, READ_CHUNK);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            rc = ZT_EIO;
-            break;
-        }
-        if (n == 0) break;
-        zt_sha256_update(&c, buf, (size_t)n);
-    }
-    if (rc == 0) zt_sha256_final(&c, out);
-    zt_free(buf);
-    return rc;
-}
-
-int zt_attest_file_sha256(const char *path, uint8_t out[static ZT_SHA256_LEN])
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ZT_EIO;
-    int rc = zt_attest_hash_fd(fd, out);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return rc;
-}
-
 int zt_attest_self_sha256(uint8_t out[static ZT_SHA256_LEN])
 {
-    return zt_attest_file_sha256("/proc/self/exe", out);
+    return zt_sha256_file("/proc/self/exe", out);
 }
 
 /* ---- file hashes kept -------------------------------------------------------- */
@@ -381,7 +338,7 @@ int zt_attest_hashes_get(struct zt_attest_hashes *h, size_t slot, const char *pa
         close(fd);
         return 0;
     }
-    int rc = zt_attest_hash_fd(fd, out);
+    int rc = zt_sha256_fd(fd, out);
     bool keep = !rc && fstat(fd, &after) == 0 && may_keep(&st, &after, &t0);
     close(fd);
     if (rc) return rc;

@@ -8,6 +8,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_search.h"
 #include "zentalk/zt_str.h"
@@ -257,7 +258,6 @@ static int hashed_terms(struct zt_search *s, const char *text, size_t len, char 
         zt_free(toks);
         return ZT_ENOMEM;
     }
-    static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
         if (toks[i].kind != ZT_TOK_WORD && toks[i].kind != ZT_TOK_NUMBER) continue;
         char w[WORD_MAX + 1];
@@ -270,11 +270,10 @@ static int hashed_terms(struct zt_search *s, const char *text, size_t len, char 
         uint8_t h[TERM_HASH_LEN];
         crypto_generichash(h, sizeof h, stem, sl, s->uk->term, KEY_LEN);
         char *t = terms + k * TERM_TOKEN_LEN;
+        char hx[2 * TERM_HASH_LEN + 1]; /* a token has no room for the NUL */
+        zt_hex_encode(hx, h, TERM_HASH_LEN);
         t[0] = 't';
-        for (size_t j = 0; j < TERM_HASH_LEN; j++) {
-            t[1 + 2 * j] = hex[h[j] >> 4];
-            t[2 + 2 * j] = hex[h[j] & 15];
-        }
+        memcpy(t + 1, hx, 2 * TERM_HASH_LEN);
         k++;
         sodium_memzero(w, sizeof w);
     }

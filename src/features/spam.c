@@ -15,19 +15,11 @@
 
 /* ---- hashing -------------------------------------------------------------- */
 
-/* splitmix64's finaliser, so that the low bits used as a bucket mix well */
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static uint64_t feature_hash(const char *kind, const char *name, size_t nlen)
 {
     uint64_t h = zt_fnv1a64_step(ZT_FNV1A64_INIT, kind, strlen(kind));
     h = zt_fnv1a64_step(h, ":", 1);
-    h = mix64(zt_fnv1a64_step(h, name, nlen));
+    h = zt_mix64(zt_fnv1a64_step(h, name, nlen)); /* so that the low bits used as a bucket mix well */
     return h ? h : 1; /* 0 marks an empty slot of the set */
 }
 

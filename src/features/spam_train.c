@@ -16,6 +16,7 @@
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_buf.h"
+#include "zentalk/zt_endian.h"
 #include "zentalk/zt_file.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_spam.h"
@@ -480,24 +481,6 @@ static double predict(const struct corpus *c, const struct msg *m, const float *
     return 1.0 / (1.0 + exp(-(bias + x * s)));
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static void putf64(uint8_t *p, double d)
-{
-    uint64_t v;
-    memcpy(&v, &d, sizeof v);
-    put64(p, v);
-}
-
 int zt_spam_train(const struct zt_spam_train_opts *o, const char *out_path, struct zt_spam_info *info)
 {
     struct zt_spam_info in = {0};
@@ -621,25 +604,25 @@ int zt_spam_train(const struct zt_spam_train_opts *o, const char *out_path, stru
         rc = ZT_ENOMEM;
         goto out;
     }
-    put32(payload + 0, in.buckets_log2);
-    put32(payload + 4, in.epochs);
-    putf64(payload + 8, in.learning_rate);
-    putf64(payload + 16, in.l2);
-    put64(payload + 24, in.seed);
-    put32(payload + 32, in.holdout_mod);
-    put32(payload + 36, in.n_train);
-    put32(payload + 40, in.n_test);
-    put32(payload + 44, in.n_train_spam);
-    put32(payload + 48, in.n_test_spam);
-    putf64(payload + 56, in.precision);
-    putf64(payload + 64, in.recall);
-    putf64(payload + 72, in.f1);
-    putf64(payload + 80, in.accuracy);
-    putf64(payload + 88, bias);
+    zt_put_le32(payload + 0, in.buckets_log2);
+    zt_put_le32(payload + 4, in.epochs);
+    zt_put_le_f64(payload + 8, in.learning_rate);
+    zt_put_le_f64(payload + 16, in.l2);
+    zt_put_le64(payload + 24, in.seed);
+    zt_put_le32(payload + 32, in.holdout_mod);
+    zt_put_le32(payload + 36, in.n_train);
+    zt_put_le32(payload + 40, in.n_test);
+    zt_put_le32(payload + 44, in.n_train_spam);
+    zt_put_le32(payload + 48, in.n_test_spam);
+    zt_put_le_f64(payload + 56, in.precision);
+    zt_put_le_f64(payload + 64, in.recall);
+    zt_put_le_f64(payload + 72, in.f1);
+    zt_put_le_f64(payload + 80, in.accuracy);
+    zt_put_le_f64(payload + 88, bias);
     for (size_t i = 0; i < nb; i++) {
         uint32_t v;
         memcpy(&v, &w[i], sizeof v);
-        put32(payload + ZT__SPAM_PAYLOAD_HEADER + 4 * i, v);
+        zt_put_le32(payload + ZT__SPAM_PAYLOAD_HEADER + 4 * i, v);
     }
     rc = zt_asset_write(out_path, ZT_SPAM_ASSET_KIND, ZT_SPAM_ASSET_VERSION, in.data_sha256, payload, plen);
     if (rc) goto out;

@@ -21,6 +21,7 @@
 #include "zentalk/zt_quant.h"
 #include "zentalk/zt_gguf.h"
 #include "zentalk/zt_hash.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_model.h"
 #include "zentalk/zt_str.h"
@@ -414,23 +415,9 @@ int zt__infer_model_sha256(struct zt_infer *inf, const struct zt_cfg_model *e, c
     char path[1024], alt[1024];
     int rc = model_file(inf, e, path, sizeof path, alt, sizeof alt);
     if (rc) return rc;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ZT_EIO;
-    struct zt_sha256_ctx c;
-    zt_sha256_init(&c);
-    uint8_t *buf = zt_malloc((size_t)1 << 20);
-    if (!buf) {
-        fclose(f);
-        return ZT_ENOMEM;
-    }
-    size_t n;
-    while ((n = fread(buf, 1, (size_t)1 << 20, f)) > 0) zt_sha256_update(&c, buf, n);
-    rc = ferror(f) ? ZT_EIO : 0;
-    fclose(f);
-    zt_free(buf);
-    if (rc) return rc;
     uint8_t h[32];
-    zt_sha256_final(&c, h);
+    rc = zt_sha256_file(path, h);
+    if (rc) return rc;
     pthread_mutex_lock(&inf->mu);
     if (l->runner == r) {
         l->sha_of = r;
@@ -625,17 +612,9 @@ static bool id_ok(const char *id)
     return true;
 }
 
-static bool sha_hex_ok(const char *h)
-{
-    if (strlen(h) != 64) return false;
-    for (size_t i = 0; i < 64; i++)
-        if (!isdigit((unsigned char)h[i]) && !(h[i] >= 'a' && h[i] <= 'f')) return false;
-    return true;
-}
-
 int zt_infer_register(struct zt_infer *inf, const char *id, const char *path, const char *sha256_hex)
 {
-    if (!inf || !id || !path || !path[0] || !sha256_hex || !id_ok(id) || !sha_hex_ok(sha256_hex) ||
+    if (!inf || !id || !path || !path[0] || !sha256_hex || !id_ok(id) || strlen(sha256_hex) != 64 || !zt_hex_valid(sha256_hex, 64, ZT_HEX_LOWER) ||
         strlen(path) > 1024)
         return ZT_EINVAL;
     struct zt_cfg_model e = {.id = (char *)(uintptr_t)id, .path = (char *)(uintptr_t)path, .url = "",

@@ -30,6 +30,7 @@
 
 #include "transfer.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_endian.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
@@ -244,7 +245,7 @@ static bool v6_private(const uint8_t *b)
     static const uint8_t nat64[12] = {0, 0x64, 0xFF, 0x9B};
     static const uint8_t zero[16];
     if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
-        return v4_private((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15]);
+        return v4_private(zt_get_be32(b + 12));
     if (memcmp(b, zero, 15) == 0) return true;          /* :: and ::1 */
     return (b[0] & 0xFE) == 0xFC ||                     /* fc00::/7 unique local */
            (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) ||   /* fe80::/10 link-local */

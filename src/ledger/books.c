@@ -16,6 +16,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_buf.h"
 #include "zentalk/zt_config.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_metrics.h"
@@ -528,9 +529,7 @@ bool zt_chain_stake_admit(void *ud, const char *node_id)
     if (!c || !node_id) return false;
     if (c->prices.min_stake == 0) return true;
     bool ok = false;
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const char *p = node_id; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
-    struct stake_memo *m = &c->memo[h % STAKE_MEMO];
+    struct stake_memo *m = &c->memo[zt_fnv1a32_str(node_id) % STAKE_MEMO];
     size_t len = strlen(node_id);
     int64_t now = (int64_t)(zt_time_mono_ns() / 1000000);
     pthread_mutex_lock(&c->mu);

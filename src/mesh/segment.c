@@ -67,14 +67,6 @@ const struct zt__dbs_table *zt__dbs_table_find(const char *name, size_t len)
     return NULL;
 }
 
-static bool hex_ok(const char *s, size_t n)
-{
-    if (n % 2) return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
-    return true;
-}
-
 /* One line (without its '\n'): a JSON array of a known table's row, each
  * value of its column's type, in canonical form (what json_dumpb writes
  * compact and ASCII). scratch: ZT_DBSYNC_LINE_MAX bytes. */
@@ -93,7 +85,7 @@ static int check_line(const char *line, size_t len, char *scratch)
         if (json_is_null(v) && col->nullable) continue;
         bool ok = col->type == ZT__DBS_INT    ? json_is_integer(v)
                   : col->type == ZT__DBS_TEXT ? json_is_string(v)
-                                              : json_is_string(v) && hex_ok(json_string_value(v), json_string_length(v));
+                                              : json_is_string(v) && zt_hex_valid(json_string_value(v), json_string_length(v), ZT_HEX_LOWER);
         if (!ok) goto out;
     }
     size_t n = json_dumpb(a, scratch, ZT_DBSYNC_LINE_MAX, JSON_COMPACT | JSON_ENSURE_ASCII);

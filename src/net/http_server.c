@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_json_num.h"
 #include "zentalk/zt_http.h"
 #include "zentalk/zt_log.h"
@@ -284,9 +285,7 @@ static bool is_proxy_key(const struct zt_http_server *s, const struct addr_key *
 
 static unsigned addr_hash(const struct addr_key *k)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < sizeof k->b; i++) h = (h ^ k->b[i]) * 16777619u;
-    return h % ADDR_BUCKETS;
+    return (unsigned)(zt_fnv1a64(k->b, sizeof k->b) % ADDR_BUCKETS);
 }
 
 /* The caller holds gmu. NULL when absent (create false) or out of memory. */

@@ -144,7 +144,7 @@ struct cache_entry {
 struct zt_nodeauth_verifier {
     pthread_mutex_t mu;
     size_t max, used, head; /* ring: entries [head, head+used) mod max, oldest first */
-    struct zt_chain ix;      /* e by key_hash() */
+    struct zt_hindex ix;      /* e by key_hash() */
     struct cache_entry *e;
 };
 
@@ -157,7 +157,7 @@ int zt_nodeauth_verifier_new(size_t cache_max, struct zt_nodeauth_verifier **out
     pthread_mutex_init(&v->mu, NULL); /* first: zt_nodeauth_verifier_free undoes any step below */
     v->max = cache_max;
     v->e = zt_calloc(cache_max, sizeof *v->e);
-    if (!v->e || zt_chain_init(&v->ix, cache_max, cache_max) != 0) {
+    if (!v->e || zt_hindex_init(&v->ix, cache_max, cache_max) != 0) {
         zt_nodeauth_verifier_free(v);
         return ZT_ENOMEM;
     }
@@ -169,7 +169,7 @@ void zt_nodeauth_verifier_free(struct zt_nodeauth_verifier *v)
 {
     if (!v) return;
     pthread_mutex_destroy(&v->mu);
-    zt_chain_deinit(&v->ix);
+    zt_hindex_deinit(&v->ix);
     zt_free(v->e);
     zt_free(v);
 }
@@ -184,7 +184,7 @@ static uint32_t key_hash(const uint8_t key[KEY_LEN])
 static void drop_oldest(struct zt_nodeauth_verifier *v)
 {
     uint32_t i = (uint32_t)v->head;
-    zt_chain_remove(&v->ix, key_hash(v->e[i].key), i);
+    zt_hindex_remove(&v->ix, key_hash(v->e[i].key), i);
     v->head = (v->head + 1) % v->max;
     v->used--;
 }
@@ -196,7 +196,7 @@ static int cache_insert(struct zt_nodeauth_verifier *v, const uint8_t key[KEY_LE
     pthread_mutex_lock(&v->mu);
     while (v->used && v->e[v->head].expires <= now) drop_oldest(v);
     uint32_t h = key_hash(key);
-    for (uint32_t i = zt_chain_first(&v->ix, h); i != ZT_CHAIN_NIL; i = zt_chain_next(&v->ix, i)) {
+    for (uint32_t i = zt_hindex_first(&v->ix, h); i != ZT_HINDEX_NIL; i = zt_hindex_next(&v->ix, i)) {
         if (sodium_memcmp(v->e[i].key, key, KEY_LEN) == 0) {
             rc = ZT_EEXIST;
             goto out;
@@ -209,7 +209,7 @@ static int cache_insert(struct zt_nodeauth_verifier *v, const uint8_t key[KEY_LE
     uint32_t i = (uint32_t)((v->head + v->used) % v->max);
     memcpy(v->e[i].key, key, KEY_LEN);
     v->e[i].expires = now + 2 * ZT_NODEAUTH_WINDOW_S;
-    zt_chain_insert(&v->ix, h, i);
+    zt_hindex_insert(&v->ix, h, i);
     v->used++;
 out:
     pthread_mutex_unlock(&v->mu);

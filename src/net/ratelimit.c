@@ -28,7 +28,7 @@ struct zt_ratelimit {
     pthread_mutex_t mu;
     double rps, burst;
     size_t max, used;
-    struct zt_chain ix; /* e by key_hash() */
+    struct zt_hindex ix; /* e by key_hash() */
     struct rl_entry *e;
     uint32_t head, tail;
 };
@@ -45,7 +45,7 @@ int zt_ratelimit_new(double rps, double burst, size_t max_keys, struct zt_rateli
     rl->head = rl->tail = NIL;
     if (rps > 0) {
         rl->e = zt_calloc(max_keys, sizeof *rl->e);
-        if (!rl->e || zt_chain_init(&rl->ix, max_keys, max_keys * 2) != 0) {
+        if (!rl->e || zt_hindex_init(&rl->ix, max_keys, max_keys * 2) != 0) {
             zt_ratelimit_free(rl);
             return ZT_ENOMEM;
         }
@@ -58,7 +58,7 @@ void zt_ratelimit_free(struct zt_ratelimit *rl)
 {
     if (!rl) return;
     pthread_mutex_destroy(&rl->mu);
-    zt_chain_deinit(&rl->ix);
+    zt_hindex_deinit(&rl->ix);
     zt_free(rl->e);
     zt_free(rl);
 }
@@ -93,21 +93,21 @@ bool zt_ratelimit_take(struct zt_ratelimit *rl, const char *key, uint64_t now_ns
     zt_strlcpy(k, key, sizeof k);
     pthread_mutex_lock(&rl->mu);
     uint32_t h = key_hash(k);
-    uint32_t i = zt_chain_first(&rl->ix, h);
-    while (i != ZT_CHAIN_NIL && strcmp(rl->e[i].key, k) != 0) i = zt_chain_next(&rl->ix, i);
-    if (i == ZT_CHAIN_NIL) {
+    uint32_t i = zt_hindex_first(&rl->ix, h);
+    while (i != ZT_HINDEX_NIL && strcmp(rl->e[i].key, k) != 0) i = zt_hindex_next(&rl->ix, i);
+    if (i == ZT_HINDEX_NIL) {
         if (rl->used < rl->max) {
             i = (uint32_t)rl->used++;
         } else { /* evict the least recently used key */
             i = rl->tail;
             lru_unlink(rl, i);
-            zt_chain_remove(&rl->ix, key_hash(rl->e[i].key), i);
+            zt_hindex_remove(&rl->ix, key_hash(rl->e[i].key), i);
         }
         struct rl_entry *x = &rl->e[i];
         memcpy(x->key, k, sizeof x->key);
         x->tokens = rl->burst;
         x->last_ns = now_ns;
-        zt_chain_insert(&rl->ix, h, i);
+        zt_hindex_insert(&rl->ix, h, i);
     } else {
         lru_unlink(rl, i);
     }

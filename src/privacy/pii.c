@@ -16,6 +16,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_hash.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_pii.h"
 #include "zentalk/zt_str.h"
 #include "pii_internal.h"
@@ -44,13 +45,6 @@ struct zt_pii_detector {
 static bool is_upper(unsigned char c)
 {
     return c >= 'A' && c <= 'Z';
-}
-static int hex_val(unsigned char c)
-{
-    if (zt_ascii_digit(c)) return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
 }
 /* A byte that may not touch a hit on either side: letters, digits, and
  * bytes of multi-byte UTF-8 sequences (a letter in another script). */
@@ -739,14 +733,14 @@ static void scan_ipv4(const char *t, size_t len, struct cands *c)
 
 static bool is_v6_char(unsigned char ch)
 {
-    return hex_val(ch) >= 0 || ch == ':' || ch == '.';
+    return zt_hex_digit((char)ch) >= 0 || ch == ':' || ch == '.';
 }
 
 static void scan_ipv6(const char *t, size_t len, struct cands *c)
 {
     for (size_t s = 0; s < len && !c->err; s++) {
         unsigned char ch = (unsigned char)t[s];
-        if (!(hex_val(ch) >= 0 || ch == ':')) continue;
+        if (!(zt_hex_digit((char)ch) >= 0 || ch == ':')) continue;
         if (s > 0 && (is_word((unsigned char)t[s - 1]) || t[s - 1] == ':' || t[s - 1] == '.')) continue;
         size_t e = s, colons = 0;
         while (e < len && is_v6_char((unsigned char)t[e]) && e - s < 45) {
@@ -774,7 +768,7 @@ static void scan_ipv6(const char *t, size_t len, struct cands *c)
             size_t groups = 0;
             bool compressed = strstr(tmp, "::") != NULL;
             for (size_t q = 0; q < n; q++)
-                if (hex_val((unsigned char)tmp[q]) >= 0 && (q == 0 || tmp[q - 1] == ':')) groups++;
+                if (zt_hex_digit(tmp[q]) >= 0 && (q == 0 || tmp[q - 1] == ':')) groups++;
             if (groups < 2 && !(compressed && groups >= 1)) continue;
             struct in6_addr a;
             if (inet_pton(AF_INET6, tmp, &a) == 1) best = end;
@@ -797,7 +791,7 @@ bool zt_pii_eth_ok(const char *s, size_t n)
     char low[40];
     for (size_t i = 0; i < 40; i++) {
         unsigned char ch = (unsigned char)s[2 + i];
-        if (hex_val(ch) < 0) return false;
+        if (zt_hex_digit((char)ch) < 0) return false;
         if (ch >= 'a' && ch <= 'f') lower = true;
         if (ch >= 'A' && ch <= 'F') upper = true;
         low[i] = (char)((ch >= 'A' && ch <= 'F') ? ch + 32 : ch);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hex.h"
 #include "zentalk/zt_mesh.h"
 #include "zentalk/zt_str.h"
 
@@ -13,10 +14,7 @@
 
 static bool hex64(const char *s)
 {
-    if (!s || strlen(s) != 64) return false;
-    for (const char *c = s; *c; c++)
-        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'))) return false;
-    return true;
+    return s && strlen(s) == 64 && zt_hex_valid(s, 64, ZT_HEX_LOWER);
 }
 
 /* "sha256:<hex>" or "<hex>" -> the hex, or NULL. */

@@ -357,34 +357,6 @@ static void test_nonce_input(void **state)
     zt_identity_free(id);
 }
 
-static void test_file_sha256(void **state)
-{
-    (void)state;
-    char path[] = "/tmp/zt-attest-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "abc", 3), 3);
-    close(fd);
-    uint8_t h[ZT_SHA256_LEN];
-    char hex[2 * ZT_SHA256_LEN + 1];
-    assert_int_equal(zt_attest_file_sha256(path, h), 0);
-    zt_hex_encode(hex, h, sizeof h);
-    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    /* more than one read chunk (1 MiB) */
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    static uint8_t big[3u << 20];
-    for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)(i * 7);
-    assert_int_equal(fwrite(big, 1, sizeof big, f), sizeof big);
-    fclose(f);
-    uint8_t want[ZT_SHA256_LEN];
-    zt_sha256(want, big, sizeof big);
-    assert_int_equal(zt_attest_file_sha256(path, h), 0);
-    assert_memory_equal(h, want, sizeof h);
-    unlink(path);
-    assert_int_equal(zt_attest_file_sha256(path, h), ZT_EIO);
-}
-
 /* Write text (its length) to path, then give the file mtime back, as
  * `touch -r` or `cp -p` would. */
 static void write_with_mtime(const char *path, const char *text, const struct timespec *mtime)
@@ -615,7 +587,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_schema, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_nonce, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_nonce_input, setup, zt_test_leak_teardown),
-        cmocka_unit_test_setup_teardown(test_file_sha256, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_hashes_kept, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_hashes_swapped, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_hashes_racy, setup, zt_test_leak_teardown),

@@ -1,6 +1,6 @@
 /* test_core_codec.c: known-answer tests for the core helpers written once
  * for the whole tree: hex (zt_hex.h), byte order (zt_endian.h), bounded
- * whole-file reads (zt_file.h), FNV-1a and the chained index (zt_hash.h) and array growth
+ * whole-file reads (zt_file.h), FNV-1a, a file's SHA-256 and the chained index (zt_hash.h) and array growth
  * (zt_array_grow in zt_alloc.h). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
@@ -92,6 +93,33 @@ static void test_hex_rejects(void **state)
     assert_memory_equal(out, untouched, 4);
 }
 
+static void test_hex_valid(void **state)
+{
+    (void)state;
+    assert_true(zt_hex_valid("00ff", 4, ZT_HEX_LOWER));
+    assert_true(zt_hex_valid("00fF", 4, ZT_HEX_ANY_CASE));
+    assert_true(zt_hex_valid("", 0, ZT_HEX_LOWER)); /* no bytes: valid */
+    /* only the first slen characters count */
+    assert_true(zt_hex_valid("abzz", 2, ZT_HEX_LOWER));
+    /* malformed: upper case under ZT_HEX_LOWER, odd length, non-digits
+     * first, inside and last, a NUL inside, UTF-8, NULL */
+    assert_false(zt_hex_valid("00fF", 4, ZT_HEX_LOWER));
+    assert_false(zt_hex_valid("abc", 3, ZT_HEX_ANY_CASE));
+    assert_false(zt_hex_valid("g0", 2, ZT_HEX_ANY_CASE));
+    assert_false(zt_hex_valid("0x12", 4, ZT_HEX_ANY_CASE));
+    assert_false(zt_hex_valid("123 ", 4, ZT_HEX_ANY_CASE));
+    assert_false(zt_hex_valid("12\0" "4", 4, ZT_HEX_ANY_CASE));
+    assert_false(zt_hex_valid("\xc3\xa9", 2, ZT_HEX_ANY_CASE));
+    assert_false(zt_hex_valid(NULL, 0, ZT_HEX_ANY_CASE));
+    /* every byte value: valid exactly when zt_hex_digit takes it */
+    for (int c = 1; c < 256; c++) {
+        char two[2] = {'0', (char)c};
+        assert_int_equal(zt_hex_valid(two, 2, ZT_HEX_ANY_CASE), zt_hex_digit((char)c) >= 0);
+        bool lower = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        assert_int_equal(zt_hex_valid(two, 2, ZT_HEX_LOWER), lower);
+    }
+}
+
 /* ---- byte order ------------------------------------------------------------ */
 
 static void test_endian(void **state)
@@ -139,6 +167,12 @@ static void write_file(const char *path, const void *p, size_t n)
     assert_non_null(f);
     if (n) assert_int_equal(fwrite(p, 1, n, f), n);
     assert_int_equal(fclose(f), 0);
+}
+
+static int chunk_into(void *ud, const void *p, size_t n)
+{
+    assert_true(n > 0 && n <= 1000);
+    return zt_buf_append(ud, p, n);
 }
 
 static void test_file_read(void **state)
@@ -250,6 +284,47 @@ static void test_file_read(void **state)
     close(fd);
     assert_int_equal(zt_fd_read_full(-1, small, sizeof small, &len), ZT_EIO);
 
+    /* Only a regular file: the same limits; a directory and a FIFO are
+     * ZT_EINVAL, and opening the FIFO (no writer) does not block. */
+    assert_int_equal(zt_file_read_regular(path, n, &got, &len), 0); /* exactly the cap */
+    assert_int_equal(len, n);
+    assert_memory_equal(got, data, n);
+    zt_free(got);
+    got = NULL;
+    assert_int_equal(zt_file_read_regular(path, n - 1, &got, &len), ZT_ETOOBIG);
+    assert_null(got);
+    assert_int_equal(zt_file_read_regular(empty, 16, &got, &len), 0);
+    assert_string_equal(got, "");
+    zt_free(got);
+    got = NULL;
+    assert_int_equal(zt_file_read_regular(missing, 16, &got, &len), ZT_ENOTFOUND);
+    assert_int_equal(zt_file_read_regular(dir, 16, &got, &len), ZT_EINVAL);
+    assert_int_equal(errno, EINVAL);
+    char fifo[256];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(zt_file_read_regular(fifo, 16, &got, &len), ZT_EINVAL);
+    assert_null(got);
+    unlink(fifo);
+
+    /* Chunks: every byte once, in order, in pieces of at most cap; a
+     * non-zero answer stops the reading and is returned. */
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    zt_buf_init(&b, n);
+    char piece[1000];
+    assert_int_equal(zt_fd_read_chunks(fd, piece, sizeof piece, chunk_into, &b), 0);
+    assert_int_equal(b.len, n);
+    assert_memory_equal(b.data, data, n);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    zt_buf_reset(&b);
+    b.max = 2500; /* the third chunk does not fit */
+    assert_int_equal(zt_fd_read_chunks(fd, piece, sizeof piece, chunk_into, &b), ZT_ETOOBIG);
+    assert_int_equal(b.len, 2000);
+    zt_buf_deinit(&b);
+    close(fd);
+    assert_int_equal(zt_fd_read_chunks(-1, piece, sizeof piece, chunk_into, &b), ZT_EIO);
+
     free(data);
     unlink(path);
     unlink(empty);
@@ -275,13 +350,59 @@ static void test_fnv1a(void **state)
     assert_true(zt_fnv1a64("\xff", 1) == ((0xcbf29ce484222325ull ^ 0xffu) * 0x100000001b3ull));
 }
 
+/* ---- a file's SHA-256 --------------------------------------------------------- */
+
+static void test_sha256_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zt_core_sha_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/data", dir);
+    write_file(path, "abc", 3);
+    uint8_t h[ZT_SHA256_LEN];
+    char hex[2 * ZT_SHA256_LEN + 1];
+    assert_int_equal(zt_sha256_file(path, h), 0);
+    zt_hex_encode(hex, h, sizeof h);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /* more than one read chunk (1 MiB) */
+    size_t n = 3u << 20;
+    uint8_t *big = malloc(n);
+    assert_non_null(big);
+    for (size_t i = 0; i < n; i++) big[i] = (uint8_t)(i * 7);
+    write_file(path, big, n);
+    uint8_t want[ZT_SHA256_LEN];
+    zt_sha256(want, big, n);
+    assert_int_equal(zt_sha256_file(path, h), 0);
+    assert_memory_equal(h, want, sizeof h);
+    /* a descriptor read to its end from where it stands */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(lseek(fd, 1, SEEK_SET), 1);
+    zt_sha256(want, big + 1, n - 1);
+    assert_int_equal(zt_sha256_fd(fd, h), 0);
+    assert_memory_equal(h, want, sizeof h);
+    close(fd);
+    /* errors leave out alone: missing (errno ENOENT), a directory */
+    uint8_t untouched[ZT_SHA256_LEN];
+    memcpy(untouched, h, sizeof h);
+    unlink(path);
+    assert_int_equal(zt_sha256_file(path, h), ZT_EIO);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(zt_sha256_file(dir, h), ZT_EIO);
+    assert_int_equal(zt_sha256_fd(-1, h), ZT_EIO);
+    assert_memory_equal(h, untouched, sizeof h);
+    free(big);
+    rmdir(dir);
+}
+
 /* ---- chained hash index ------------------------------------------------------ */
 
-static size_t chain_len(const struct zt_chain *c, uint32_t h, uint32_t want, bool *found)
+static size_t chain_len(const struct zt_hindex *c, uint32_t h, uint32_t want, bool *found)
 {
     size_t n = 0;
     *found = false;
-    for (uint32_t i = zt_chain_first(c, h); i != ZT_CHAIN_NIL; i = zt_chain_next(c, i), n++)
+    for (uint32_t i = zt_hindex_first(c, h); i != ZT_HINDEX_NIL; i = zt_hindex_next(c, i), n++)
         if (i == want) *found = true;
     return n;
 }
@@ -289,32 +410,32 @@ static size_t chain_len(const struct zt_chain *c, uint32_t h, uint32_t want, boo
 static void test_chain(void **state)
 {
     (void)state;
-    struct zt_chain c = {0};
-    zt_chain_deinit(&c); /* zeroed: no-op */
-    assert_int_equal(zt_chain_init(&c, 8, (size_t)1 << 31), ZT_EINVAL);
-    assert_int_equal(zt_chain_init(&c, 8, 3), 0);
+    struct zt_hindex c = {0};
+    zt_hindex_deinit(&c); /* zeroed: no-op */
+    assert_int_equal(zt_hindex_init(&c, 8, (size_t)1 << 31), ZT_EINVAL);
+    assert_int_equal(zt_hindex_init(&c, 8, 3), 0);
     assert_int_equal(c.mask, 3); /* 4 buckets */
     bool found;
     assert_int_equal(chain_len(&c, 1, 0, &found), 0);
     /* hashes 1, 5 and 9 share bucket 1; 2 does not */
-    zt_chain_insert(&c, 1, 0);
-    zt_chain_insert(&c, 5, 1);
-    zt_chain_insert(&c, 9, 2);
-    zt_chain_insert(&c, 2, 3);
-    assert_int_equal(zt_chain_first(&c, 1), 2); /* newest first */
+    zt_hindex_insert(&c, 1, 0);
+    zt_hindex_insert(&c, 5, 1);
+    zt_hindex_insert(&c, 9, 2);
+    zt_hindex_insert(&c, 2, 3);
+    assert_int_equal(zt_hindex_first(&c, 1), 2); /* newest first */
     assert_int_equal(chain_len(&c, 1, 1, &found), 3);
     assert_true(found);
-    zt_chain_remove(&c, 5, 1); /* the middle of the chain */
+    zt_hindex_remove(&c, 5, 1); /* the middle of the chain */
     assert_int_equal(chain_len(&c, 1, 1, &found), 2);
     assert_false(found);
-    zt_chain_remove(&c, 5, 1); /* not in it: no-op */
-    zt_chain_remove(&c, 9, 2); /* the head */
-    assert_int_equal(zt_chain_first(&c, 1), 0);
-    zt_chain_remove(&c, 1, 0);
-    assert_int_equal(zt_chain_first(&c, 1), ZT_CHAIN_NIL);
+    zt_hindex_remove(&c, 5, 1); /* not in it: no-op */
+    zt_hindex_remove(&c, 9, 2); /* the head */
+    assert_int_equal(zt_hindex_first(&c, 1), 0);
+    zt_hindex_remove(&c, 1, 0);
+    assert_int_equal(zt_hindex_first(&c, 1), ZT_HINDEX_NIL);
     assert_int_equal(chain_len(&c, 2, 3, &found), 1);
     assert_true(found);
-    zt_chain_deinit(&c);
+    zt_hindex_deinit(&c);
     assert_null(c.bucket);
 }
 
@@ -364,9 +485,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hex_round_trip, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_hex_rejects, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_hex_valid, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_endian, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_file_read, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_fnv1a, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_sha256_file, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_chain, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_array_grow, zt_test_leak_setup, zt_test_leak_teardown),
     };

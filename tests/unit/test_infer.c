@@ -22,6 +22,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_attest.h"
 #include "zentalk/zt_engine.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_infer.h"
 
@@ -488,8 +489,8 @@ static void test_attest_claims(void **state)
     assert_int_equal(zt_infer_attest_new(inf, id, &a), 0);
     const char *nonce = "00112233445566778899aabbccddeeff";
     uint8_t self[ZT_SHA256_LEN], file[ZT_SHA256_LEN];
-    assert_int_equal(zt_attest_file_sha256("/proc/self/exe", self), 0);
-    assert_int_equal(zt_attest_file_sha256(model, file), 0);
+    assert_int_equal(zt_sha256_file("/proc/self/exe", self), 0);
+    assert_int_equal(zt_sha256_file(model, file), 0);
 
     struct zt_attest_claims c;
     struct zt_attest_model *models = NULL;
