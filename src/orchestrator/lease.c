@@ -967,9 +967,16 @@ static int verdict_h(struct zt_lease *l, const char *job_id, json_t *body, bool 
         *st = ji.state;
         return 0;
     }
-    rc = zt_verifier_settle(l->vf, l->sched, job_id, out.verdict, out.workers, out.n_workers, out.checkers,
-                            out.wrong, out.n_checkers, zt_time_real_ms());
-    release_evidence(l, out.env_job_id, rc == 0); /* not settled: the retry may use it */
+    /* settled with the evidence marked used in one store transaction; not
+     * settled: given back, the retry may use it */
+    const struct zt__settle_req q = {.v = l->vf, .s = l->sched, .job_id = job_id, .verdict = out.verdict,
+                                     .workers = out.workers, .n_workers = out.n_workers, .checkers = out.checkers,
+                                     .wrong = out.wrong, .n_checkers = out.n_checkers, .now_ms = zt_time_real_ms()};
+    rc = zt__verifier_settle_evidence(l->used, out.env_job_id, &q);
+    if (rc == ZT_EEXIST) { /* this settlement ran past its claim's deadline: another one took it over */
+        *why = "this evidence is being settled by another verdict now; retry";
+        return VERDICT_EVIDENCE_BUSY;
+    }
     if (rc == 0 && zt_sched_job_get(l->sched, job_id, &ji) == 0) *st = ji.state;
     return rc;
 }
@@ -1203,9 +1210,14 @@ static void own_verdict(struct zt_lease *l, const char *job_id, bool last)
                c->checked);
     } else if (rc == 0 && v.settle) {
         decided = names[v.verdict];
-        int e = zt_verifier_settle(l->vf, l->sched, job_id, v.verdict, workers, nw, v.checkers, v.wrong,
-                                   v.n_checkers, zt_time_real_ms());
-        release_evidence(l, v.env_job_id, true); /* decided either way: never settled twice from it */
+        /* settled with the evidence marked used, one transaction; a failed
+         * one gives it back (nothing of it was kept): a later verdict
+         * with it settles the job */
+        const struct zt__settle_req q = {.v = l->vf, .s = l->sched, .job_id = job_id, .verdict = v.verdict,
+                                         .workers = workers, .n_workers = nw, .checkers = v.checkers,
+                                         .wrong = v.wrong, .n_checkers = v.n_checkers,
+                                         .now_ms = zt_time_real_ms()};
+        int e = zt__verifier_settle_evidence(l->used, v.env_job_id, &q);
         zt_log(ZT_LOG_WARN, "verdict_decided_here",
                "sched_job=%s gateway=%s worker=%s verdict=%s checkers=%zu why=no_verdict_in_time settle=%s", job_id,
                c->gateway, c->checked, decided, v.n_checkers, e ? zt_strerror(e) : "ok");
