@@ -898,8 +898,9 @@ static void release_evidence(struct zt_lease *l, const uint8_t id[static 16], bo
 
 /* "verdict": what the gateway's checks decided (zt_job_check_run), with
  * the signed checkpoints and receipts: checked and recomputed here
- * (orch_verdict.h), then charged by zt_verifier_settle as the in-process
- * gateway does; a verdict the evidence does not prove is refused
+ * (orch_verdict.h), then charged as zt_verifier_settle charges for the
+ * in-process gateway, committed with the evidence marked used
+ * (zt__verifier_settle_evidence); a verdict the evidence does not prove is refused
  * (ZT_EPERM, *why). "unavailable": no checker was found, "none": nothing
  * checked. Ends the lease. VERDICT_AWAITS (only when may_wait): a picked
  * checker's report the verdict lacks may still come; nothing was done
@@ -1153,7 +1154,8 @@ static int verdict_event(struct zt_lease *l, const struct zt_lease_call *call, c
  * colludes with its worker, or died): decided from the worker's signed
  * checkpoint of the check event and the checkers' own reports
  * (zt__orch_verdict_own), settled as a gateway's proven verdict is
- * (zt_verifier_settle: the job, the registry, the ledger's hook). With a
+ * (zt__verifier_settle_evidence: the ledger's hook, then the job and the
+ * registry committed with the evidence marked used). With a
  * picked checker's report still awaited it waits on, until `last` (the
  * lease's idle limit); nothing held but the worker's: "unverified",
  * nothing charged. A gateway verdict after it is answered 409
