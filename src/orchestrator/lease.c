@@ -849,7 +849,7 @@ static int registry_key(void *ud, const char *node_id, uint8_t pk[static ZT_ED25
 /* Takes a verdict's evidence (the worker receipt's sealed-job id; its
  * finish, unix s, or 0 for a checkpoint alone: the orchestrator's own
  * verdict, whose checkpoint came with the check event) for one
- * settlement, pending until release_evidence: 0 taken; ZT_EPERM a verdict
+ * settlement, pending until its settlement commits (zt__verifier_settle_evidence) or release_evidence: 0 taken; ZT_EPERM a verdict
  * (the gateway's or the orchestrator's own) already used it, or the
  * receipt is too old or dated in the future to be kept until it stops
  * counting; ZT_EBUSY another verdict's settlement holds it now, or the set
@@ -1220,9 +1220,10 @@ static void own_verdict(struct zt_lease *l, const char *job_id, bool last)
                                          .wrong = v.wrong, .n_checkers = v.n_checkers,
                                          .now_ms = zt_time_real_ms()};
         int e = zt__verifier_settle_evidence(l->used, v.env_job_id, &q);
-        zt_log(ZT_LOG_WARN, "verdict_decided_here",
+        if (e && e != ZT_EEXIST && !last) decided = NULL; /* nothing kept (a busy store): looked at again */
+        zt_log(ZT_LOG_WARN, decided ? "verdict_decided_here" : "verdict_settle_retry",
                "sched_job=%s gateway=%s worker=%s verdict=%s checkers=%zu why=no_verdict_in_time settle=%s", job_id,
-               c->gateway, c->checked, decided, v.n_checkers, e ? zt_strerror(e) : "ok");
+               c->gateway, c->checked, names[v.verdict], v.n_checkers, e ? zt_strerror(e) : "ok");
     } else {
         decided = "unverified"; /* nothing to compare with: nothing charged */
         zt_log(ZT_LOG_WARN, "verdict_decided_here",

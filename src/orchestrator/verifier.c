@@ -266,7 +266,8 @@ static int settle_tx_body(void *ud) { return settle_locked(ud); }
 int zt__verifier_settle_evidence(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN],
                                  const struct zt__settle_req *q)
 {
-    if (!e || !settle_req_ok(q) || orch_sched_store(q->s) != q->v->reg->st) {
+    if (!e) return ZT_EINVAL;
+    if (!settle_req_ok(q) || orch_sched_store(q->s) != q->v->reg->st) {
         zt__evidence_settle(e, id, false);
         return ZT_EINVAL;
     }
