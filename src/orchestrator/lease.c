@@ -849,8 +849,9 @@ static int registry_key(void *ud, const char *node_id, uint8_t pk[static ZT_ED25
 /* Takes a verdict's evidence (the worker receipt's sealed-job id; its
  * finish, unix s, or 0 for a checkpoint alone: the orchestrator's own
  * verdict, whose checkpoint came with the check event) for one
- * settlement, pending until its settlement commits (zt__verifier_settle_evidence) or release_evidence: 0 taken; ZT_EPERM a verdict
- * (the gateway's or the orchestrator's own) already used it, or the
+ * settlement, pending until its settlement commits with it
+ * (zt__verifier_settle_evidence) or release_evidence: 0 taken; ZT_EPERM a
+ * verdict (the gateway's or the orchestrator's own) already used it, or the
  * receipt is too old or dated in the future to be kept until it stops
  * counting; ZT_EBUSY another verdict's settlement holds it now, or the set
  * is full (*why, static). Shared by verdict_h and own_verdict. */
