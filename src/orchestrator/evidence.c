@@ -10,14 +10,17 @@
  *
  * A claim is pending until its settlement (review8 F11): the row names
  * this process (a random instance id) and a short deadline. Another
- * orchestrator that meets a pending row is told ZT__ONCE_PENDING (its
- * gateway retries) rather than "used"; the settlement marks the row used,
- * a failed one deletes it. A pending row whose deadline passed (its
- * orchestrator died between the claim and the end of its settlement)
- * reads as used: the settlement (the scheduler's job state, the nodes'
- * reputations, the ledger's hook) is several store writes, not one
- * transaction with the claim, so a crash cannot tell "charged" from "not
- * charged", and evidence is never settled twice (fails closed). */
+ * orchestrator that meets a live pending row is told ZT__ONCE_PENDING (its
+ * gateway retries) rather than "used"; a failed settlement deletes it.
+ * The settlement marks the row used in the same store transaction as its
+ * writes (zt__evidence_commit: the scheduler's job state, the nodes'
+ * reputations), so "used" means settled, and a pending row whose deadline
+ * passed means not settled (its orchestrator died between the claim and
+ * the commit, or is still running late): the next take claims it over.
+ * A late first settlement then finds the row no longer its own and rolls
+ * back. The ledger's hook is another store handle and runs before the
+ * transaction (zt__verifier_settle_evidence); its entries are keyed by
+ * the job id, so the takeover's second run of it pays nothing twice. */
 #include <string.h>
 
 #include <sodium.h>
@@ -30,7 +33,7 @@
 #include "zentalk/zt_store.h"
 
 #define EXPIRE_EVERY_MS 60000 /* expired rows deleted at most this often */
-#define PENDING_MS 30000      /* a claim's settlement ends within this (else the row reads as used) */
+#define PENDING_MS 30000      /* a claim's settlement ends within this (else it is claimed over) */
 
 static const struct zt_store_step EV_STEPS[] = {
     /* 1: the evidence ids used, each until its expiry (unix ms) */
@@ -44,6 +47,11 @@ static const struct zt_store_step EV_STEPS[] = {
             "ALTER TABLE orch_used_evidence ADD COLUMN pending_until INTEGER;",
      .sql_pg = "ALTER TABLE orch_used_evidence ADD COLUMN owner BYTEA;"
                "ALTER TABLE orch_used_evidence ADD COLUMN pending_until BIGINT;"},
+    /* 3: a pending row past its deadline is claimed over (the settlement
+     * commits with the claim now): a binary that read it as used, and
+     * settled outside one transaction, must not share this table */
+    {.sql = "CREATE INDEX orch_used_evidence_pending ON orch_used_evidence(pending_until);",
+     .sql_pg = "CREATE INDEX orch_used_evidence_pending ON orch_used_evidence(pending_until);"},
 };
 static const struct zt_store_schema EV_SCHEMA = ZT_STORE_SCHEMA("orch_evidence", EV_STEPS);
 
@@ -56,12 +64,14 @@ struct zt__evidence {
 };
 
 static const struct zt_store_stmt_def STMTS[] = {
-    /* a new id, or an expired row of it claimed again, pending: one row
-     * changed; a live row (used, or pending elsewhere): none */
+    /* a new id, an expired row of it claimed again, or a claim past its
+     * deadline (not settled: its settlement commits with marking it used)
+     * taken over, pending: one row changed; a used row, or a live claim
+     * elsewhere: none */
     {offsetof(struct zt__evidence, q_claim),
      "INSERT INTO orch_used_evidence(id, expires, owner, pending_until) VALUES(?, ?, ?, ?) ON CONFLICT(id)"
      " DO UPDATE SET expires = excluded.expires, owner = excluded.owner, pending_until = excluded.pending_until"
-     " WHERE orch_used_evidence.expires < ?"},
+     " WHERE orch_used_evidence.expires < ? OR orch_used_evidence.pending_until < ?"},
     /* a live row's state: pending (until when) or used (NULL) */
     {offsetof(struct zt__evidence, q_state),
      "SELECT pending_until FROM orch_used_evidence WHERE id = ? AND expires >= ?"},
@@ -126,8 +136,9 @@ static int row_pending(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_
     if (!s) s = zt_store_step(q);
     int64_t until = 0;
     if (s == ZT_STORE_ROW) {
-        *pending = zt_store_column_type(q, 0) != ZT_STORE_NULL && zt_store_column_i64(q, 0, &until) == 0 &&
-                   until >= now_ms; /* past its deadline: its orchestrator died mid-settlement (used) */
+        /* NULL: used (settled). A deadline passed here means the row
+         * changed between the claim and this read: retry too. */
+        *pending = zt_store_column_type(q, 0) != ZT_STORE_NULL && zt_store_column_i64(q, 0, &until) == 0;
         s = ZT_STORE_DONE;
     } else if (s == ZT_STORE_DONE) {
         *pending = true;
@@ -149,6 +160,7 @@ enum zt__once_rc zt__evidence_take(struct zt__evidence *e, const uint8_t id[stat
     if (!s) s = zt_store_bind_blob(q, 3, e->owner, sizeof e->owner);
     if (!s) s = zt_store_bind_i64(q, 4, now_ms + PENDING_MS);
     if (!s) s = zt_store_bind_i64(q, 5, now_ms);
+    if (!s) s = zt_store_bind_i64(q, 6, now_ms);
     if (!s) s = zt_store_step(q);
     int64_t claimed = s == ZT_STORE_DONE ? zt_store_changes(q) : 0;
     zt_store_reset(q);
@@ -183,9 +195,72 @@ void zt__evidence_settle(struct zt__evidence *e, const uint8_t id[static ZT__ONC
     if (!rc) rc = zt_store_step(q);
     zt_store_reset(q);
     pthread_mutex_unlock(&e->reg->mu);
-    /* the row stays pending until its deadline, then reads as used: a
-     * retried verdict is refused as a replay (fails closed) */
+    /* the row stays pending until its deadline, then is claimed over (a
+     * retried verdict settles it; nothing was committed with it) */
     if (rc != ZT_STORE_DONE)
         zt_log_rl(ZT_LOG_WARN, 1, used ? "evidence_mark_used_failed" : "evidence_give_back_failed", "error=%s",
                   zt_strerror(rc));
+}
+
+/* zt__evidence_commit's transaction. */
+struct commit {
+    struct zt__evidence *e;
+    const uint8_t *id;
+    zt__evidence_tx_fn fn;
+    void *ud;
+    bool lost; /* the claim is no longer ours */
+    bool ran;  /* fn ran before: a retried body */
+};
+
+static int commit_body(struct zt_store *st, void *ud)
+{
+    (void)st;
+    struct commit *c = ud;
+    if (c->ran) orch_undo_restore(c->e->reg); /* the attempt before was rolled back */
+    c->ran = true;
+    c->lost = false;
+    int rc = c->fn(c->ud);
+    if (!rc && c->e->reg->undo_full) rc = ZT_ENOMEM;
+    if (rc) return rc;
+    struct zt_store_stmt *q = c->e->q_used;
+    rc = zt_store_bind_blob(q, 1, c->id, ZT__ONCE_ID_LEN);
+    if (!rc) rc = zt_store_bind_blob(q, 2, c->e->owner, sizeof c->e->owner);
+    if (!rc) rc = zt_store_step(q);
+    int64_t n = rc == ZT_STORE_DONE ? zt_store_changes(q) : 0;
+    zt_store_reset(q);
+    if (rc != ZT_STORE_DONE) return rc < 0 ? rc : ZT_EIO;
+    if (n < 1) { /* claimed over past its deadline: the other one settles it */
+        c->lost = true;
+        return ZT_EEXIST;
+    }
+    return 0;
+}
+
+int zt__evidence_commit(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN], zt__evidence_tx_fn fn,
+                        void *ud)
+{
+    if (!e || !fn) return ZT_EINVAL;
+    struct commit c = {.e = e, .id = id, .fn = fn, .ud = ud};
+    struct zt_registry *r = e->reg;
+    pthread_mutex_lock(&r->mu);
+    orch_undo_begin(r);
+    int rc = zt_store_tx(r->st, commit_body, &c);
+    orch_undo_end(r, rc != 0); /* rolled back: the nodes as they were */
+    int drop = ZT_STORE_DONE;
+    if (rc && !c.lost) { /* not settled: given back (only our claim) */
+        struct zt_store_stmt *q = e->q_drop;
+        drop = zt_store_bind_blob(q, 1, id, ZT__ONCE_ID_LEN);
+        if (!drop) drop = zt_store_bind_blob(q, 2, e->owner, sizeof e->owner);
+        if (!drop) drop = zt_store_step(q);
+        zt_store_reset(q);
+    }
+    pthread_mutex_unlock(&r->mu);
+    zt__once_settle(e->mem, id, rc == 0 || c.lost);
+    if (rc && !c.lost)
+        zt_log_rl(ZT_LOG_WARN, 1, "evidence_settlement_failed", "error=%s give_back=%s", zt_strerror(rc),
+                  drop == ZT_STORE_DONE ? "ok" : zt_strerror(drop));
+    else if (c.lost)
+        zt_log_rl(ZT_LOG_WARN, 1, "evidence_claim_taken_over",
+                  "the settlement ran past its deadline and another took the evidence over: rolled back");
+    return rc;
 }

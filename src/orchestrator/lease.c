@@ -849,8 +849,9 @@ static int registry_key(void *ud, const char *node_id, uint8_t pk[static ZT_ED25
 /* Takes a verdict's evidence (the worker receipt's sealed-job id; its
  * finish, unix s, or 0 for a checkpoint alone: the orchestrator's own
  * verdict, whose checkpoint came with the check event) for one
- * settlement, pending until release_evidence: 0 taken; ZT_EPERM a verdict
- * (the gateway's or the orchestrator's own) already used it, or the
+ * settlement, pending until its settlement commits with it
+ * (zt__verifier_settle_evidence) or release_evidence: 0 taken; ZT_EPERM a
+ * verdict (the gateway's or the orchestrator's own) already used it, or the
  * receipt is too old or dated in the future to be kept until it stops
  * counting; ZT_EBUSY another verdict's settlement holds it now, or the set
  * is full (*why, static). Shared by verdict_h and own_verdict. */
@@ -898,8 +899,9 @@ static void release_evidence(struct zt_lease *l, const uint8_t id[static 16], bo
 
 /* "verdict": what the gateway's checks decided (zt_job_check_run), with
  * the signed checkpoints and receipts: checked and recomputed here
- * (orch_verdict.h), then charged by zt_verifier_settle as the in-process
- * gateway does; a verdict the evidence does not prove is refused
+ * (orch_verdict.h), then charged as zt_verifier_settle charges for the
+ * in-process gateway, committed with the evidence marked used
+ * (zt__verifier_settle_evidence); a verdict the evidence does not prove is refused
  * (ZT_EPERM, *why). "unavailable": no checker was found, "none": nothing
  * checked. Ends the lease. VERDICT_AWAITS (only when may_wait): a picked
  * checker's report the verdict lacks may still come; nothing was done
@@ -967,9 +969,16 @@ static int verdict_h(struct zt_lease *l, const char *job_id, json_t *body, bool 
         *st = ji.state;
         return 0;
     }
-    rc = zt_verifier_settle(l->vf, l->sched, job_id, out.verdict, out.workers, out.n_workers, out.checkers,
-                            out.wrong, out.n_checkers, zt_time_real_ms());
-    release_evidence(l, out.env_job_id, rc == 0); /* not settled: the retry may use it */
+    /* settled with the evidence marked used in one store transaction; not
+     * settled: given back, the retry may use it */
+    const struct zt__settle_req q = {.v = l->vf, .s = l->sched, .job_id = job_id, .verdict = out.verdict,
+                                     .workers = out.workers, .n_workers = out.n_workers, .checkers = out.checkers,
+                                     .wrong = out.wrong, .n_checkers = out.n_checkers, .now_ms = zt_time_real_ms()};
+    rc = zt__verifier_settle_evidence(l->used, out.env_job_id, &q);
+    if (rc == ZT_EEXIST) { /* this settlement ran past its claim's deadline: another one took it over */
+        *why = "this evidence is being settled by another verdict now; retry";
+        return VERDICT_EVIDENCE_BUSY;
+    }
     if (rc == 0 && zt_sched_job_get(l->sched, job_id, &ji) == 0) *st = ji.state;
     return rc;
 }
@@ -1146,7 +1155,8 @@ static int verdict_event(struct zt_lease *l, const struct zt_lease_call *call, c
  * colludes with its worker, or died): decided from the worker's signed
  * checkpoint of the check event and the checkers' own reports
  * (zt__orch_verdict_own), settled as a gateway's proven verdict is
- * (zt_verifier_settle: the job, the registry, the ledger's hook). With a
+ * (zt__verifier_settle_evidence: the ledger's hook, then the job and the
+ * registry committed with the evidence marked used). With a
  * picked checker's report still awaited it waits on, until `last` (the
  * lease's idle limit); nothing held but the worker's: "unverified",
  * nothing charged. A gateway verdict after it is answered 409
@@ -1203,12 +1213,18 @@ static void own_verdict(struct zt_lease *l, const char *job_id, bool last)
                c->checked);
     } else if (rc == 0 && v.settle) {
         decided = names[v.verdict];
-        int e = zt_verifier_settle(l->vf, l->sched, job_id, v.verdict, workers, nw, v.checkers, v.wrong,
-                                   v.n_checkers, zt_time_real_ms());
-        release_evidence(l, v.env_job_id, true); /* decided either way: never settled twice from it */
-        zt_log(ZT_LOG_WARN, "verdict_decided_here",
+        /* settled with the evidence marked used, one transaction; a failed
+         * one gives it back (nothing of it was kept): a later verdict
+         * with it settles the job */
+        const struct zt__settle_req q = {.v = l->vf, .s = l->sched, .job_id = job_id, .verdict = v.verdict,
+                                         .workers = workers, .n_workers = nw, .checkers = v.checkers,
+                                         .wrong = v.wrong, .n_checkers = v.n_checkers,
+                                         .now_ms = zt_time_real_ms()};
+        int e = zt__verifier_settle_evidence(l->used, v.env_job_id, &q);
+        if (e && e != ZT_EEXIST && !last) decided = NULL; /* nothing kept (a busy store): looked at again */
+        zt_log(ZT_LOG_WARN, decided ? "verdict_decided_here" : "verdict_settle_retry",
                "sched_job=%s gateway=%s worker=%s verdict=%s checkers=%zu why=no_verdict_in_time settle=%s", job_id,
-               c->gateway, c->checked, decided, v.n_checkers, e ? zt_strerror(e) : "ok");
+               c->gateway, c->checked, names[v.verdict], v.n_checkers, e ? zt_strerror(e) : "ok");
     } else {
         decided = "unverified"; /* nothing to compare with: nothing charged */
         zt_log(ZT_LOG_WARN, "verdict_decided_here",

@@ -115,6 +115,7 @@ struct orch_node {
     int64_t upd;                /* version of the row as last written or read (shared store) */
 };
 
+#define ORCH_UNDO_MAX 48 /* nodes one settlement charges: workers + checkers + the job's */
 struct zt_registry {
     pthread_mutex_t mu;
     struct zt_store *st;
@@ -135,6 +136,11 @@ struct zt_registry {
     void (*lost_fn)(void *ud, struct orch_node *n, bool expired, int64_t now);
     void *lost_ud;
     struct orch_revoked *revoked; /* revoked.c: revoked node and KEM keys */
+    /* orch_undo_*: the nodes changed inside a settlement's transaction */
+    bool undo_on;
+    bool undo_full;          /* a node could not be saved: the transaction fails */
+    size_t n_undo;
+    struct orch_undo_ent { struct orch_node *n; struct orch_node save; } undo[ORCH_UNDO_MAX];
 };
 
 /* With r->mu held. */
@@ -165,6 +171,32 @@ void orch_revoked_free(struct zt_registry *r);
 bool orch_revoked_refuses(const struct zt_registry *r, const char *node_id, const uint8_t *kem_pk);
 
 /* ---- scheduler ---------------------------------------------------------- */
+
+/* The verdict on a finished job (not in the live map), with r->mu held:
+ * moves it to `to` and reports o for its worker (*worker, "" if none), as
+ * zt_sched_job_verified / zt_sched_job_rejected_as without their hook.
+ * ZT_EINVAL: the job is active, or the move is not legal (moved before). */
+ZT_NODISCARD int orch_sched_verdict_locked(struct zt_sched *s, const char *job_id, enum zt_job_state to,
+                                           enum zt_outcome o, int64_t now_ms, char worker[static ZT_IDENTITY_ID_SIZE]);
+/* Whether orch_sched_verdict_locked would move it now (0; *worker the job's
+ * worker), reading only. With r->mu held. */
+ZT_NODISCARD int orch_sched_verdict_peek_locked(struct zt_sched *s, const char *job_id, enum zt_job_state to,
+                                                char worker[static ZT_IDENTITY_ID_SIZE]);
+/* The node's hook on a confirmed mismatch (zt_sched_set_on_rejected), if
+ * any, for worker; takes r->mu to read it and calls it outside. */
+void orch_sched_rejected_hook(struct zt_sched *s, const char *job_id, const char *worker);
+/* The scheduler's store handle (the registry's: one connection). */
+struct zt_store *orch_sched_store(const struct zt_sched *s);
+
+/* Undo of the registry's nodes in memory for a store transaction
+ * (evidence.c): between orch_undo_begin and orch_undo_end every node
+ * orch_node_report changes is saved first (once); orch_undo_end(restore)
+ * puts the saved copies back (the transaction rolled back) and stops
+ * saving. orch_undo_restore puts them back and keeps saving (a retried
+ * transaction body). With r->mu held. */
+void orch_undo_begin(struct zt_registry *r);
+void orch_undo_restore(struct zt_registry *r);
+void orch_undo_end(struct zt_registry *r, bool restore);
 
 struct orch_client;
 

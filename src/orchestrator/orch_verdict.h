@@ -76,11 +76,15 @@ size_t zt__once_count(struct zt__once *o, int64_t now_ms);
  * "orch_evidence", its own schema versions), so that an orchestrator
  * restarted, or another on the shared PostgreSQL store, refuses evidence
  * used before. A take claims the id in the store (a row until its expiry;
- * an expired row is claimed again), so the store decides what no set in
- * memory remembers; a give-back deletes the row. Expired rows are deleted
- * at most once a minute. At most `max` ids alive in memory (past them
- * ZT__ONCE_FULL); the rows are those taken within their expiry. The store
- * is the registry's (used under its lock). */
+ * an expired row is claimed again), pending: the row names this process
+ * and a deadline (30 s). The settlement marks it used in the same store
+ * transaction as its writes (zt__evidence_commit), so a used row means
+ * settled, and a pending row past its deadline means not settled (its
+ * orchestrator died, or is too slow): the next take claims it over. A
+ * give-back deletes the row. Expired rows are deleted at most once a
+ * minute. At most `max` ids alive in memory (past them ZT__ONCE_FULL);
+ * the rows are those taken within their expiry. The store is the
+ * registry's (used under its lock). */
 struct zt__evidence;
 struct zt_registry;
 ZT_NODISCARD int zt__evidence_open(struct zt_registry *reg, size_t max, struct zt__evidence **out);
@@ -93,6 +97,46 @@ ZT_NODISCARD enum zt__once_rc zt__evidence_take(struct zt__evidence *e, const ui
 /* A pending id kept (used; its row stays until its expiry) or given back
  * (its row deleted: taken again later). */
 void zt__evidence_settle(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN], bool used);
+/* The settlement of a taken id: fn(ud) makes its store writes (with the
+ * registry's lock held, inside a store transaction: no other side effect;
+ * it may run again when the store retries a conflict, after the nodes it
+ * changed in memory are put back), then the claim is marked used in the
+ * same transaction, only while it is still this process's claim. 0: all
+ * committed. ZT_EEXIST: the claim was taken over (past its deadline, by
+ * another orchestrator or a restart of this one): nothing of fn's kept,
+ * the id is used here (the other settles it). Any other error (fn's, the
+ * store's): rolled back, the registry's nodes put back in memory, the id
+ * given back (a retry settles it). */
+typedef int (*zt__evidence_tx_fn)(void *ud);
+ZT_NODISCARD int zt__evidence_commit(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN],
+                                     zt__evidence_tx_fn fn, void *ud);
+
+/* A verdict's settlement with its evidence id (taken, pending): the
+ * arguments of zt_verifier_settle. */
+struct zt__settle_req {
+    struct zt_verifier *v;
+    struct zt_sched *s; /* on the registry's store handle */
+    const char *job_id;
+    enum zt_verify_verdict verdict;
+    const char *const *workers;
+    size_t n_workers;
+    const char *const *checkers;
+    const bool *wrong;
+    size_t n_checkers;
+    int64_t now_ms;
+};
+/* zt_verifier_settle exactly once per evidence id (verifier.c): the node's
+ * hooks (the ledger: its own store handle, keyed by the job id, so a
+ * repeat pays nothing) are called first, outside the lock, when the job
+ * will move; then the job's move and the nodes' reputations are written
+ * with the claim marked used, in one transaction (zt__evidence_commit).
+ * A crash anywhere before the commit leaves the claim pending and nothing
+ * of the store's settlement written: past the deadline another verdict
+ * takes it over and settles it (the ledger's part again, a replay).
+ * Returns as zt__evidence_commit; ZT_EINVAL (the id given back) for bad
+ * arguments or a scheduler on another store handle. */
+ZT_NODISCARD int zt__verifier_settle_evidence(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN],
+                                              const struct zt__settle_req *q);
 
 /* ---- the checkers' own reports ------------------------------------------- */
 

@@ -211,8 +211,48 @@ void orch_node_latency(struct orch_node *n, double ms_per_tok, double alpha)
     if (n->lat <= 0) n->lat = 1e-6; /* measured, and fast */
 }
 
+/* ---- undo for a settlement's transaction (orch_int.h) ---------------------------- */
+
+void orch_undo_begin(struct zt_registry *r)
+{
+    r->undo_on = true;
+    r->undo_full = false;
+    r->n_undo = 0;
+}
+
+void orch_undo_restore(struct zt_registry *r)
+{
+    for (size_t i = r->n_undo; i-- > 0;) *r->undo[i].n = r->undo[i].save;
+    r->n_undo = 0;
+    r->undo_full = false;
+}
+
+void orch_undo_end(struct zt_registry *r, bool restore)
+{
+    if (restore) orch_undo_restore(r);
+    r->n_undo = 0;
+    r->undo_on = false;
+}
+
+/* n saved before its first change in the transaction: 0, or ZT_ENOMEM
+ * (more nodes than ORCH_UNDO_MAX: the transaction must fail). */
+static int undo_save(struct zt_registry *r, struct orch_node *n)
+{
+    for (size_t i = 0; i < r->n_undo; i++)
+        if (r->undo[i].n == n) return 0;
+    if (r->n_undo == ORCH_UNDO_MAX) {
+        r->undo_full = true;
+        return ZT_ENOMEM;
+    }
+    r->undo[r->n_undo].n = n;
+    r->undo[r->n_undo].save = *n;
+    r->n_undo++;
+    return 0;
+}
+
 int orch_node_report(struct zt_registry *r, struct orch_node *n, enum zt_outcome o, int64_t now)
 {
+    if (r->undo_on && undo_save(r, n) != 0) return ZT_ENOMEM;
     struct orch_node save = *n;
     double f = zt_reputation_decay(now - n->rep_t, r->o.rep_half_life_ms);
     n->good *= f;

@@ -1277,6 +1277,44 @@ static int finished_move(struct zt_sched *s, const char *job_id, enum zt_job_sta
     return rc;
 }
 
+int orch_sched_verdict_locked(struct zt_sched *s, const char *job_id, enum zt_job_state to, enum zt_outcome o,
+                              int64_t now_ms, char worker[static ZT_IDENTITY_ID_SIZE])
+{
+    worker[0] = '\0';
+    return orch_map_get(&s->jobs, job_id) ? ZT_EINVAL : finished_move(s, job_id, to, o, now_ms, worker);
+}
+
+int orch_sched_verdict_peek_locked(struct zt_sched *s, const char *job_id, enum zt_job_state to,
+                                   char worker[static ZT_IDENTITY_ID_SIZE])
+{
+    worker[0] = '\0';
+    if (orch_map_get(&s->jobs, job_id)) return ZT_EINVAL;
+    struct orch_job t;
+    struct row w;
+    int rc = zt_store_bind_text(s->q_get, 1, job_id, SIZE_MAX);
+    if (!rc) {
+        rc = zt_store_step(s->q_get);
+        rc = rc == ZT_STORE_ROW ? read_row(s->q_get, &t, &w) : rc == ZT_STORE_DONE ? ZT_ENOTFOUND : rc;
+    }
+    zt_store_reset(s->q_get);
+    if (rc) return rc;
+    if (!zt_job_transition_legal(t.state, to)) return ZT_EINVAL;
+    zt_strlcpy(worker, w.worker, ZT_IDENTITY_ID_SIZE);
+    return 0;
+}
+
+void orch_sched_rejected_hook(struct zt_sched *s, const char *job_id, const char *worker)
+{
+    if (!worker || !worker[0]) return;
+    pthread_mutex_lock(&s->r->mu);
+    zt_sched_verdict_fn hook = s->on_rejected;
+    void *hook_ud = s->on_rejected_ud;
+    pthread_mutex_unlock(&s->r->mu);
+    if (hook) hook(hook_ud, job_id, worker);
+}
+
+struct zt_store *orch_sched_store(const struct zt_sched *s) { return s->st; }
+
 /* The verdict on a finished job (one no longer in the live map): moves it
  * to `to` and reports outcome o for its worker, under the registry lock. */
 static int finished_verdict(struct zt_sched *s, const char *job_id, enum zt_job_state to, enum zt_outcome o,
@@ -1285,12 +1323,10 @@ static int finished_verdict(struct zt_sched *s, const char *job_id, enum zt_job_
     if (!s || !job_id) return ZT_EINVAL;
     char worker[ZT_IDENTITY_ID_SIZE] = "";
     pthread_mutex_lock(&s->r->mu);
-    int rc = orch_map_get(&s->jobs, job_id) ? ZT_EINVAL : finished_move(s, job_id, to, o, now_ms, worker);
-    zt_sched_verdict_fn hook = s->on_rejected;
-    void *hook_ud = s->on_rejected_ud;
+    int rc = orch_sched_verdict_locked(s, job_id, to, o, now_ms, worker);
     pthread_mutex_unlock(&s->r->mu);
     /* a confirmed mismatch: the node's hook (the ledger's slash), outside the lock */
-    if (!rc && to == ZT_JOB_STATE_FAILED && hook && worker[0]) hook(hook_ud, job_id, worker);
+    if (!rc && to == ZT_JOB_STATE_FAILED) orch_sched_rejected_hook(s, job_id, worker);
     return rc;
 }
 

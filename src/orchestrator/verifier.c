@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "orch_int.h"
+#include "orch_verdict.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_log.h"
@@ -137,72 +138,157 @@ int zt_verifier_pick(struct zt_verifier *v, const char *job_id, unsigned round, 
     return zt_registry_get(v->reg, best, now_ms, out);
 }
 
-/* Report o for node id (if known); the first error wins in *rc. */
+/* Report o for node id (if known); the first error wins in *rc. With
+ * reg->mu held. */
 static void charge(struct zt_verifier *v, const char *id, enum zt_outcome o, int64_t now, int *rc)
 {
     if (!id || !id[0]) return;
-    int e = zt_registry_report(v->reg, id, o, now);
+    struct orch_node *n = orch_node_find(v->reg, id);
+    int e = n ? orch_node_report(v->reg, n, o, now) : ZT_ENOTFOUND;
     if (e && e != ZT_ENOTFOUND && !*rc) *rc = e;
     if (o == ZT_OUTCOME_CHEAT || o == ZT_OUTCOME_MISMATCH)
         zt_log(ZT_LOG_WARN, "verification_charged", "node=%s outcome=%s", id,
                o == ZT_OUTCOME_CHEAT ? "cheat" : "mismatch");
 }
 
-int zt_verifier_settle(struct zt_verifier *v, struct zt_sched *s, const char *job_id, enum zt_verify_verdict verdict,
-                       const char *const *workers, size_t n_workers, const char *const *checkers, const bool *wrong,
-                       size_t n_checkers, int64_t now_ms)
+/* One settlement: what zt_verifier_settle was given, and what its writes did. */
+struct settle {
+    struct zt_verifier *v;
+    struct zt_sched *s;
+    const struct zt__settle_req *q;
+    bool moved;                           /* the job moved now: the hook's cue (once per job) */
+    char rejected[ZT_IDENTITY_ID_SIZE];   /* moved to failed: its worker (the scheduler's hook) */
+};
+
+static bool settle_req_ok(const struct zt__settle_req *q)
 {
-    if (!v || !s || !job_id || (n_workers && !workers) || (n_checkers && (!checkers || !wrong)) ||
-        verdict > ZT_VERDICT_UNDECIDED)
-        return ZT_EINVAL;
+    return q && q->v && q->s && q->job_id && (!q->n_workers || q->workers) &&
+           (!q->n_checkers || (q->checkers && q->wrong)) && q->verdict <= ZT_VERDICT_UNDECIDED;
+}
+
+/* The settlement's store writes, with reg->mu held: the job's move and the
+ * nodes' reputations. Each is tried; the first error is returned. */
+static int settle_locked(struct settle *a)
+{
+    const struct zt__settle_req *q = a->q;
     int rc = 0, e;
-    bool moved = false; /* the job moved now: the hook's cue (once per job) */
-    switch (verdict) {
+    char w[ZT_IDENTITY_ID_SIZE];
+    a->moved = false;
+    a->rejected[0] = '\0';
+    switch (q->verdict) {
     case ZT_VERDICT_AGREED:
     case ZT_VERDICT_CHECKER_WRONG:
         /* done -> verified: the job's (last) worker earns VERIFIED; a job
          * the store does not know (or that moved) charges the nodes only */
-        e = zt_sched_job_verified(s, job_id, now_ms);
-        moved = !e;
-        if (e == ZT_ENOTFOUND || e == ZT_EINVAL) charge(v, n_workers ? workers[0] : NULL, ZT_OUTCOME_VERIFIED, now_ms, &rc);
+        e = orch_sched_verdict_locked(a->s, q->job_id, ZT_JOB_STATE_VERIFIED, ZT_OUTCOME_VERIFIED, q->now_ms, w);
+        a->moved = !e;
+        if (e == ZT_ENOTFOUND || e == ZT_EINVAL)
+            charge(a->v, q->n_workers ? q->workers[0] : NULL, ZT_OUTCOME_VERIFIED, q->now_ms, &rc);
         else if (e) rc = e;
         break;
     case ZT_VERDICT_WORKER_WRONG: {
-        enum zt_outcome o = n_workers <= 1 ? ZT_OUTCOME_CHEAT : ZT_OUTCOME_MISMATCH;
-        e = zt_sched_job_rejected_as(s, job_id, o, now_ms);
-        moved = !e;
-        if (e == ZT_ENOTFOUND || e == ZT_EINVAL) charge(v, n_workers ? workers[0] : NULL, o, now_ms, &rc);
+        enum zt_outcome o = q->n_workers <= 1 ? ZT_OUTCOME_CHEAT : ZT_OUTCOME_MISMATCH;
+        e = orch_sched_verdict_locked(a->s, q->job_id, ZT_JOB_STATE_FAILED, o, q->now_ms, w);
+        a->moved = !e;
+        if (!e) zt_strlcpy(a->rejected, w, sizeof a->rejected);
+        if (e == ZT_ENOTFOUND || e == ZT_EINVAL) charge(a->v, q->n_workers ? q->workers[0] : NULL, o, q->now_ms, &rc);
         else if (e) rc = e;
-        zt_log(ZT_LOG_WARN, "verification_charged", "node=%s outcome=%s job=%s", n_workers ? workers[0] : "-",
-               o == ZT_OUTCOME_CHEAT ? "cheat" : "mismatch", job_id);
-        for (size_t i = 1; i < n_workers; i++) charge(v, workers[i], o, now_ms, &rc);
+        zt_log(ZT_LOG_WARN, "verification_charged", "node=%s outcome=%s job=%s",
+               q->n_workers ? q->workers[0] : "-", o == ZT_OUTCOME_CHEAT ? "cheat" : "mismatch", q->job_id);
+        for (size_t i = 1; i < q->n_workers; i++) charge(a->v, q->workers[i], o, q->now_ms, &rc);
         break;
     }
     case ZT_VERDICT_UNDECIDED:
-        for (size_t i = 0; i < n_workers; i++) charge(v, workers[i], ZT_OUTCOME_MISMATCH, now_ms, &rc);
+        for (size_t i = 0; i < q->n_workers; i++) charge(a->v, q->workers[i], ZT_OUTCOME_MISMATCH, q->now_ms, &rc);
         break;
     }
-    for (size_t i = 0; i < n_checkers; i++)
-        charge(v, checkers[i],
-               verdict == ZT_VERDICT_UNDECIDED ? ZT_OUTCOME_MISMATCH
-               : wrong[i]                      ? ZT_OUTCOME_CHEAT
-                                               : ZT_OUTCOME_COMPLETED,
-               now_ms, &rc);
+    for (size_t i = 0; i < q->n_checkers; i++)
+        charge(a->v, q->checkers[i],
+               q->verdict == ZT_VERDICT_UNDECIDED ? ZT_OUTCOME_MISMATCH
+               : q->wrong[i]                      ? ZT_OUTCOME_CHEAT
+                                                  : ZT_OUTCOME_COMPLETED,
+               q->now_ms, &rc);
+    return rc;
+}
+
+/* The node's hooks (the ledger: the scheduler's slash of a rejected
+ * worker, the verifier's bonus and slash), outside the lock; rejected is
+ * the worker of a job moved to failed ("" none), moved whether the job
+ * moved. The ledger's entries are keyed by the job id, so a call repeated
+ * for the same job pays nothing twice (zt_chain_verified). */
+static void settle_hooks(struct zt_verifier *v, struct zt_sched *s, const struct zt__settle_req *q,
+                         const char *rejected, bool moved)
+{
+    if (rejected[0]) orch_sched_rejected_hook(s, q->job_id, rejected);
+    pthread_mutex_lock(&v->reg->mu);
+    zt_verifier_verdict_fn hook = v->on_settled;
+    void *hook_ud = v->on_settled_ud;
+    pthread_mutex_unlock(&v->reg->mu);
+    if (hook && moved && q->n_workers) {
+        const char *honest[ZT_VERIFIER_HONEST_MAX];
+        size_t nh = 0;
+        for (size_t i = 0; i < q->n_checkers && nh < ZT_VERIFIER_HONEST_MAX; i++)
+            if (!q->wrong[i]) honest[nh++] = q->checkers[i];
+        hook(hook_ud, q->job_id, q->verdict, q->workers[0], honest, nh);
+    }
+}
+
+/* The counters, once a settlement is made. */
+static void settle_count(struct zt_verifier *v, enum zt_verify_verdict verdict)
+{
     pthread_mutex_lock(&v->reg->mu);
     if (verdict == ZT_VERDICT_AGREED) v->st.agreed++;
     else if (verdict == ZT_VERDICT_WORKER_WRONG) v->st.worker_wrong++;
     else if (verdict == ZT_VERDICT_CHECKER_WRONG) v->st.checker_wrong++;
     else v->st.undecided++;
-    zt_verifier_verdict_fn hook = v->on_settled;
-    void *hook_ud = v->on_settled_ud;
     pthread_mutex_unlock(&v->reg->mu);
-    if (hook && moved && n_workers) {
-        const char *honest[ZT_VERIFIER_HONEST_MAX];
-        size_t nh = 0;
-        for (size_t i = 0; i < n_checkers && nh < ZT_VERIFIER_HONEST_MAX; i++)
-            if (!wrong[i]) honest[nh++] = checkers[i];
-        hook(hook_ud, job_id, verdict, workers[0], honest, nh);
+}
+
+int zt_verifier_settle(struct zt_verifier *v, struct zt_sched *s, const char *job_id, enum zt_verify_verdict verdict,
+                       const char *const *workers, size_t n_workers, const char *const *checkers, const bool *wrong,
+                       size_t n_checkers, int64_t now_ms)
+{
+    const struct zt__settle_req q = {.v = v, .s = s, .job_id = job_id, .verdict = verdict, .workers = workers,
+                                     .n_workers = n_workers, .checkers = checkers, .wrong = wrong,
+                                     .n_checkers = n_checkers, .now_ms = now_ms};
+    if (!settle_req_ok(&q)) return ZT_EINVAL;
+    struct settle a = {.v = v, .s = s, .q = &q};
+    pthread_mutex_lock(&v->reg->mu);
+    int rc = settle_locked(&a);
+    pthread_mutex_unlock(&v->reg->mu);
+    settle_count(v, verdict);
+    settle_hooks(v, s, &q, a.rejected, a.moved);
+    return rc;
+}
+
+static int settle_tx_body(void *ud) { return settle_locked(ud); }
+
+int zt__verifier_settle_evidence(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN],
+                                 const struct zt__settle_req *q)
+{
+    if (!e) return ZT_EINVAL;
+    if (!settle_req_ok(q) || orch_sched_store(q->s) != q->v->reg->st) {
+        zt__evidence_settle(e, id, false);
+        return ZT_EINVAL;
     }
+    /* 1. what the transaction will do to the job (only the holder of the
+     * claim moves it), then the node's hooks first: the ledger is another
+     * store handle (its own connection, or another database) and cannot
+     * join the transaction; its entries are keyed by the job id, so a
+     * takeover that runs them again pays nothing twice */
+    char rejected[ZT_IDENTITY_ID_SIZE] = "";
+    enum zt_job_state to = q->verdict == ZT_VERDICT_WORKER_WRONG ? ZT_JOB_STATE_FAILED : ZT_JOB_STATE_VERIFIED;
+    pthread_mutex_lock(&q->v->reg->mu);
+    bool moves = q->verdict != ZT_VERDICT_UNDECIDED &&
+                 orch_sched_verdict_peek_locked(q->s, q->job_id, to, rejected) == 0;
+    pthread_mutex_unlock(&q->v->reg->mu);
+    if (to != ZT_JOB_STATE_FAILED || !moves) rejected[0] = '\0';
+    settle_hooks(q->v, q->s, q, rejected, moves);
+    /* 2. the job's move and the reputations with the claim marked used,
+     * one transaction */
+    struct settle a = {.v = q->v, .s = q->s, .q = q};
+    int rc = zt__evidence_commit(e, id, settle_tx_body, &a);
+    if (!rc) settle_count(q->v, q->verdict);
     return rc;
 }
 

@@ -83,7 +83,7 @@ ZT_UNUSED static int orch_teardown(void **state)
     return 0;
 }
 
-static struct zt_store *store_open(void)
+ZT_UNUSED static struct zt_store *store_open(void)
 {
     struct zt_store *st = NULL;
     struct zt_store_opts o = {.path = pg_db[0] ? pg_db : dbpath, .busy_timeout_ms = 1000};

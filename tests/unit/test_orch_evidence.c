@@ -9,12 +9,14 @@
  *  - evidence given back (a settlement that failed) is taken again, after
  *    a restart too (its row was deleted);
  *  - evidence pending when the orchestrator died is "pending" (retry) for
- *    the claim's deadline (30 s), then refused (fails closed: its
- *    settlement may have been made);
+ *    the claim's deadline (30 s), then claimed over: the settlement commits
+ *    with marking it used (zt__evidence_commit), so a claim still pending
+ *    was not settled (it was refused before; the settlement itself, with a
+ *    crash, in test_orch_settle_once);
  *  - a second orchestrator on the same store is told "pending" (retry)
  *    while the first settles, and refuses what the first used; what the
  *    first gave back it takes (review8 F11: it answered "used" before);
- *  - the table is the store owner "orch_evidence", version 2 (a versioned
+ *  - the table is the store owner "orch_evidence", version 3 (a versioned
  *    migration, as the orchestrator's other tables). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -80,7 +82,7 @@ static void test_restart(void **state)
     orch_start(&a);
     int v = 0;
     assert_int_equal(zt_store_owner_version(a.st, "orch_evidence", &v), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, 3);
     /* 1 used; 2 given back; 3 used with a short expiry; 4 pending at the crash */
     assert_int_equal(take(&a, 1, T0 + HOUR, T0), ZT__ONCE_TAKEN);
     assert_int_equal(take(&a, 1, T0 + HOUR, T0), ZT__ONCE_PENDING);
@@ -98,7 +100,10 @@ static void test_restart(void **state)
     assert_int_equal(take(&a, 1, T0 + HOUR, T0 + HOUR), ZT__ONCE_USED); /* through its expiry ms */
     assert_int_equal(take(&a, 4, T0 + HOUR, T0 + 10), ZT__ONCE_PENDING); /* its settlement may be running */
     assert_int_equal(take(&a, 4, T0 + HOUR, T0 + 30000), ZT__ONCE_PENDING);
-    assert_int_equal(take(&a, 4, T0 + HOUR, T0 + 30001), ZT__ONCE_USED); /* its claimer died: fails closed */
+    /* its claimer died before its settlement committed: not settled, claimed over */
+    assert_int_equal(take(&a, 4, T0 + HOUR, T0 + 30001), ZT__ONCE_TAKEN);
+    settle(&a, 4, true);
+    assert_int_equal(take(&a, 4, T0 + HOUR, T0 + 30002), ZT__ONCE_USED);
     /* given back: taken again */
     assert_int_equal(take(&a, 2, T0 + HOUR, T0 + 10), ZT__ONCE_TAKEN);
     settle(&a, 2, true);
@@ -136,6 +141,16 @@ static void test_two_orchestrators(void **state)
     settle(&b, 8, false);
     assert_int_equal(take(&a, 8, T0 + HOUR, T0), ZT__ONCE_TAKEN);
     settle(&a, 8, true);
+    /* a claim of a past its deadline (a too slow): b claims it over; a's
+     * late mark is not its own row any more (a settlement's transaction
+     * then rolls back: test_orch_settle_once) and b's stands */
+    assert_int_equal(take(&a, 10, T0 + HOUR, T0), ZT__ONCE_TAKEN);
+    assert_int_equal(take(&b, 10, T0 + HOUR, T0 + 30000), ZT__ONCE_PENDING);
+    assert_int_equal(take(&b, 10, T0 + HOUR, T0 + 30001), ZT__ONCE_TAKEN);
+    settle(&a, 10, false); /* a's give-back deletes nothing of b's */
+    assert_int_equal(take(&a, 10, T0 + HOUR, T0 + 30002), ZT__ONCE_PENDING);
+    settle(&b, 10, true);
+    assert_int_equal(take(&a, 10, T0 + HOUR, T0 + 30003), ZT__ONCE_USED);
     orch_stop(&b);
     orch_stop(&a);
 }

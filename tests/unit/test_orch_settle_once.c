@@ -1,0 +1,374 @@
+/* test_orch_settle_once.c: a verdict's settlement and its evidence claim
+ * commit together (review8 F11, the crash half; orch_verdict.h
+ * zt__verifier_settle_evidence, zt__evidence_commit), on a SQLite file and
+ * on a real PostgreSQL, with the node's ledger (its own SQLite file, as a
+ * separate store handle) wired to the verifier's hook as node.c does:
+ *
+ *  - an orchestrator process killed (fork, SIGKILL) after it claimed the
+ *    evidence and before its settlement: the claim is "pending" (503
+ *    evidence_busy) until its deadline, then a second orchestrator on the
+ *    same store takes it over and settles: the worker slashed once, the
+ *    honest checker paid once, the job failed, the reputations charged
+ *    once; a replay after that is refused. Before, the pending row read as
+ *    used past its deadline and the retry was refused (the job stayed
+ *    unsettled);
+ *  - the same, killed inside the ledger's hook (the ledger's entries made,
+ *    the store's settlement not): the takeover settles the store, and the
+ *    ledger's second run pays nothing twice;
+ *  - a settlement that runs past its claim's deadline while another
+ *    orchestrator takes it over and settles: the late one's transaction
+ *    rolls back (ZT_EEXIST), nothing charged twice, in the store or in its
+ *    registry's memory. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "zt_test.h"
+
+#include "../../src/orchestrator/orch_verdict.h"
+#include "orch_test.h"
+#include "zentalk/zt_config.h"
+#include "zentalk/zt_ledger.h"
+#include "zentalk/zt_log.h"
+#include "zentalk/zt_sched.h"
+#include "zentalk/zt_verifier.h"
+
+#define HOUR 3600000
+#define TOKEN ((zt_u128)1000000000000000000u)
+#define USER "0x00000000000000000000000000000000000000cc"
+#define T1 (T0 + 10000) /* the verdict's time (the job ran at T0 + 1000) */
+
+static const char *const M1[] = {"tiny-chat", NULL};
+
+static void rm_ledger(void)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t j = 0; j < sizeof suffix / sizeof suffix[0]; j++) {
+        char p[400];
+        snprintf(p, sizeof p, "%s/ledger.db%s", dir, suffix[j]);
+        unlink(p);
+    }
+    char pd[400];
+    snprintf(pd, sizeof pd, "%s/payouts", dir);
+    rmdir(pd);
+}
+
+static int teardown(void **state)
+{
+    rm_ledger();
+    return orch_teardown(state);
+}
+
+/* One orchestrator: its store, registry, scheduler, verifier and evidence
+ * set, and the node's ledger. Opened without cmocka's asserts (a forked
+ * child uses it too): 0 or the step that failed. */
+struct orch {
+    struct zt_store *st;
+    struct zt_registry *r;
+    struct zt_sched *s;
+    struct zt_verifier *v;
+    struct zt__evidence *e;
+    struct zt_chain *c;
+};
+
+static bool kill_in_hook; /* the child: die inside the ledger's hook, after the ledger's writes */
+
+/* node.c's adapter: the verifier's hook to the ledger */
+static void chain_verified(void *ud, const char *job_id, enum zt_verify_verdict verdict, const char *worker,
+                           const char *const *honest, size_t n_honest)
+{
+    zt_chain_verified(ud, job_id, worker, verdict == ZT_VERDICT_WORKER_WRONG, honest, n_honest);
+    if (kill_in_hook) raise(SIGKILL);
+}
+
+static struct zt_chain *chain_open(void)
+{
+    const char *const kv[][2] = {
+        {"database.sqlite_path", "ledger.db"},
+        {"chain.enabled", "true"},
+        {"chain.min_stake", "100"},
+        {"chain.slash_amount", "10"},
+        {"chain.dispute_window_s", "0"},
+        {"chain.min_payout", "0.000000000000000001"},
+        {"chain.price_prompt_per_1k", "0.000000000000001"},
+        {"chain.price_completion_per_1k", "0.000000000000002"},
+        {"chain.orchestrator_fee_bps", "1000"},
+        {"chain.verification_bonus", "0.000000000000000005"}, /* 5 base units */
+    };
+    struct zt_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    struct zt_chain *c = NULL;
+    int rc = zt_config_init_defaults(&cfg);
+    if (!rc) rc = zt_config_set(&cfg, "node.data_dir", dir, "test", NULL);
+    for (size_t i = 0; !rc && i < sizeof kv / sizeof kv[0]; i++) rc = zt_config_set(&cfg, kv[i][0], kv[i][1], "test", NULL);
+    if (!rc) rc = zt_chain_open(&cfg, &c, NULL);
+    zt_config_deinit(&cfg);
+    return rc ? NULL : c;
+}
+
+static int orch_open(struct orch *o)
+{
+    memset(o, 0, sizeof *o);
+    struct zt_store_opts so = {.path = pg_db[0] ? pg_db : dbpath, .busy_timeout_ms = 1000};
+    if (zt_store_open(pg_db[0] ? "postgres" : "sqlite", &so, &o->st)) return 1;
+    struct zt_registry_opts ro = reg_opts();
+    if (zt_registry_open(o->st, &ro, T0, &o->r)) return 2;
+    if (zt_sched_open(o->r, NULL, T0, &o->s)) return 3;
+    if (zt_verifier_new(o->r, NULL, NULL, &o->v)) return 4;
+    if (zt__evidence_open(o->r, 1000, &o->e)) return 5;
+    if (!(o->c = chain_open())) return 6;
+    zt_sched_set_admit(o->s, zt_chain_stake_admit, o->c);
+    zt_verifier_set_on_settled(o->v, chain_verified, o->c); /* as node.c: the verifier's hook alone */
+    return 0;
+}
+
+static void orch_close(struct orch *o)
+{
+    zt__evidence_free(o->e);
+    zt_verifier_free(o->v);
+    zt_sched_free(o->s);
+    zt_registry_free(o->r);
+    zt_store_close(o->st);
+    zt_chain_free(o->c);
+    memset(o, 0, sizeof *o);
+}
+
+static zt_u128 balance(struct zt_chain *c, enum zt_ledger_kind kind, const char *owner)
+{
+    zt_u128 v = 0;
+    assert_int_equal(zt_chain_balance(c, kind, owner, &v), 0);
+    return v;
+}
+
+static void audit_ok(struct zt_chain *c)
+{
+    char why[256] = "";
+    struct zt_ledger *l = zt_chain_lock(c);
+    int rc = zt_ledger_audit(l, why, sizeof why);
+    zt_chain_unlock(c);
+    if (rc) fail_msg("audit: %s", why);
+}
+
+/* The evidence id of the job's worker receipt. */
+static void evidence_id(uint8_t id[static ZT__ONCE_ID_LEN])
+{
+    memset(id, 0x6b, ZT__ONCE_ID_LEN);
+}
+
+/* The network: workers a (staked, runs the job) and b (the checker); a
+ * paid job run by a and finished (done), its id in job. */
+struct net {
+    struct worker a, b;
+    const char *ida, *idb;
+    char job[ZT_JOB_ID_SIZE];
+};
+
+static void net_start(struct orch *o, struct net *n)
+{
+    assert_int_equal(orch_open(o), 0);
+    worker_init(&n->a, M1, 1, 4, 100);
+    worker_init(&n->b, M1, 2, 4, 100);
+    n->ida = zt_identity_id(n->a.id);
+    n->idb = zt_identity_id(n->b.id);
+    assert_int_equal(do_join(o->r, &n->a, T0), 0);
+    assert_int_equal(do_join(o->r, &n->b, T0), 0);
+    struct zt_ledger *l = zt_chain_lock(o->c);
+    assert_int_equal(zt_ledger_stake_deposit(l, "a-1", n->ida, 150 * TOKEN, NULL), 0);
+    zt_chain_unlock(o->c);
+    struct zt_job_req q = {.client = "alice", .model = "tiny-chat", .ctx_tokens = 10, .max_tokens = 16};
+    struct zt_sched_result res;
+    assert_int_equal(zt_sched_submit(o->s, &q, T0 + 1000, &res), 0);
+    assert_int_equal(res.state, ZT_JOB_STATE_ASSIGNED);
+    assert_string_equal(res.worker, n->ida);
+    zt_strlcpy(n->job, res.job_id, sizeof n->job);
+    assert_int_equal(zt_chain_deposit(o->c, "dep-1", USER, 1000000, NULL), 0);
+    assert_int_equal(zt_chain_job_open(o->c, "wallet:" USER, n->job, 10, 1, 16, NULL, NULL, 0), 0);
+    enum zt_job_state js;
+    assert_int_equal(zt_sched_job_started(o->s, n->job, n->ida, T0 + 1001), 0);
+    assert_int_equal(zt_sched_job_finished(o->s, n->job, n->ida, ZT_SCHED_OK, 10, T0 + 1100, &js), 0);
+    assert_int_equal(js, ZT_JOB_STATE_DONE);
+    zt_chain_job_end(o->c, n->job, true, n->ida, NULL, 100, 10);
+}
+
+static void net_free(struct net *n)
+{
+    worker_deinit(&n->a);
+    worker_deinit(&n->b);
+}
+
+/* The verdict: a's output was wrong, b (honest) says so: a is slashed
+ * (10 tokens, to b) and banned, b gets the bonus (5) and a completed. */
+static int settle_at(struct orch *o, const struct net *n, int64_t now)
+{
+    static const bool wrong[] = {false};
+    const char *workers[] = {n->ida}, *checkers[] = {n->idb};
+    const struct zt__settle_req q = {.v = o->v, .s = o->s, .job_id = n->job, .verdict = ZT_VERDICT_WORKER_WRONG,
+                                     .workers = workers, .n_workers = 1, .checkers = checkers, .wrong = wrong,
+                                     .n_checkers = 1, .now_ms = now};
+    uint8_t id[ZT__ONCE_ID_LEN];
+    evidence_id(id);
+    return zt__verifier_settle_evidence(o->e, id, &q);
+}
+
+static enum zt__once_rc take_at(struct orch *o, int64_t now)
+{
+    uint8_t id[ZT__ONCE_ID_LEN];
+    evidence_id(id);
+    return zt__evidence_take(o->e, id, now + HOUR, now);
+}
+
+/* Settled exactly once: the ledger's entries, the job's state, the
+ * reputations in the store (a fresh registry reads them; b completed
+ * `completed` jobs in all, this check among them). */
+static void settled_once(struct orch *o, const struct net *n, uint64_t completed)
+{
+    assert_true(balance(o->c, ZT_LEDGER_STAKE, n->ida) == 140 * TOKEN);
+    assert_true(balance(o->c, ZT_LEDGER_PROVIDER, n->idb) == 10 * TOKEN + 5);
+    struct zt_ledger *l = zt_chain_lock(o->c);
+    int64_t sid;
+    struct zt_ledger_hist h[8];
+    size_t nh = 0;
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_STAKE, n->ida, NULL, &sid), 0);
+    assert_int_equal(zt_ledger_history(l, sid, 0, h, 8, &nh), 0);
+    zt_chain_unlock(o->c);
+    assert_int_equal(nh, 2); /* the deposit and one slash */
+    audit_ok(o->c);
+    struct zt_job_info ji;
+    assert_int_equal(zt_sched_job_get(o->s, n->job, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_STATE_FAILED);
+    struct zt_registry *r = NULL;
+    struct zt_registry_opts ro = reg_opts();
+    assert_int_equal(zt_registry_open(o->st, &ro, T0, &r), 0);
+    struct zt_node_info ni;
+    assert_int_equal(zt_registry_get(r, n->ida, T1, &ni), 0);
+    assert_true(ni.banned);
+    assert_int_equal(ni.mismatches, 1);
+    assert_int_equal(zt_registry_get(r, n->idb, T1, &ni), 0);
+    assert_int_equal(ni.completed, completed);
+    zt_registry_free(r);
+}
+
+enum crash_point { AFTER_CLAIM, IN_LEDGER_HOOK };
+
+/* The first orchestrator, in a child process: claims the evidence and
+ * dies at the point (SIGKILL: no cleanup, no rollback of its own). Exits
+ * with the failing step otherwise. */
+static void child(enum crash_point point, const struct net *n)
+{
+    struct orch o;
+    int rc = orch_open(&o);
+    if (rc) _exit(10 + rc);
+    if (take_at(&o, T1) != ZT__ONCE_TAKEN) _exit(20);
+    if (point == AFTER_CLAIM) raise(SIGKILL);
+    kill_in_hook = true;
+    rc = settle_at(&o, n, T1);
+    _exit(rc ? 30 : 31); /* not reached: the hook kills */
+}
+
+static void crash_then_takeover(enum crash_point point)
+{
+    struct orch o;
+    struct net n;
+    net_start(&o, &n);
+    zt_u128 stake0 = balance(o.c, ZT_LEDGER_STAKE, n.ida);
+    assert_true(stake0 == 150 * TOKEN);
+    orch_close(&o); /* nothing open across the fork */
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) child(point, &n);
+    int ws = 0;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    if (!WIFSIGNALED(ws) || WTERMSIG(ws) != SIGKILL)
+        fail_msg("the child did not die at the crash point: %s %d", WIFEXITED(ws) ? "exit" : "signal",
+                 WIFEXITED(ws) ? WEXITSTATUS(ws) : WTERMSIG(ws));
+
+    /* a second orchestrator on the same store (and the same ledger) */
+    assert_int_equal(orch_open(&o), 0);
+    /* the ledger's part ran in the hook, the store's did not */
+    assert_true(balance(o.c, ZT_LEDGER_STAKE, n.ida) == (point == IN_LEDGER_HOOK ? 140 * TOKEN : 150 * TOKEN));
+    struct zt_job_info ji;
+    assert_int_equal(zt_sched_job_get(o.s, n.job, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_STATE_DONE);
+    /* the dead claim is live until its deadline: retry (503 evidence_busy) */
+    assert_int_equal(take_at(&o, T1 + 5), ZT__ONCE_PENDING);
+    assert_int_equal(take_at(&o, T1 + 30000), ZT__ONCE_PENDING);
+    /* past it: not settled (the settlement commits with the claim), taken
+     * over (before: ZT__ONCE_USED, and the job was never settled) */
+    assert_int_equal(take_at(&o, T1 + 30001), ZT__ONCE_TAKEN);
+    assert_int_equal(settle_at(&o, &n, T1 + 30001), 0);
+    settled_once(&o, &n, 1);
+    /* a replay after the settlement: refused, here and after a restart */
+    assert_int_equal(take_at(&o, T1 + 30002), ZT__ONCE_USED);
+    orch_close(&o);
+    assert_int_equal(orch_open(&o), 0);
+    assert_int_equal(take_at(&o, T1 + 30003), ZT__ONCE_USED);
+    assert_int_equal(take_at(&o, T1 + 90000), ZT__ONCE_USED); /* used: no deadline */
+    settled_once(&o, &n, 1);
+    orch_close(&o);
+    net_free(&n);
+}
+
+static void test_crash_after_claim(void **state)
+{
+    (void)state;
+    crash_then_takeover(AFTER_CLAIM);
+}
+
+static void test_crash_in_ledger_hook(void **state)
+{
+    (void)state;
+    crash_then_takeover(IN_LEDGER_HOOK);
+}
+
+/* A settlement past its claim's deadline: taken over meanwhile, its
+ * transaction rolls back. */
+static void test_late_settlement_rolls_back(void **state)
+{
+    (void)state;
+    struct orch a, b;
+    struct net n;
+    net_start(&a, &n);
+    assert_int_equal(orch_open(&b), 0);
+    /* b completed another job meanwhile, seen by the second orchestrator
+     * only (a's registry in memory is older: a late write of a's would
+     * put the row back) */
+    assert_int_equal(zt_registry_report(b.r, n.idb, ZT_OUTCOME_COMPLETED, T1), 0);
+    assert_int_equal(take_at(&a, T1), ZT__ONCE_TAKEN);
+    assert_int_equal(take_at(&b, T1 + 1), ZT__ONCE_PENDING); /* a's claim is live: b's gateway retries */
+    assert_int_equal(take_at(&b, T1 + 30001), ZT__ONCE_TAKEN);
+    assert_int_equal(settle_at(&b, &n, T1 + 30001), 0);
+    struct zt_node_info ni;
+    assert_int_equal(zt_registry_get(a.r, n.idb, T1, &ni), 0);
+    uint64_t completed_in_a = ni.completed;
+    /* a comes back late: its claim is not its own any more */
+    assert_int_equal(settle_at(&a, &n, T1 + 30002), ZT_EEXIST);
+    settled_once(&b, &n, 2); /* none of a's writes kept */
+    /* a's registry in memory is put back as it was (the rolled-back charges) */
+    assert_int_equal(zt_registry_get(a.r, n.idb, T1, &ni), 0);
+    assert_int_equal(ni.completed, completed_in_a);
+    assert_int_equal(take_at(&a, T1 + 30003), ZT__ONCE_USED);
+    orch_close(&b);
+    orch_close(&a);
+    net_free(&n);
+}
+
+int main(void)
+{
+    json_set_alloc_funcs(zt_malloc, zt_free);
+    zt_log_set_level(ZT_LOG_OFF);
+#define T(f) cmocka_unit_test_setup_teardown(f, orch_setup, teardown)
+    const struct CMUnitTest tests[] = {T(test_crash_after_claim), T(test_crash_in_ledger_hook),
+                                       T(test_late_settlement_rolls_back)};
+    int failures = cmocka_run_group_tests_name("orch_settle_once_sqlite", tests, NULL, NULL);
+#define P(f) cmocka_unit_test_setup_teardown(f, orch_setup_pg, teardown)
+    const struct CMUnitTest pg_tests[] = {P(test_crash_after_claim), P(test_crash_in_ledger_hook),
+                                          P(test_late_settlement_rolls_back)};
+    failures += zt_test_pg_run("orch_settle_once_postgres", pg_tests);
+    return zt_test_exit(failures);
+}
