@@ -119,11 +119,15 @@ enum zt_gdpr_stop {
     ZT_GDPR_STOP_NONE = 0,
     ZT_GDPR_STOP_HOLDER, /* a holder's erase failed: it and everything after it were not erased */
     ZT_GDPR_STOP_SALT,   /* everything was erased but the pseudonym salt could not be destroyed (retry) */
+    ZT_GDPR_STOP_KEPT,   /* everything was erased and the salt destroyed (erased says what), but a holder
+                          * that keeps its records failed to state what it keeps (retry) */
 };
 struct zt_gdpr_erase_fail {
     enum zt_gdpr_stop at;
-    const char *what; /* ZT_GDPR_STOP_HOLDER: the holder's what */
+    const char *what; /* ZT_GDPR_STOP_HOLDER, _KEPT: the holder's what */
     bool first;       /* ZT_GDPR_STOP_HOLDER: it was the first, so nothing at all was erased */
+    char erased[256]; /* ZT_GDPR_STOP_KEPT: what was erased, as a list for a message ("the search
+                       * messages, 2 wallet sessions and the audit pseudonym salt") */
 };
 
 /* Erase identity, in this order: each holder that does not keep its

@@ -72,6 +72,8 @@ struct zt_gw_answer {
  * attempt that was retried on another worker). */
 struct zt_gw_end {
     const char *job_id;  /* the scheduler's, else the sealed job's, or NULL */
+    const char *user;    /* the caller's identity ("" anonymous) */
+    const char *model;
     const char *worker;
     const char *outcome; /* "ok", "unverified", "refused", "timeout", "unreachable", "client_gone", ... */
     uint32_t prompt_tokens, completion_tokens;
@@ -98,15 +100,29 @@ struct zt_gw_sink {
     bool (*started)(void *ud);
     /* Another worker starts the answer again (a kept answer is dropped). */
     void (*restart)(void *ud);
-    /* Webhooks: the job ended (struct zt_gw_end); it was settled to its
-     * worker at prices at (chain.enabled). Either may be NULL. */
-    void (*ended)(void *ud, const struct zt_gw_end *e);
-    void (*paid)(void *ud, const struct zt_ledger_prices *at, const char *job_id, const char *worker,
-                 uint32_t prompt_tokens, uint32_t completion_tokens);
     /* The job's thread is done with the connection (always called once). */
     void (*release)(void *ud);
     /* The job is freed: nothing of the sink is called after this. */
     void (*free)(void *ud);
+    void *ud;
+};
+
+/* A verified scheduled job settled to its worker (chain.enabled), for the
+ * payout.settled webhook. */
+struct zt_gw_paid {
+    const struct zt_ledger_prices *at; /* the prices it was settled at */
+    const char *job_id;                /* the scheduler's */
+    const char *user;                  /* the caller's identity ("" anonymous) */
+    const char *worker;
+    uint32_t prompt_tokens, completion_tokens;
+};
+
+/* The runner's hooks (the node wires them to the webhooks, zt_bridge.h),
+ * called on a job's thread: each job's end (struct zt_gw_end) and its
+ * settlement (struct zt_gw_paid). Either may be NULL. */
+struct zt_gw_hooks {
+    void (*ended)(void *ud, const struct zt_gw_end *e);
+    void (*paid)(void *ud, const struct zt_gw_paid *p);
     void *ud;
 };
 
@@ -200,6 +216,8 @@ void zt_gw_runner_set_identity(struct zt_gw_runner *r, const struct zt_identity 
  * the first scheduled job. */
 void zt_gw_runner_set_place(struct zt_gw_runner *r, const struct zt_gw_place *p);
 void zt_gw_runner_set_chain(struct zt_gw_runner *r, struct zt_chain *c);
+/* The hooks (copied; NULL: none), before the first job. */
+void zt_gw_runner_set_hooks(struct zt_gw_runner *r, const struct zt_gw_hooks *h);
 /* Wake the jobs waiting for a worker and wait up to wait_ms for the
  * threads of jobs in flight (they answer 503 shutting_down). */
 void zt_gw_runner_shutdown(struct zt_gw_runner *r, uint64_t wait_ms);
@@ -284,14 +302,47 @@ void zt_gw_job_set_scheduled(struct zt_gw_job *j, struct json_t *body, unsigned 
 struct zt_gw_refusal {
     int status;
     const char *code;
-    char msg[200];
+    char msg[320];
     unsigned retry_after;
 };
 ZT_NODISCARD int zt_gw_job_submit(struct zt_gw_job *j, const char *client, const char *identity, uint64_t bytes,
                                   size_t n_texts, struct zt_gw_refusal *err, char job_id[static ZT_GW_JOB_ID_SIZE]);
 
+/* The whole way from a job with its sink set to one ready to start, as
+ * the router decided it (zt_route_decide): for a scheduled job, a pool
+ * slot, the submission to the scheduler (zt_gw_job_set_scheduled,
+ * zt_gw_job_submit) and, when no joined worker serves the model, the
+ * static peer the router named as the fallback; for a static peer (or
+ * that fallback), the body sealed to it (zt_gw_job_seal), a pool slot and
+ * the target (zt_gw_job_target: encryption.relay, encryption.remote_worker).
+ * 0: ready, *out filled, the slot the job's (zt_gw_job_start takes it over;
+ * zt_gw_job_discard gives it back). Else the request is refused: the
+ * status, code and message in err (retry_after: a Retry-After header, 0:
+ * none), no slot held. */
+struct zt_gw_launch {
+    struct json_t *body;        /* the request (the texts under the job's verdict) */
+    bool scheduled;             /* ZT_ROUTE_SCHEDULED */
+    const struct zt_peer *peer; /* the static peer (remote, or a scheduled job's fallback), or NULL */
+    int64_t now;                /* unix seconds */
+    unsigned replicas;          /* scheduled: zentalk.replicas */
+    uint64_t price_ceiling;     /* scheduled: zentalk.max_price_per_1k */
+    const char *client_addr;    /* scheduled: the fair-queueing key without an identity */
+    uint64_t bytes;             /* scheduled: the texts' size */
+    size_t n_texts;             /* scheduled: how many texts */
+};
+struct zt_gw_launched {
+    bool scheduled;                   /* submitted to the scheduler (else sealed to a static peer) */
+    char job_id[ZT_GW_JOB_ID_SIZE];   /* the scheduler's job id, or the sealed job's */
+    char via[ZT_IDENTITY_ID_SIZE];    /* the relay's node id, or "-" */
+    char worker[ZT_IDENTITY_ID_SIZE]; /* static: the worker's node id */
+    uint64_t types;                   /* the verdict's PII types */
+    bool masked;                      /* the texts leave masked (ZT_PRIVACY_VERDICT_MASKED) */
+};
+ZT_NODISCARD int zt_gw_job_launch(struct zt_gw_job *j, const struct zt_gw_launch *l, struct zt_gw_launched *out,
+                                  struct zt_gw_refusal *err);
+
 /* Start the job on a thread of the pool (its slot reserved by the
- * caller). The job's connection reference is taken here: its client's
+ * caller, or by zt_gw_job_launch). The job's connection reference is taken here: its client's
  * close is told by zt_gw_job_client_closed. On failure (ZT_EBUSY,
  * ZT_ENOMEM) the caller still owns the job and the slot; a scheduled job
  * is withdrawn from the scheduler. */

@@ -536,6 +536,14 @@ ZT_NODISCARD int zt_chain_rewards(struct zt_chain *c, const char *node_id, bool 
  * ZT_EEXIST: the key was used for another deposit. */
 ZT_NODISCARD int zt_chain_stake_deposit(struct zt_chain *c, const char *key, const char *node_id, zt_u128 amount,
                                         bool *replayed, zt_u128 *staked);
+/* An admin's deposit into a wallet (zt_chain_deposit: ZT_EEXIST, the key
+ * used for another deposit; ZT_EINVAL, ZT_ERANGE, refused) and the
+ * balance it leaves: address normalised into norm (lowercase 0x + 40 hex)
+ * and that account's balance, read just after the deposit (a deposit
+ * between the two shows in it) into *balance; ZT_EIO when address is not
+ * a wallet address. */
+ZT_NODISCARD int zt_chain_wallet_deposit(struct zt_chain *c, const char *key, const char *address, zt_u128 amount,
+                                         bool *replayed, char norm[static 43], zt_u128 *balance);
 /* Up to max payout batches, newest first, with ids below before_id (0:
  * from the newest), into out, and the address's leaf in each into leaves:
  * with node_id, those paying node_id's payout wallet (copied into wallet;

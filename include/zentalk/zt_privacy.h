@@ -189,6 +189,24 @@ ZT_NODISCARD int zt_privacy_layer_set_names(struct zt_privacy_layer *pv, const v
  * detector and policy: zt_privacy_gate_detector(), zt_privacy_gate_policy(). */
 const struct zt_privacy_gate *zt_privacy_layer_gate(const struct zt_privacy_layer *pv);
 struct zt_audit *zt_privacy_layer_audit_log(struct zt_privacy_layer *pv); /* NULL when off */
+/* One request's audit entry (the HTTP layer's, after the answer; or a
+ * handler's own, such as a GDPR erase's while the salt still exists). */
+struct zt_privacy_audit_req {
+    const char *identity;   /* the caller's identity ("" anonymous): written as zt_privacy_layer_audit_name */
+    const char *role;       /* the caller's role name */
+    const char *route;      /* the path; the feature is its last segment ("chat" for /v1/chat/completions) */
+    const char *method;
+    const char *request_id;
+    const char *subject;    /* whom it was about, when not the caller (a pseudonym), or NULL */
+    const char *job_id;     /* or NULL / "" */
+    uint64_t pii_types;     /* bit t: PII type t of the detector found in the texts */
+    const char *decision;   /* local | remote | pseudonymised | refused | cache; NULL: "none" */
+    int status;             /* the HTTP status: the outcome ok (2xx, 3xx), denied (401, 403, 429),
+                             * error (5xx) or rejected (other 4xx) */
+};
+/* Write it to the audit log (0 when the log is off, or zt_audit_record's
+ * error). */
+ZT_NODISCARD int zt_privacy_layer_audit_request(struct zt_privacy_layer *pv, const struct zt_privacy_audit_req *r);
 
 /* The audit directory, or NULL when the audit log is off. */
 const char *zt_privacy_layer_audit_dir(const struct zt_privacy_layer *pv);

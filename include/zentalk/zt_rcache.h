@@ -209,6 +209,38 @@ ZT_NODISCARD int zt_rcache_hit_bill(struct zt_chain *chain, const struct zt_conf
                                     const char *provider, char job_hex[static 2 * ZT_RCACHE_JOB_ID_LEN + 1],
                                     char *why, size_t n);
 
+/* A hit answered as a new job (for the job.completed webhook, outcome
+ * "cache"): the new job's id, the caller, the model asked, the worker that
+ * ran the original and its token counts. */
+struct zt_rcache_hit_end {
+    const char *job_id;
+    const char *user;
+    const char *model;
+    const char *worker;
+    uint32_t prompt_tokens, completion_tokens;
+};
+/* Where every billed hit goes (NULL: none; the node wires it to the
+ * webhooks, zt_bridge.h); set before the first request. */
+void zt_rcache_set_on_hit(struct zt_rcache *c, void (*fn)(void *ud, const struct zt_rcache_hit_end *e), void *ud);
+
+struct zt_identity;
+/* A hit, answered: billed (zt_rcache_hit_bill for identity, this gateway
+ * gw's node id the provider), the on-hit hook told, and proved
+ * (zt_rcache_hit_receipt, signed by gw at now_s). */
+struct zt_rcache_hit {
+    char job_hex[2 * ZT_RCACHE_JOB_ID_LEN + 1]; /* the new job's id */
+    bool billed;                                /* the bill went through and the hook was told */
+    char why[200];                              /* the bill refused: why */
+};
+/* 0: billed and proved (rcpt: the cached worker receipt, verified; out:
+ * the cache receipt). Not billed (h->billed false): zt_rcache_hit_bill's
+ * error with h->why (ZT_EPERM, ZT_ERANGE: the caller's to pay). Billed
+ * but not proved: zt_rcache_hit_receipt's error (ZT_ECRYPTO, ZT_EINVAL). */
+ZT_NODISCARD int zt_rcache_hit(struct zt_rcache *c, struct zt_chain *chain, const struct zt_config *cfg,
+                               const struct zt_identity *gw, const char *identity, const char *model,
+                               const struct zt_rcache_entry *e, uint64_t now_s, struct zt_rcache_hit *h,
+                               struct zt_env_receipt *rcpt, uint8_t out[static ZT_RCACHE_RECEIPT_LEN]);
+
 /* What one request needs from the cache, kept with the job (embedded;
  * zero-initialised = off). */
 struct zt_rcache_req {

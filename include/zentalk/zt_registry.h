@@ -137,6 +137,10 @@ void zt_registry_free(struct zt_registry *r);
 ZT_NODISCARD int zt_registry_join(struct zt_registry *r, const char *rec, size_t len, int64_t now_ms,
                                   char node_id[ZT_IDENTITY_ID_SIZE]);
 ZT_NODISCARD int zt_registry_heartbeat(struct zt_registry *r, const char *rec, size_t len, int64_t now_ms);
+/* A worker's poll for its relayed requests: a heartbeat record, applied
+ * as zt_registry_heartbeat, with the worker's id into node_id on success. */
+ZT_NODISCARD int zt_registry_poll(struct zt_registry *r, const char *rec, size_t len, int64_t now_ms,
+                                  char node_id[static ZT_IDENTITY_ID_SIZE]);
 ZT_NODISCARD int zt_registry_leave(struct zt_registry *r, const char *rec, size_t len, int64_t now_ms);
 
 /* Expire sessions whose last heartbeat is older than heartbeat_expiry_ms;

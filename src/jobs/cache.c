@@ -37,6 +37,9 @@ struct zt_rcache {
         uint64_t used;
     } seen[ZT_RCACHE_MODELS_MAX];
     uint64_t clock;
+    /* billed hits (zt_rcache_set_on_hit) */
+    void (*on_hit)(void *ud, const struct zt_rcache_hit_end *e);
+    void *on_hit_ud;
 };
 
 _Static_assert(ZT_RCACHE_RECEIPT_LEN == 4 + 16 + 16 + 32 + 8 + 32 + 64, "cache receipt layout");
@@ -127,6 +130,18 @@ void zt_rcache_free(struct zt_rcache *c)
     sodium_free(c->secret);
     pthread_mutex_destroy(&c->mu);
     zt_free(c);
+}
+
+void zt_rcache_set_on_hit(struct zt_rcache *c, void (*fn)(void *ud, const struct zt_rcache_hit_end *e), void *ud)
+{
+    if (!c) return;
+    c->on_hit = fn;
+    c->on_hit_ud = ud;
+}
+
+void zt__rcache_note_hit(struct zt_rcache *c, const struct zt_rcache_hit_end *e)
+{
+    if (c && c->on_hit) c->on_hit(c->on_hit_ud, e);
 }
 
 const char *zt_rcache_backend(const struct zt_rcache *c)

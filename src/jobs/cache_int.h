@@ -20,6 +20,9 @@ struct zt__rcache_store {
     void (*free)(void *b);
 };
 
+/* Tell the on-hit hook (zt_rcache_set_on_hit) of a billed hit (cache_req.c). */
+void zt__rcache_note_hit(struct zt_rcache *c, const struct zt_rcache_hit_end *e);
+
 int zt__rcache_mem_new(size_t max_bytes, const struct zt__rcache_store **ops, void **out);
 int zt__rcache_redis_new(const char *url, int64_t timeout_ms, int64_t ttl_s, const struct zt__rcache_store **ops,
                          void **out);

@@ -2,8 +2,9 @@
  * scope and variant keys, the lookup that sets a request up, and the
  * store-or-replace decision for a verified answer; whether the cache
  * applies to a request, a hit's proof (the cached receipt verified, the
- * cache receipt signed) and its bill. The gateway's route
- * (src/server/cache_api.c) renders a hit. See docs/internals/rcache.md. */
+ * cache receipt signed) and its bill, and a hit as one call (bill, hook,
+ * proof: zt_rcache_hit). The gateway's route (src/server/cache_api.c)
+ * renders a hit. See docs/internals/rcache.md. */
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "zentalk/zt_envelope.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_hex.h"
+#include "zentalk/zt_identity.h"
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_privacy.h"
@@ -19,6 +21,8 @@
 #include "zentalk/zt_rcache.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
+
+#include "cache_int.h"
 
 bool zt_rcache_scope(const char *mode, struct zt_privacy_layer *pv, const char *identity, char *out, size_t n)
 {
@@ -78,6 +82,20 @@ int zt_rcache_hit_bill(struct zt_chain *chain, const struct zt_config *cfg, cons
     if (ps && zt_u128_parse_tokens(ps, strlen(ps), &price) != 0) price = 0;
     zt_strlcpy(why, "the ledger could not charge the cached answer", n);
     return zt_chain_cache_hit(chain, identity, job_hex, provider, price, why, n);
+}
+
+int zt_rcache_hit(struct zt_rcache *c, struct zt_chain *chain, const struct zt_config *cfg, const struct zt_identity *gw,
+                  const char *identity, const char *model, const struct zt_rcache_entry *e, uint64_t now_s,
+                  struct zt_rcache_hit *h, struct zt_env_receipt *rcpt, uint8_t out[static ZT_RCACHE_RECEIPT_LEN])
+{
+    memset(h, 0, sizeof *h);
+    int rc = zt_rcache_hit_bill(chain, cfg, identity, zt_identity_id(gw), h->job_hex, h->why, sizeof h->why);
+    if (rc) return rc;
+    h->billed = true;
+    const struct zt_rcache_hit_end end = {.job_id = h->job_hex, .user = identity, .model = model, .worker = e->worker,
+                                          .prompt_tokens = e->prompt_tokens, .completion_tokens = e->completion_tokens};
+    zt__rcache_note_hit(c, &end); /* billed: a job, whether or not its proof holds */
+    return zt_rcache_hit_receipt(e, h->job_hex, zt_identity_sign_pk(gw), zt_identity_sign_sk(gw), now_s, rcpt, out);
 }
 
 int zt_rcache_req_begin(struct zt_rcache *c, const char *scope, bool chat, const char *model, uint32_t max_tokens,

@@ -55,6 +55,7 @@ struct zt_gw_runner {
     struct zt_job_pool *pool; /* jobs in flight */
     struct zt_gw_place place; /* the scheduler (place.submit NULL: none) */
     struct zt_chain *chain;   /* chain.enabled: the books jobs are paid from, or NULL */
+    struct zt_gw_hooks hooks; /* the webhooks (zt_gw_runner_set_hooks) */
     pthread_mutex_t mu;       /* per, waiting */
     pthread_cond_t cv;        /* a scheduler event arrived, a client closed, the node stops */
     struct zt_gw_job *waiting; /* jobs placed through the scheduler (sched_next) */
@@ -74,6 +75,7 @@ struct zt_gw_job {
     atomic_int refs;    /* the thread + the connection's close */
     atomic_bool closed; /* the client is gone */
     bool scheduled;
+    bool slot; /* holds a reserved pool slot, not yet taken by a thread (zt_gw_job_launch) */
     char model[ZT_ENV_MODEL_MAX + 1];
     struct zt_peer worker;
     char via[ZT_IDENTITY_ID_SIZE]; /* relay id, or "" */
@@ -164,6 +166,13 @@ void zt_gw_runner_set_place(struct zt_gw_runner *r, const struct zt_gw_place *p)
 void zt_gw_runner_set_chain(struct zt_gw_runner *r, struct zt_chain *c)
 {
     if (r) r->chain = c;
+}
+
+void zt_gw_runner_set_hooks(struct zt_gw_runner *r, const struct zt_gw_hooks *h)
+{
+    if (!r) return;
+    if (h) r->hooks = *h;
+    else memset(&r->hooks, 0, sizeof r->hooks);
 }
 
 void zt_gw_runner_shutdown(struct zt_gw_runner *r, uint64_t wait_ms)
@@ -308,6 +317,7 @@ void zt_gw_job_discard(struct zt_gw_job *j)
 {
     if (!j) return;
     if (j->sched_id[0] && unlink_waiting(j->r, j)) j->r->place.cancel(j->r->place.ud, j->sched_id); /* submitted */
+    if (j->slot) zt_gw_runner_unreserve(j->r);
     atomic_store(&j->refs, 1);
     job_unref(j);
 }
@@ -519,14 +529,16 @@ static const char *answer_outcome(struct zt_gw_job *j, const struct zt_job_outco
 static void log_done(struct zt_gw_job *j, const struct zt_job_outcome *o, const char *outcome)
 {
     bool ok = strcmp(outcome, "ok") == 0;
-    if (strcmp(outcome, "retry") != 0 && j->sink.ended) {
+    if (strcmp(outcome, "retry") != 0 && j->r->hooks.ended) {
         struct zt_gw_end e = {.job_id = j->sched_id[0] ? j->sched_id : j->job ? zt_job_call_id(j->job) : NULL,
+                              .user = j->user,
+                              .model = j->model,
                               .worker = j->worker.node_id,
                               .outcome = outcome,
                               .prompt_tokens = o->result.final.prompt_tokens,
                               .completion_tokens = o->result.final.completion_tokens,
                               .ms = zt_time_mono_ms() - j->start_ms};
-        j->sink.ended(j->sink.ud, &e);
+        j->r->hooks.ended(j->r->hooks.ud, &e);
     }
     if (strcmp(outcome, "client_gone") != 0) count_peer(j->r, j->worker.node_id, ok);
     zt_log(ok ? ZT_LOG_INFO : ZT_LOG_WARN, "remote_job_done",
@@ -1035,11 +1047,13 @@ static void settle_chain(struct zt_gw_job *j, const struct zt_job_outcome *o, co
     bool own = zt_gw_settle_rate(known ? &wi.rate : NULL, then ? &j->placed_rate : NULL, &rate);
     zt_chain_job_end(r->chain, j->sched_id, paid, paid ? worker : NULL, own ? &rate : NULL,
                      o->result.final.prompt_tokens, o->result.final.completion_tokens); /* settle or refund */
-    if (paid && r->chain && j->sink.paid) {
+    if (paid && r->chain && r->hooks.paid) {
         struct zt_ledger_prices at;
         zt_ledger_prices_at(zt_chain_prices(r->chain), own ? &rate : NULL, &at);
-        j->sink.paid(j->sink.ud, &at, j->sched_id, worker, o->result.final.prompt_tokens,
-                     o->result.final.completion_tokens);
+        const struct zt_gw_paid pd = {.at = &at, .job_id = j->sched_id, .user = j->user, .worker = worker,
+                                      .prompt_tokens = o->result.final.prompt_tokens,
+                                      .completion_tokens = o->result.final.completion_tokens};
+        r->hooks.paid(r->hooks.ud, &pd);
     }
 }
 
@@ -1259,8 +1273,101 @@ int zt_gw_job_start(struct zt_gw_job *j)
     if (rc) {
         atomic_fetch_sub(&j->refs, 1);
         if (j->scheduled && unlink_waiting(r, j)) r->place.cancel(r->place.ud, j->sched_id);
+    } else {
+        j->slot = false; /* the thread's now */
     }
     return rc;
+}
+
+static int slot(struct zt_gw_job *j, struct zt_gw_refusal *err)
+{
+    if (zt_gw_runner_reserve(j->r) != 0) {
+        err->retry_after = 1;
+        return refuse(err, 503, "overloaded", "too many remote jobs in progress; retry shortly", ZT_EBUSY);
+    }
+    j->slot = true;
+    return 0;
+}
+
+static void unslot(struct zt_gw_job *j)
+{
+    if (j->slot) zt_gw_runner_unreserve(j->r);
+    j->slot = false;
+}
+
+static const char *texts_msg(const struct zt_gw_job *j)
+{
+    return j->kind == ZT_JOB_CHAT ? "messages must be a non-empty array of {role, content} strings"
+                                  : "prompt must be a string (or an array holding one string)";
+}
+
+/* Submitted to the scheduler: 0 (placed), ZT_ENOTFOUND (no joined worker
+ * serves the model: the static peers may), else refused. */
+static int launch_sched(struct zt_gw_job *j, const struct zt_gw_launch *l, struct zt_gw_launched *out,
+                        struct zt_gw_refusal *err)
+{
+    struct zt_gw_runner *r = j->r;
+    if (!l->n_texts) return refuse(err, 400, "invalid_request", texts_msg(j), ZT_EINVAL);
+    int rc = slot(j, err);
+    if (rc) return rc;
+    char who[ZT_PSEUDOID_STR + 8] = ""; /* the audit log's name for the caller (no privacy layer: no log) */
+    if (r->pv) zt_privacy_layer_audit_name(r->pv, j->user, who);
+    zt_gw_job_set_scheduled(j, l->body, l->replicas, l->price_ceiling, who);
+    char client[64]; /* "c:" + 32 hex digits */
+    zt_gw_client_key(j->user, l->client_addr, client, sizeof client);
+    rc = zt_gw_job_submit(j, client, j->user, l->bytes, l->n_texts, err, out->job_id);
+    if (!rc) {
+        out->scheduled = true;
+        return 0;
+    }
+    unslot(j);
+    if (rc != ZT_ENOTFOUND || err->status) return rc;
+    /* no joined worker serves it: the static peers may */
+    j->scheduled = false;
+    json_decref(j->body);
+    j->body = NULL;
+    return ZT_ENOTFOUND;
+}
+
+int zt_gw_job_launch(struct zt_gw_job *j, const struct zt_gw_launch *l, struct zt_gw_launched *out,
+                     struct zt_gw_refusal *err)
+{
+    const struct zt_config *cfg = j->r->cfg;
+    memset(out, 0, sizeof *out);
+    memset(err, 0, sizeof *err);
+    out->types = j->verdict.types;
+    out->masked = j->verdict.kind == ZT_PRIVACY_VERDICT_MASKED;
+    int rc;
+    if (l->scheduled && (rc = launch_sched(j, l, out, err)) != ZT_ENOTFOUND) return rc;
+    if (!l->peer) {
+        snprintf(err->msg, sizeof err->msg, "model '%.128s' is not served here, by any joined worker with a free "
+                 "reputation and context, or by a registered peer", j->model);
+        return refuse(err, 404, "model_not_found", err->msg, ZT_ENOTFOUND);
+    }
+    /* the body under the verdict, sealed to the worker */
+    rc = zt_gw_job_seal(j, l->body, l->peer, l->now);
+    if (rc == ZT_EINVAL) return refuse(err, 400, "invalid_request", texts_msg(j), rc);
+    if (rc) {
+        bool mem = rc == ZT_ENOMEM || rc == ZT_EPERM;
+        return refuse(err, mem ? 503 : 502, mem ? "overloaded" : "worker_unusable",
+                      mem ? "out of memory" : "the job cannot be sealed to the worker (model id or KEM key)", rc);
+    }
+    if ((rc = slot(j, err)) != 0) return rc;
+    /* where: the worker, or the relay with the worker as its target */
+    const char *relay = cfg->encryption.relay;
+    char job_id[2 * ZT_ENV_JOB_ID_LEN + 1];
+    rc = zt_gw_job_target(j, relay, cfg->encryption.remote_worker, l->now, job_id);
+    if (rc) {
+        unslot(j);
+        if (rc != ZT_ENOTFOUND)
+            return refuse(err, 503, "overloaded", "the remote job could not be started", rc);
+        snprintf(err->msg, sizeof err->msg, "the relay %s (encryption.relay) is not a registered peer", relay);
+        return refuse(err, 502, "relay_unknown", err->msg, rc);
+    }
+    zt_strlcpy(out->job_id, job_id, sizeof out->job_id);
+    zt_strlcpy(out->via, j->via[0] ? j->via : "-", sizeof out->via);
+    zt_strlcpy(out->worker, l->peer->node_id, sizeof out->worker);
+    return 0;
 }
 
 /* ---- metrics ------------------------------------------------------------------- */

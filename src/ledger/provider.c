@@ -1,7 +1,9 @@
 /* provider.c: a worker's books for the routes and the CLI (zt_ledger.h):
  * its rewards page, a stake deposit, its payout wallet and batches, a
- * claimant's checked proof. Each call takes the chain's lock once, so
+ * claimant's checked proof; and an admin's wallet deposit with the balance
+ * it leaves. Each call takes the chain's lock once, so
  * what it reads together is one state of the books. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ledger_int.h"
@@ -43,6 +45,18 @@ int zt_chain_stake_deposit(struct zt_chain *c, const char *key, const char *node
     zt_chain_unlock(c); /* a stake moved: the stake gate's answers are dropped */
     if (!rc) *staked = b.mag;
     return rc;
+}
+
+int zt_chain_wallet_deposit(struct zt_chain *c, const char *key, const char *address, zt_u128 amount, bool *replayed,
+                            char norm[static 43], zt_u128 *balance)
+{
+    if (!balance) return ZT_EINVAL;
+    int rc = zt_chain_deposit(c, key, address, amount, replayed);
+    if (rc) return rc;
+    char who[64];
+    int n = snprintf(who, sizeof who, "wallet:%s", address);
+    if (n < 0 || (size_t)n >= sizeof who || zt_chain_payer(who, norm)) return ZT_EIO;
+    return zt_chain_balance(c, ZT_LEDGER_USER, norm, balance);
 }
 
 int zt_chain_payouts(struct zt_chain *c, const char *node_id, const char *address, int64_t before_id,

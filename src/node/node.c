@@ -416,6 +416,28 @@ static void local_job_ended(void *ud, const struct zt_infer_job_end *e)
                             e->completion_tokens, e->duration_ms);
 }
 
+/* A remote job's end (the gateway's runner, zt_gwjob.h): the
+ * job.completed webhook, worker the one that ran it last. */
+static void remote_job_ended(void *ud, const struct zt_gw_end *e)
+{
+    zt_bridge_job_completed(ud, e->job_id, e->user, e->model, e->worker, e->outcome, e->prompt_tokens,
+                            e->completion_tokens, e->ms);
+}
+
+/* A scheduled job settled to its worker (chain.enabled): payout.settled. */
+static void remote_job_paid(void *ud, const struct zt_gw_paid *p)
+{
+    zt_bridge_payout_settled(ud, p->at, p->job_id, p->user, p->worker, p->prompt_tokens, p->completion_tokens);
+}
+
+/* A result cache hit billed as a new job (zt_rcache_hit): job.completed,
+ * outcome "cache", the original's worker and counts. */
+static void cache_hit(void *ud, const struct zt_rcache_hit_end *e)
+{
+    zt_bridge_job_completed(ud, e->job_id, e->user, e->model, e->worker, "cache", e->prompt_tokens,
+                            e->completion_tokens, 0);
+}
+
 /* This gateway's signed descriptor, for its remote orchestrator. */
 static int gateway_desc(void *ud, char **out)
 {
@@ -727,8 +749,12 @@ int zt_node_new(const struct zt_config *cfg, const char *node_id, const struct z
     if (!rc) rc = build_rcache(n, err);
     if (!rc && (rc = zt_bridge_new(cfg, &n->bridge, err)) == 0 && (rc = zt_bridge_register_metrics(n->bridge, n->metrics)) == 0)
     {
-        zt__route_set_bridge(n->route, n->bridge); /* integration.api_url + webhook_secret */
-        if (n->bridge) zt_infer_set_on_end(n->models, local_job_ended, n->bridge);
+        if (n->bridge) { /* integration.api_url + webhook_secret */
+            zt_infer_set_on_end(n->models, local_job_ended, n->bridge);
+            const struct zt_gw_hooks h = {.ended = remote_job_ended, .paid = remote_job_paid, .ud = n->bridge};
+            zt_gw_runner_set_hooks(n->runner, &h);
+            zt_rcache_set_on_hit(n->rcache, cache_hit, n->bridge);
+        }
     }
     if (!rc) rc = build_features(n, err);
     if (!rc) zt_translate_svc_set_infer(n->translate, n->models); /* features.translate.model */

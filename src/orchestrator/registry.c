@@ -903,7 +903,8 @@ static int beat_locked(struct zt_registry *r, struct orch_rec *rec, int64_t now)
     return 0;
 }
 
-static int beat(struct zt_registry *r, const char *text, size_t len, enum orch_rec_kind kind, int64_t now)
+static int beat(struct zt_registry *r, const char *text, size_t len, enum orch_rec_kind kind, int64_t now,
+                char *node_id)
 {
     if (!r || !text) return ZT_EINVAL;
     struct orch_rec rec;
@@ -927,18 +928,25 @@ static int beat(struct zt_registry *r, const char *text, size_t len, enum orch_r
     if (rc && rc != ZT_ENOMEM)
         zt_log_rl(ZT_LOG_INFO, 10, "registry_record_refused", "kind=%s reason=%s",
                   kind == ORCH_REC_HEARTBEAT ? "heartbeat" : "leave", zt_strerror(rc));
+    if (!rc && node_id) zt_strlcpy(node_id, rec.node_id, ZT_IDENTITY_ID_SIZE);
     orch_rec_deinit(&rec);
     return rc;
 }
 
 int zt_registry_heartbeat(struct zt_registry *r, const char *rec, size_t len, int64_t now_ms)
 {
-    return beat(r, rec, len, ORCH_REC_HEARTBEAT, now_ms);
+    return beat(r, rec, len, ORCH_REC_HEARTBEAT, now_ms, NULL);
+}
+
+int zt_registry_poll(struct zt_registry *r, const char *rec, size_t len, int64_t now_ms,
+                     char node_id[static ZT_IDENTITY_ID_SIZE])
+{
+    return beat(r, rec, len, ORCH_REC_HEARTBEAT, now_ms, node_id);
 }
 
 int zt_registry_leave(struct zt_registry *r, const char *rec, size_t len, int64_t now_ms)
 {
-    return beat(r, rec, len, ORCH_REC_LEAVE, now_ms);
+    return beat(r, rec, len, ORCH_REC_LEAVE, now_ms, NULL);
 }
 
 size_t orch_expire_locked(struct zt_registry *r, int64_t now)

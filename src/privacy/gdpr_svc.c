@@ -218,6 +218,27 @@ static int erase_holders(struct zt_gdpr *g, const char *identity, bool keeps, js
     return 0;
 }
 
+/* What an erase that got past the salt erased, as a list: every holder
+ * that does not keep its records, the wallet sessions, the salt. */
+static void erased_text(const struct zt_gdpr *g, size_t n_sess, bool salt_gone, char *out, size_t cap)
+{
+    char sess[48];
+    snprintf(sess, sizeof sess, "%zu wallet session%s", n_sess, n_sess == 1 ? "" : "s");
+    size_t total = 1 + (salt_gone ? 1 : 0), k = 0, w = 0;
+    for (size_t i = 0; i < g->n; i++) total += !g->h[i].keeps;
+    out[0] = '\0';
+    for (size_t i = 0; i < g->n + 2 && w < cap; i++) {
+        const char *part = i < g->n ? (g->h[i].keeps ? NULL : g->h[i].what)
+                           : i == g->n ? sess
+                           : salt_gone ? "the audit pseudonym salt" : NULL;
+        if (!part) continue;
+        int m = snprintf(out + w, cap - w, "%s%s", k == 0 ? "" : k + 1 == total ? " and " : ", ", part);
+        if (m < 0) break;
+        w += (size_t)m;
+        k++;
+    }
+}
+
 int zt_gdpr_erase(struct zt_gdpr *g, const char *identity, zt_gdpr_audit_fn audit, void *audit_ud, json_t **out,
                   struct zt_gdpr_erase_fail *fail)
 {
@@ -253,6 +274,10 @@ int zt_gdpr_erase(struct zt_gdpr *g, const char *identity, zt_gdpr_audit_fn audi
                      "the audit chain cannot be edited: its entries stay, under a pseudonym nobody can tie to the "
                      "identity any more");
     rc = kept ? erase_holders(g, identity, true, h_erased, h_kept, fail) : ZT_ENOMEM;
+    if (rc && fail->at == ZT_GDPR_STOP_HOLDER) { /* after the salt: say what is gone */
+        fail->at = ZT_GDPR_STOP_KEPT;
+        erased_text(g, n_sess, salt_gone, fail->erased, sizeof fail->erased);
+    }
     if (rc) goto out;
     erased = json_pack("{s:I,s:b,s:I}", "sessions_revoked", (json_int_t)n_sess, "audit_salt_destroyed", salt_gone,
                        "audit_entries_unlinked", (json_int_t)(have_ps ? sc.n_pseudo : 0));

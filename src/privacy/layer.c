@@ -8,6 +8,7 @@
 #include "zentalk/zt_audit.h"
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_pii.h"
 #include "zentalk/zt_privacy.h"
 #include "zentalk/zt_pseudoid.h"
 #include "zentalk/zt_store.h"
@@ -144,4 +145,42 @@ void zt_privacy_layer_audit_name(struct zt_privacy_layer *pv, const char *identi
 const struct zt_cfg_privacy *zt_privacy_layer_config(const struct zt_privacy_layer *pv)
 {
     return &pv->cfg->privacy;
+}
+
+int zt_privacy_layer_audit_request(struct zt_privacy_layer *pv, const struct zt_privacy_audit_req *r)
+{
+    struct zt_audit *log = pv ? zt_privacy_layer_audit_log(pv) : NULL;
+    if (!log) return 0;
+    char who[ZT_PSEUDOID_STR + 8];
+    zt_privacy_layer_audit_name(pv, r->identity, who);
+    const char *names[64];
+    size_t n = 0;
+    const struct zt_pii_detector *pii = zt_privacy_gate_detector(zt_privacy_layer_gate(pv));
+    for (unsigned t = 0; t < 64 && t < zt_pii_type_count(pii); t++)
+        if (r->pii_types & (1ull << t)) names[n++] = zt_pii_type_name(pii, t);
+    /* the feature: the last path segment, "chat" for /v1/chat/completions */
+    const char *feature = strrchr(r->route, '/');
+    feature = feature ? feature + 1 : r->route;
+    if (zt_str_eq(r->route, "/v1/chat/completions")) feature = "chat";
+    int st = r->status;
+    const char *outcome = st >= 200 && st < 400                   ? "ok"
+                          : (st == 401 || st == 403 || st == 429) ? "denied"
+                          : st >= 500                             ? "error"
+                                                                  : "rejected";
+    struct zt_audit_event ev = {
+        .identity = who,
+        .role = r->role,
+        .subject = r->subject,
+        .route = r->route,
+        .method = r->method,
+        .feature = feature,
+        .request_id = r->request_id,
+        .job_id = r->job_id && r->job_id[0] ? r->job_id : NULL,
+        .pii = names,
+        .n_pii = n,
+        .decision = r->decision ? r->decision : "none",
+        .status = st,
+        .outcome = outcome,
+    };
+    return zt_audit_record(log, &ev);
 }

@@ -10,44 +10,36 @@
  * its audit pseudonym, which a GDPR erase shreds) or every caller of this
  * gateway (tenant): zt_rcache_scope. The keys, the lookup and the storing
  * of a verified answer, whether the cache applies, a hit's proof and its
- * bill are the cache's (zt_rcache.h, src/jobs/cache_req.c); this file
- * renders a hit through openai.c. A hit is answered at once, on the HTTP
+ * bill are the cache's (zt_rcache.h, src/jobs/cache_req.c: zt_rcache_hit
+ * bills a hit, tells the node's hook, the job.completed webhook, and
+ * proves it); this file renders a hit through openai.c. A hit is answered at once, on the HTTP
  * thread: no worker, no pool slot. */
 #include "cache_api.h"
 
 #include <string.h>
 
 #include "openai.h"
-#include "zentalk/zt_bridge.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_time.h"
 
-/* Answer e in resp: JSON, or the whole SSE stream at once. */
-static void answer_hit(const struct zt__cache_env *env, struct zt__req_ctx *cx, bool chat, const char *model,
-                       bool stream, bool include_usage, const struct zt_rcache_entry *e, const char *job_hex,
-                       struct zt_http_resp *resp)
+/* Answer e in resp (a hit billed and proved: h, rcpt, crb): JSON, or the
+ * whole SSE stream at once. */
+static void answer_hit(struct zt__req_ctx *cx, bool chat, const char *model, bool stream, bool include_usage,
+                       const struct zt_rcache_entry *e, const struct zt_rcache_hit *h,
+                       const struct zt_env_receipt *rcpt, const uint8_t *crb, struct zt_http_resp *resp)
 {
-    struct zt_env_receipt rcpt;
-    uint8_t crb[ZT_RCACHE_RECEIPT_LEN];
-    int rc = zt_rcache_hit_receipt(e, job_hex, zt_identity_sign_pk(env->id), zt_identity_sign_sk(env->id),
-                                   (uint64_t)(zt_time_real_ms() / 1000), &rcpt, crb);
-    if (rc) {
-        zt_http_resp_error(resp, 500, "internal",
-                           rc == ZT_ECRYPTO ? "a cached receipt does not verify" : "the cache receipt cannot be signed");
-        return;
-    }
     char cr_hex[2 * ZT_RCACHE_RECEIPT_LEN + 1], rec_hex[2 * ZT_ENV_RECEIPT_MAX_LEN + 1], orig[2 * 16 + 1];
-    zt_hex_encode(cr_hex, crb, sizeof crb);
+    zt_hex_encode(cr_hex, crb, ZT_RCACHE_RECEIPT_LEN);
     zt_hex_encode(rec_hex, e->receipt, e->receipt_len);
-    zt_hex_encode(orig, rcpt.job_id, 16);
+    zt_hex_encode(orig, rcpt->job_id, 16);
     char id[48];
     struct zt__openai_answer oa;
     zt__openai_answer_init(&oa, chat, model, zt_http_req_id(cx->req), id, sizeof id);
-    struct zt__openai_ran ran = {.seq_hash = rcpt.seq_chain,
-                                 .engine = rcpt.build_id,
+    struct zt__openai_ran ran = {.seq_hash = rcpt->seq_chain,
+                                 .engine = rcpt->build_id,
                                  .ran_on = e->worker,
-                                 .job_id = job_hex,
+                                 .job_id = h->job_hex,
                                  .receipt_hex = rec_hex,
                                  .verification = "cache",
                                  .cache_orig_job = orig,
@@ -77,21 +69,24 @@ bool zt__cache_lookup(const struct zt__cache_env *env, struct zt__req_ctx *cx, j
     struct zt_rcache_entry e;
     if (zt_rcache_req_begin(env->cache, scope, chat, model, max_tokens, body, q, &e) != 0)
         return false; /* a miss (run it, and store the verified answer), or a hit to re-verify */
-    char job_hex[2 * ZT_RCACHE_JOB_ID_LEN + 1];
-    char why[200];
-    int rc = zt_rcache_hit_bill(env->chain, cfg, cx->principal.identity, zt_identity_id(env->id), job_hex, why,
-                                sizeof why);
-    if (rc) {
+    struct zt_rcache_hit h;
+    struct zt_env_receipt rcpt;
+    uint8_t crb[ZT_RCACHE_RECEIPT_LEN];
+    int rc = zt_rcache_hit(env->cache, env->chain, cfg, env->id, cx->principal.identity, model, &e,
+                           (uint64_t)(zt_time_real_ms() / 1000), &h, &rcpt, crb);
+    if (!h.billed) {
         bool pay = rc == ZT_EPERM || rc == ZT_ERANGE;
-        zt_http_resp_error(resp, pay ? 402 : 503, pay ? "payment_required" : "unavailable", why);
+        zt_http_resp_error(resp, pay ? 402 : 503, pay ? "payment_required" : "unavailable", h.why);
     } else {
-        answer_hit(env, cx, chat, model, stream, include_usage, &e, job_hex, resp);
+        if (rc)
+            zt_http_resp_error(resp, 500, "internal",
+                               rc == ZT_ECRYPTO ? "a cached receipt does not verify" : "the cache receipt cannot be signed");
+        else
+            answer_hit(cx, chat, model, stream, include_usage, &e, &h, &rcpt, crb, resp);
         zt__req_note_privacy(cx, 0, "cache");
-        zt__req_note_job(cx, job_hex);
-        zt_log(ZT_LOG_DEBUG, "result_cache_hit", "job_id=%s model=%s request_id=%s", job_hex, model,
+        zt__req_note_job(cx, h.job_hex);
+        zt_log(ZT_LOG_DEBUG, "result_cache_hit", "job_id=%s model=%s request_id=%s", h.job_hex, model,
                zt_http_req_id(cx->req));
-        zt_bridge_job_completed(env->bridge, job_hex, cx->principal.identity, model, e.worker, "cache",
-                                e.prompt_tokens, e.completion_tokens, 0);
     }
     zt_rcache_entry_deinit(&e);
     return true;

@@ -3,9 +3,9 @@
  * it says whether it applies (zt_rcache_applies: privacy.result_cache,
  * retention_cache_days, the privacy verdict; zt_rcache_scope: who asks),
  * keys, looks up and stores (zt_rcache_req_*), proves a hit (the worker's
- * original receipt checked, a cache receipt signed by this node:
- * zt_rcache_hit_receipt) and bills it (chain.price_cache_hit:
- * zt_rcache_hit_bill). This file answers a hit in the OpenAI shapes
+ * original receipt checked, a cache receipt signed by this node), bills it
+ * (chain.price_cache_hit) and tells the node's hook (the job.completed
+ * webhook): zt_rcache_hit. This file answers a hit in the OpenAI shapes
  * (openai.c). See docs/internals/rcache.md. */
 #ifndef ZT_SERVER_CACHE_API_H
 #define ZT_SERVER_CACHE_API_H
@@ -22,7 +22,6 @@
 #include "zentalk/zt_rcache.h"
 #include "zentalk/zt_sealed.h"
 
-struct zt_bridge;
 struct zt_chain;
 
 struct zt__cache_env {
@@ -30,7 +29,6 @@ struct zt__cache_env {
     const struct zt_config *cfg;
     const struct zt_identity *id;    /* signs cache receipts */
     struct zt_chain *chain;          /* bills hits (NULL: free) */
-    struct zt_bridge *bridge;        /* job.completed webhooks (NULL: none) */
     struct zt_privacy_layer *pv;     /* callers' pseudonyms: the user scope (GDPR erase shreds it) */
 };
 

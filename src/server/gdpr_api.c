@@ -35,7 +35,7 @@ static const char *target_of(const struct zt_auth_principal *caller, json_t *bod
 
 static void store_fail(struct zt_http_resp *resp, int rc, const char *what)
 {
-    char m[320];
+    char m[512];
     snprintf(m, sizeof m, "%s: %s", what, zt_strerror(rc));
     if (rc == ZT_EBUSY) {
         zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
@@ -106,6 +106,10 @@ void zt__gdpr_h_erase(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
         snprintf(m, sizeof m, "erasing %s failed; %s", f.what,
                  f.first ? "nothing else was erased" : "what came before was erased, nothing after; retry");
         store_fail(resp, rc, m);
+    } else if (rc && f.at == ZT_GDPR_STOP_KEPT) {
+        char k[400];
+        snprintf(k, sizeof k, "%s were erased, but %s could not state what it keeps; retry", f.erased, f.what);
+        store_fail(resp, rc, k);
     } else if (rc && f.at == ZT_GDPR_STOP_SALT) {
         store_fail(resp, rc, "search messages and sessions were erased, but the audit pseudonym salt could not be "
                              "destroyed; retry");

@@ -133,7 +133,9 @@ void zt__ledger_h_deposit(void *ud, struct zt__req_ctx *cx, json_t *body, struct
         return;
     }
     bool replayed = false;
-    int rc = zt_chain_deposit(c, key, addr, v, &replayed);
+    zt_u128 b;
+    char norm[43], bs[ZT_U128_STR_LEN];
+    int rc = zt_chain_wallet_deposit(c, key, addr, v, &replayed, norm, &b);
     if (rc == ZT_EEXIST) {
         zt_http_resp_error(resp, 409, "key_reused", "this key was used for another deposit");
         return;
@@ -143,10 +145,6 @@ void zt__ledger_h_deposit(void *ud, struct zt__req_ctx *cx, json_t *body, struct
         return;
     }
     if (!ledger_ok(rc, resp)) return;
-    zt_u128 b;
-    char who[64], norm[43], bs[ZT_U128_STR_LEN];
-    snprintf(who, sizeof who, "wallet:%s", addr);
-    if (!ledger_ok(zt_chain_payer(who, norm) ? ZT_EIO : zt_chain_balance(c, ZT_LEDGER_USER, norm, &b), resp)) return;
     zt_u128_format(b, bs);
     zt_http_resp_json(resp, 200, json_pack("{s:s,s:s,s:b}", "address", norm, "balance", bs, "replayed", replayed));
 }

@@ -204,23 +204,20 @@ void zt__orch_h_record(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
     const char *rec = zt_http_req_body(req, &len);
     int64_t now = zt_time_real_ms();
     char node[ZT_IDENTITY_ID_SIZE] = "";
-    int rc = kind == 0                 ? zt_registry_join(o->reg, rec, len, now, node)
-             : kind == 1 || kind == 3 ? zt_registry_heartbeat(o->reg, rec, len, now)
-                                      : zt_registry_leave(o->reg, rec, len, now);
+    int rc = kind == 0   ? zt_registry_join(o->reg, rec, len, now, node)
+             : kind == 1 ? zt_registry_heartbeat(o->reg, rec, len, now)
+             : kind == 3 ? zt_registry_poll(o->reg, rec, len, now, node)
+                         : zt_registry_leave(o->reg, rec, len, now);
     if (rc) {
         refuse(o, rc, names[kind], req, resp);
         return;
     }
     atomic_fetch_add(&o->accepted[kind], 1);
     if (kind == 3) {
-        /* a verified heartbeat: its node id is the worker's; the poll waits for its requests */
-        json_t *j = json_loadb(rec, len, 0, NULL);
-        const char *id = json_string_value(json_object_get(j, "node_id"));
+        /* a verified heartbeat: node is the worker's; the poll waits for its requests */
         const char *hq = zt_http_req_query(req, "hold_ms");
         long hold = hq ? strtol(hq, NULL, 10) : 0;
-        if (id) zt__orch_relay_poll(o->relay, req, resp, id, hold);
-        else zt_http_resp_error(resp, 400, "malformed_record", "no node_id");
-        json_decref(j);
+        zt__orch_relay_poll(o->relay, req, resp, node, hold);
         kick(o);
         return;
     }

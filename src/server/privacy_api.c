@@ -12,24 +12,14 @@
 
 int zt__privacy_record(void *ud, const struct zt__req_ctx *cx, const char *subject_pseudonym, int status)
 {
-    struct zt_privacy_layer *pv = ud;
-    if (!pv || !zt_privacy_layer_audit_log(pv)) return 0;
-    char who[ZT_PSEUDOID_STR + 8];
-    zt_privacy_layer_audit_name(pv, cx->principal.identity, who);
-    const char *feature = strrchr(cx->route, '/');
-    struct zt_audit_event ev = {
-        .identity = who,
-        .role = zt_auth_role_name(cx->principal.role),
-        .subject = subject_pseudonym,
-        .route = cx->route,
-        .method = zt_http_req_method(cx->req),
-        .feature = feature ? feature + 1 : cx->route,
-        .request_id = cx->request_id,
-        .decision = "none",
-        .status = status,
-        .outcome = status >= 200 && status < 400 ? "ok" : "error",
-    };
-    return zt_audit_record(zt_privacy_layer_audit_log(pv), &ev);
+    const struct zt_privacy_audit_req r = {.identity = cx->principal.identity,
+                                           .role = zt_auth_role_name(cx->principal.role),
+                                           .route = cx->route,
+                                           .method = zt_http_req_method(cx->req),
+                                           .request_id = cx->request_id,
+                                           .subject = subject_pseudonym,
+                                           .status = status};
+    return zt_privacy_layer_audit_request(ud, &r);
 }
 
 static bool feature_ok(const char *s)
@@ -122,41 +112,17 @@ out:
 void zt__privacy_audit(struct zt_privacy_layer *pv, const struct zt__req_ctx *cx, bool record, int status)
 {
     const struct zt__req_notes *nt = &cx->notes;
-    if (nt->recorded || !record || !pv || !zt_privacy_layer_audit_log(pv)) return;
-    const char *route = cx->route, *identity = cx->principal.identity;
-    uint64_t types = nt->pii_types;
-    const char *decision = nt->decision;
-    const char *job = nt->job_id;
-    char who[ZT_PSEUDOID_STR + 8];
-    zt_privacy_layer_audit_name(pv, identity, who);
-    const char *names[64];
-    size_t n = 0;
-    const struct zt_pii_detector *pii = zt_privacy_gate_detector(zt_privacy_layer_gate(pv));
-    for (unsigned t = 0; t < 64 && t < zt_pii_type_count(pii); t++)
-        if (types & (1ull << t)) names[n++] = zt_pii_type_name(pii, t);
-    /* the feature: the last path segment, "chat" for /v1/chat/completions */
-    const char *feature = strrchr(route, '/');
-    feature = feature ? feature + 1 : route;
-    if (zt_str_eq(route, "/v1/chat/completions")) feature = "chat";
-    const char *outcome = status >= 200 && status < 400 ? "ok"
-                          : (status == 401 || status == 403 || status == 429) ? "denied"
-                          : status >= 500                                     ? "error"
-                                                                              : "rejected";
-    struct zt_audit_event ev = {
-        .identity = who,
-        .role = zt_auth_role_name(cx->principal.role),
-        .route = route,
-        .method = zt_http_req_method(cx->req),
-        .feature = feature,
-        .request_id = cx->request_id,
-        .job_id = job[0] ? job : NULL,
-        .pii = names,
-        .n_pii = n,
-        .decision = decision ? decision : "none",
-        .status = status,
-        .outcome = outcome,
-    };
-    int rc = zt_audit_record(zt_privacy_layer_audit_log(pv), &ev);
+    if (nt->recorded || !record) return;
+    const struct zt_privacy_audit_req r = {.identity = cx->principal.identity,
+                                           .role = zt_auth_role_name(cx->principal.role),
+                                           .route = cx->route,
+                                           .method = zt_http_req_method(cx->req),
+                                           .request_id = cx->request_id,
+                                           .job_id = nt->job_id,
+                                           .pii_types = nt->pii_types,
+                                           .decision = nt->decision,
+                                           .status = status};
+    int rc = zt_privacy_layer_audit_request(pv, &r);
     if (rc)
         zt_log_rl(ZT_LOG_ERROR, 1, "audit_write_failed", "error=\"%s\" request_id=%s", zt_strerror(rc),
                   cx->request_id);

@@ -30,7 +30,6 @@
 
 #include "openai.h"
 #include "zentalk/zt_alloc.h"
-#include "zentalk/zt_bridge.h"
 #include "zentalk/zt_gwjob.h"
 #include "zentalk/zt_jobs.h"
 #include "zentalk/zt_ledger.h"
@@ -58,7 +57,6 @@ struct zt__route {
     struct zt_orch_role *orch;  /* this node's orchestrator (zt_orch_role.h), or NULL */
     struct zt_chain *chain;   /* chain.enabled: the books jobs are paid from (zt_ledger.h), or NULL */
     struct zt_rcache *cache;  /* the result cache (cache_api.h), or NULL */
-    struct zt_bridge *bridge; /* webhooks to the API server (zt_bridge.h), or NULL */
     atomic_uint_fast64_t local, refused;
 };
 
@@ -74,7 +72,6 @@ struct rout {
     int fail;                   /* ZT_E* while answering */
     struct zt_buf text;         /* non-streamed answer (restored: wiped) */
     struct zt_rcache_req cache; /* the result cache: the key to store the answer under */
-    char user[ZT_AUTH_ID_MAX];  /* the caller's identity, for the webhooks */
 };
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -115,15 +112,9 @@ void zt__route_set_cache(struct zt__route *r, struct zt_rcache *c)
     if (r) r->cache = c;
 }
 
-void zt__route_set_bridge(struct zt__route *r, struct zt_bridge *b)
-{
-    if (r) r->bridge = b;
-}
-
 static struct zt__cache_env cache_env(const struct zt__route *r)
 {
-    return (struct zt__cache_env){.cache = r->cache, .cfg = r->cfg, .id = r->id, .chain = r->chain, .bridge = r->bridge,
-                                  .pv = r->pv};
+    return (struct zt__cache_env){.cache = r->cache, .cfg = r->cfg, .id = r->id, .chain = r->chain, .pv = r->pv};
 }
 
 void zt__route_free(struct zt__route *r)
@@ -289,20 +280,6 @@ static void s_restart(void *ud)
     zt_rcache_req_restart(&s->cache);
 }
 
-static void s_ended(void *ud, const struct zt_gw_end *e)
-{
-    struct rout *s = ud;
-    zt_bridge_job_completed(s->r->bridge, e->job_id, s->user, s->model, e->worker, e->outcome, e->prompt_tokens,
-                          e->completion_tokens, e->ms);
-}
-
-static void s_paid(void *ud, const struct zt_ledger_prices *at, const char *job_id, const char *worker,
-                   uint32_t prompt_tokens, uint32_t completion_tokens)
-{
-    struct rout *s = ud;
-    zt_bridge_payout_settled(s->r->bridge, at, job_id, s->user, worker, prompt_tokens, completion_tokens);
-}
-
 static void s_release(void *ud) { zt_http_async_release(((struct rout *)ud)->a); }
 
 static void on_client_close(void *ud)
@@ -450,7 +427,6 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     zt_job_texts(body, kind, texts, ZT_JOB_MAX_MESSAGES, &n_texts);
     struct zt_privacy_verdict v;
     struct zt_gw_job *j = NULL;
-    bool reserved = false;
     int rc = zt_privacy_gate_check(zt_privacy_layer_gate(r->pv), zt_job_kind_feature(kind), texts, n_texts, &v);
     if (rc) {
         zt_http_resp_error(resp, rc == ZT_ETOOBIG ? 413 : 503, rc == ZT_ETOOBIG ? "too_large" : "overloaded",
@@ -470,9 +446,10 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
         return true;
     }
     const char *request_id = zt_http_req_id(req);
+    const struct zt_peer *peer = (sched ? fallback : where) == ZT_ROUTE_REMOTE ? &w : NULL;
     struct zt_gw_job_params jp = {.kind = kind, .model = model, .max_tokens = max_tokens,
                                   .caller = cx->principal.identity, .request_id = request_id, .verdict = &v,
-                                  .peer = (sched ? fallback : where) == ZT_ROUTE_REMOTE ? &w : NULL};
+                                  .peer = peer};
     struct rout *s = zt_calloc(1, sizeof *s);
     if (!s || zt_gw_job_new(r->run, &jp, &j) != 0) {
         zt_free(s);
@@ -485,115 +462,43 @@ bool zt__route_generate(struct zt__route *r, struct zt__req_ctx *cx, json_t *bod
     s->include_usage = opts.include_usage;
     zt_strlcpy(s->model, model, sizeof s->model);
     zt__openai_answer_init(&s->oa, chat, s->model, request_id, s->id, sizeof s->id);
-    zt_strlcpy(s->user, cx->principal.identity, sizeof s->user);
     zt_buf_init(&s->text, TEXT_MAX);
     const struct zt_gw_sink sink = {.text = s_text, .ok = s_ok, .error = s_error, .gone = s_gone,
                                     .client_gone = s_client_gone, .backlog = s_backlog, .started = s_started,
-                                    .restart = s_restart, .ended = s_ended, .paid = s_paid, .release = s_release,
-                                    .free = s_free, .ud = s};
+                                    .restart = s_restart, .release = s_release, .free = s_free, .ud = s};
     zt_gw_job_set_sink(j, &sink); /* s is the job's from here on */
     struct zt__cache_env env = cache_env(r);
     if (zt__cache_lookup(&env, cx, body, chat, s->model, max_tokens, zt_gw_job_verdict(j), opts.stream,
                          opts.include_usage, &s->cache, resp))
         goto out; /* answered from the result cache */
-    if (sched) {
-        if (!n_texts) {
-            zt_http_resp_error(resp, 400, "invalid_request",
-                               chat ? "messages must be a non-empty array of {role, content} strings"
-                                    : "prompt must be a string (or an array holding one string)");
-            goto out;
+    struct zt_gw_launch l = {.body = body, .scheduled = sched, .peer = peer, .now = now,
+                             .client_addr = zt_http_req_client_addr(req), .n_texts = n_texts};
+    for (size_t i = 0; i < n_texts; i++) l.bytes += texts[i].len;
+    if (sched && n_texts && (!get_replicas(r, body, &l.replicas, resp) || !get_price_ceiling(body, &l.price_ceiling, resp)))
+        goto out;
+    /* the slot, the submission or the seal, the target (zt_gwjob.h) */
+    struct zt_gw_launched go;
+    struct zt_gw_refusal err;
+    if (zt_gw_job_launch(j, &l, &go, &err) != 0) {
+        if (err.retry_after) {
+            char ra[16];
+            snprintf(ra, sizeof ra, "%u", err.retry_after);
+            zt_ignore(zt_http_resp_header(resp, "Retry-After", ra));
         }
-        unsigned replicas;
-        uint64_t ceiling;
-        if (!get_replicas(r, body, &replicas, resp) || !get_price_ceiling(body, &ceiling, resp)) goto out;
-        if (zt_gw_runner_reserve(r->run) != 0) {
-            zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
-            zt_http_resp_error(resp, 503, "overloaded", "too many remote jobs in progress; retry shortly");
-            goto out;
-        }
-        reserved = true;
-        char who[ZT_PSEUDOID_STR + 8];
-        zt_privacy_layer_audit_name(r->pv, cx->principal.identity, who);
-        zt_gw_job_set_scheduled(j, body, replicas, ceiling, who);
-        uint64_t types = zt_gw_job_verdict(j)->types;
-        bool masked = zt_gw_job_verdict(j)->kind == ZT_PRIVACY_VERDICT_MASKED;
-        size_t bytes = 0;
-        for (size_t i = 0; i < n_texts; i++) bytes += texts[i].len;
-        char client[ZT_SCHED_CLIENT_MAX + 1], sched_id[ZT_GW_JOB_ID_SIZE];
-        zt_gw_client_key(cx->principal.identity, zt_http_req_client_addr(req), client, sizeof client);
-        struct zt_gw_refusal err;
-        rc = zt_gw_job_submit(j, client, cx->principal.identity, bytes, n_texts, &err, sched_id);
-        if (!rc) {
-            if (!start_job(j, s, req)) goto oom; /* withdrawn from the scheduler */
-            zt__req_note_job(cx, sched_id);
-            zt__req_note_privacy(cx, types, masked ? "pseudonymised" : "remote");
-            return true; /* the thread owns j and the pool slot */
-        }
-        if (rc != ZT_ENOTFOUND || err.status) {
-            if (err.retry_after) {
-                char ra[16];
-                snprintf(ra, sizeof ra, "%u", err.retry_after);
-                zt_ignore(zt_http_resp_header(resp, "Retry-After", ra));
-            }
-            zt_http_resp_error(resp, err.status, err.code, err.msg);
-            goto out;
-        }
-        zt_gw_runner_unreserve(r->run); /* no joined worker serves it: the static peers may */
-        reserved = false;
-        if (fallback != ZT_ROUTE_REMOTE) {
-            snprintf(msg, sizeof msg, "model '%.128s' is not served here, by any joined worker with a free "
-                     "reputation and context, or by a registered peer", model);
-            zt_http_resp_error(resp, 404, "model_not_found", msg);
-            goto out;
-        }
-    }
-
-    /* the body under the verdict, sealed to the worker */
-    rc = zt_gw_job_seal(j, body, &w, now);
-    if (rc == ZT_EINVAL) {
-        zt_http_resp_error(resp, 400, "invalid_request",
-                           chat ? "messages must be a non-empty array of {role, content} strings"
-                                : "prompt must be a string (or an array holding one string)");
+        zt_http_resp_error(resp, err.status, err.code, err.msg);
         goto out;
     }
-    if (rc) {
-        bool mem = rc == ZT_ENOMEM || rc == ZT_EPERM;
-        zt_http_resp_error(resp, mem ? 503 : 502, mem ? "overloaded" : "worker_unusable",
-                           mem ? "out of memory" : "the job cannot be sealed to the worker (model id or KEM key)");
-        goto out;
-    }
-    rc = zt_gw_runner_reserve(r->run);
-    if (rc) {
-        zt_ignore(zt_http_resp_header(resp, "Retry-After", "1"));
-        zt_http_resp_error(resp, 503, "overloaded", "too many remote jobs in progress; retry shortly");
-        goto out;
-    }
-    reserved = true;
-    /* where: the worker, or the relay with the worker as its target */
-    const char *relay = r->cfg->encryption.relay;
-    char job_id[2 * ZT_ENV_JOB_ID_LEN + 1], via[ZT_IDENTITY_ID_SIZE];
-    rc = zt_gw_job_target(j, relay, pin, now, job_id);
-    if (rc == ZT_ENOTFOUND) {
-        snprintf(msg, sizeof msg, "the relay %s (encryption.relay) is not a registered peer", relay);
-        zt_http_resp_error(resp, 502, "relay_unknown", msg);
-        goto out;
-    }
-    if (rc) goto oom;
-    /* once the thread runs, j may end at any moment: note what we log first */
-    zt_strlcpy(via, zt_gw_job_via(j) ? zt_gw_job_via(j) : "-", sizeof via);
-    uint64_t types = zt_gw_job_verdict(j)->types;
-    bool masked = zt_gw_job_verdict(j)->kind == ZT_PRIVACY_VERDICT_MASKED;
-    if (!start_job(j, s, req)) goto oom;
-    zt__req_note_privacy(cx, types, masked ? "pseudonymised" : "remote");
-    zt__req_note_job(cx, job_id);
-    zt_log(ZT_LOG_DEBUG, "remote_job_sent", "job_id=%s worker=%s via=%s model=%s max_tokens=%u request_id=%s", job_id,
-           w.node_id, via, model, (unsigned)max_tokens, request_id);
+    if (!start_job(j, s, req)) goto oom; /* the job gives its slot back, and a scheduled one is withdrawn */
+    zt__req_note_privacy(cx, go.types, go.masked ? "pseudonymised" : "remote");
+    zt__req_note_job(cx, go.job_id);
+    if (!go.scheduled)
+        zt_log(ZT_LOG_DEBUG, "remote_job_sent", "job_id=%s worker=%s via=%s model=%s max_tokens=%u request_id=%s",
+               go.job_id, go.worker, go.via, model, (unsigned)max_tokens, request_id);
     return true; /* the thread owns j and the slot */
 oom:
     zt_http_resp_error(resp, 503, "overloaded", "the remote job could not be started");
 out:
     zt_gw_job_discard(j);
-    if (reserved) zt_gw_runner_unreserve(r->run);
     return true;
 }
 

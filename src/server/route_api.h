@@ -64,11 +64,6 @@ void zt__route_set_chain(struct zt__route *r, struct zt_chain *c);
  * the same scope is answered from it (cache_api.h). */
 struct zt_rcache;
 void zt__route_set_cache(struct zt__route *r, struct zt_rcache *c);
-/* The API bridge (zt_bridge.h; NULL: none): a job.completed webhook for
- * every remote job and cache answer, a payout.settled one for every job
- * settled to its worker. */
-struct zt_bridge;
-void zt__route_set_bridge(struct zt__route *r, struct zt_bridge *b);
 /* The runner is not freed (the node's). */
 void zt__route_free(struct zt__route *r);
 

@@ -37,6 +37,7 @@
 #include "zentalk/zt_keccak.h"
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
+#include "zentalk/zt_pii.h"
 #include "zentalk/zt_privacy.h"
 #include "zentalk/zt_search.h"
 #include "zentalk/zt_store.h"
@@ -512,6 +513,128 @@ static void test_erase_search_fails(void **state)
     world_close(&w);
 }
 
+/* Stand-in holders: one that erases its notes, one that keeps its
+ * records and fails to say so (a ledger whose store broke). */
+static int fake_export(void *ud, const char *identity, size_t budget, size_t *used, json_t **out, const char **why)
+{
+    (void)ud, (void)identity, (void)budget;
+    *used = 0;
+    *out = NULL;
+    *why = "a stand-in";
+    return 0;
+}
+
+static int notes_erase(void *ud, const char *identity, json_t *erased, json_t *kept)
+{
+    (void)ud, (void)identity, (void)kept;
+    return json_object_set_new(erased, "notes", json_integer(3)) ? ZT_ENOMEM : 0;
+}
+
+static int broken_keeper_erase(void *ud, const char *identity, json_t *erased, json_t *kept)
+{
+    (void)ud, (void)identity, (void)erased, (void)kept;
+    return ZT_EIO;
+}
+
+/* review9 F7: a holder that keeps its records fails after the salt is
+ * gone: the erase says what was erased (every other holder, the sessions,
+ * the salt), not "nothing else was erased". */
+static void test_erase_keeper_fails(void **state)
+{
+    (void)state;
+    struct world w;
+    world_open(&w, false, 0);
+    sign_in(&w);
+    audit_entries(&w, w.wallet_id, 1, false); /* the salt exists */
+    const struct zt_gdpr_provider h[] = {
+        {.name = "notes", .what = "the notes", .export_fn = fake_export, .erase_fn = notes_erase},
+        {.name = "ledger", .what = "the ledger", .keeps = true, .export_fn = fake_export,
+         .erase_fn = broken_keeper_erase},
+    };
+    const struct zt_gdpr_opts o = {.node_id = "zt1test", .pv = w.pv, .wallet = w.wallet, .providers = h,
+                                   .n_providers = 2};
+    struct zt_gdpr *g = NULL;
+    assert_int_equal(zt_gdpr_new(&o, &g), 0);
+    struct zt_gdpr_erase_fail f;
+    json_t *j = NULL;
+    assert_int_equal(zt_gdpr_erase(g, w.wallet_id, NULL, NULL, &j, &f), ZT_EIO);
+    assert_null(j);
+    assert_int_equal(f.at, ZT_GDPR_STOP_KEPT);
+    assert_string_equal(f.what, "the ledger");
+    assert_string_equal(f.erased, "the notes, 1 wallet session and the audit pseudonym salt");
+    assert_int_equal(live_sessions(&w), 0);
+    char ps[ZT_PSEUDOID_STR];
+    assert_int_equal(zt_privacy_layer_pseudonym(w.pv, w.wallet_id, false, ps), ZT_ENOTFOUND); /* the salt is gone */
+    /* again (nothing left to erase, the keeper still broken): the same stop */
+    assert_int_equal(zt_gdpr_erase(g, w.wallet_id, NULL, NULL, &j, &f), ZT_EIO);
+    assert_int_equal(f.at, ZT_GDPR_STOP_KEPT);
+    assert_string_equal(f.erased, "the notes and 0 wallet sessions");
+    zt_gdpr_free(g);
+    world_close(&w);
+}
+
+/* The audit entry for a request (zt_privacy_layer_audit_request), the one
+ * builder for the route's entry and a handler's own: the caller by its
+ * pseudonym, the feature ("chat" for chat completions, else the last path
+ * segment), the outcome by status, the PII names, the job, the subject,
+ * the decision ("none" when not given); nothing written without a log. */
+static void test_audit_request(void **state)
+{
+    (void)state;
+    struct world w;
+    world_open(&w, false, 0);
+    const struct zt_pii_detector *d = zt_privacy_gate_detector(zt_privacy_layer_gate(w.pv));
+    assert_true(zt_pii_type_count(d) >= 1);
+    const struct zt_privacy_audit_req reqs[] = {
+        {.identity = JWT_ID, .role = "user", .route = "/v1/chat/completions", .method = "POST", .request_id = "r1",
+         .job_id = "00ff", .pii_types = 1, .decision = "pseudonymised", .status = 429},
+        {.identity = JWT_ID, .role = "user", .route = "/v1/privacy/erase", .method = "POST", .request_id = "r2",
+         .subject = "p:someone", .status = 200},
+        {.identity = JWT_ID, .role = "user", .route = "/v1/features/summarize", .method = "POST", .request_id = "r3",
+         .job_id = "", .status = 404},
+        {.identity = JWT_ID, .role = "user", .route = "/v1/completions", .method = "POST", .request_id = "r4",
+         .decision = "local", .status = 503},
+    };
+    for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++)
+        assert_int_equal(zt_privacy_layer_audit_request(w.pv, &reqs[i]), 0);
+    assert_int_equal(zt_privacy_layer_audit_request(NULL, &reqs[0]), 0); /* no log: nothing */
+    json_t *e = NULL;
+    assert_int_equal(zt_gdpr_export(w.g, JWT_ID, &e), 0);
+    json_t *items = json_object_get(part(e, "data", "audit_entries"), "items");
+    assert_int_equal(json_array_size(items), 4);
+    static const char *const want[][4] = {/* feature, outcome, decision, request_id */
+                                          {"chat", "denied", "pseudonymised", "r1"},
+                                          {"erase", "ok", "none", "r2"},
+                                          {"summarize", "rejected", "none", "r3"},
+                                          {"completions", "error", "local", "r4"}};
+    char ps[ZT_PSEUDOID_STR];
+    assert_int_equal(zt_privacy_layer_pseudonym(w.pv, JWT_ID, false, ps), 0);
+    for (size_t i = 0; i < 4; i++) {
+        json_t *it = NULL;
+        for (size_t k = 0; k < json_array_size(items); k++) {
+            const char *rid = json_string_value(json_object_get(json_array_get(items, k), "request_id"));
+            if (rid && !strcmp(rid, want[i][3])) it = json_array_get(items, k);
+        }
+        assert_non_null(it);
+        assert_string_equal(json_string_value(json_object_get(it, "feature")), want[i][0]);
+        assert_string_equal(json_string_value(json_object_get(it, "outcome")), want[i][1]);
+        assert_string_equal(json_string_value(json_object_get(it, "decision")), want[i][2]);
+        assert_non_null(strstr(json_string_value(json_object_get(it, "identity")), ps));
+        const char *job = json_string_value(json_object_get(it, "job_id"));
+        if (i == 0) {
+            assert_string_equal(job, "00ff");
+            json_t *pii = json_object_get(it, "pii");
+            assert_int_equal(json_array_size(pii), 1);
+            assert_string_equal(json_string_value(json_array_get(pii, 0)), zt_pii_type_name(d, 0));
+        } else {
+            assert_null(job); /* none, or "" */
+        }
+        if (i == 1) assert_string_equal(json_string_value(json_object_get(it, "subject")), "p:someone");
+    }
+    json_decref(e);
+    world_close(&w);
+}
+
 /* The service refuses a provider it could not call. */
 static void test_new_checks(void **state)
 {
@@ -538,6 +661,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_erase_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_erase_search_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_erase_keeper_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_request, setup, teardown),
     };
     return zt_test_exit(cmocka_run_group_tests_name("gdpr_svc", tests, NULL, NULL));
 }

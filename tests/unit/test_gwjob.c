@@ -2,9 +2,12 @@
  * its decisions (how an outcome is answered, when a failed attempt may go
  * to another worker, the rate a job is settled at), and scheduled jobs run
  * on its pool against a stand-in scheduler (struct zt_gw_place) and a
- * recording sink (struct zt_gw_sink): a job the scheduler fails, a client
- * that closes while its job waits for a worker, and a worker that cannot
- * be started, which is charged before the job gives up. */
+ * recording sink (struct zt_gw_sink) and hooks (struct zt_gw_hooks, the
+ * webhooks): a job the scheduler fails, a client that closes while its
+ * job waits for a worker, and a worker that cannot be started, which is
+ * charged before the job gives up; the way to a started job
+ * (zt_gw_job_launch): its refusals, the pool slot it holds and gives back,
+ * and the static peer a scheduled job falls back to. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +26,8 @@
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_crypto.h"
 #include "zentalk/zt_gwjob.h"
+#include "zentalk/zt_identity.h"
+#include "zentalk/zt_peers.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_time.h"
 
@@ -147,11 +152,13 @@ struct fake {
     /* the scheduler */
     bool assign_at_once; /* submit answers assigned to "zt1w..." */
     bool servable;
+    bool no_worker; /* submit answers ZT_ENOTFOUND */
     int start_rc;
     unsigned submits, starts, failed_calls, failed_other, charged, unreachable, cancels, ends, ends_ok;
     /* the sink */
     int status;
-    char code[64], msg[512], outcome[32], ended_job[ZT_GW_JOB_ID_SIZE];
+    char code[64], msg[512], outcome[32], ended_job[ZT_GW_JOB_ID_SIZE], ended_user[32], ended_model[32],
+        ended_worker[ZT_IDENTITY_ID_SIZE];
     unsigned errors, oks, texts, released, freed, ended;
 };
 
@@ -166,6 +173,7 @@ static int f_submit(void *ud, const struct zt_gw_submit *s, struct zt_gw_placed 
     assert_memory_equal(s->client, "c:", 2);
     f->submits++;
     memset(out, 0, sizeof *out);
+    if (f->no_worker) return ZT_ENOTFOUND;
     zt_strlcpy(out->job_id, "00112233445566778899aabbccddeeff", sizeof out->job_id);
     if (f->assign_at_once) {
         out->assigned = true;
@@ -223,12 +231,15 @@ static void s_ok(void *ud, const struct zt_gw_answer *a) { (void)a; ((struct fak
 static void s_gone(void *ud) { s_error(ud, 502, "client_gone", "gone"); }
 static bool s_client_gone(void *ud) { (void)ud; return false; }
 
-static void s_ended(void *ud, const struct zt_gw_end *e)
+static void h_ended(void *ud, const struct zt_gw_end *e)
 {
     struct fake *f = ud;
     f->ended++;
     zt_strlcpy(f->outcome, e->outcome, sizeof f->outcome);
     zt_strlcpy(f->ended_job, e->job_id ? e->job_id : "", sizeof f->ended_job);
+    zt_strlcpy(f->ended_user, e->user, sizeof f->ended_user);
+    zt_strlcpy(f->ended_model, e->model, sizeof f->ended_model);
+    zt_strlcpy(f->ended_worker, e->worker, sizeof f->ended_worker);
 }
 
 static void s_release(void *ud)
@@ -272,6 +283,8 @@ static int rig_setup(void **state)
                                   .note_submit = f_note_submit, .note_retry = f_note_retry, .note_end = f_note_end,
                                   .ud = &g.f};
     zt_gw_runner_set_place(g.run, &p);
+    const struct zt_gw_hooks h = {.ended = h_ended, .ud = &g.f};
+    zt_gw_runner_set_hooks(g.run, &h);
     *state = &g;
     return 0;
 }
@@ -287,30 +300,43 @@ static int rig_teardown(void **state)
     return 0;
 }
 
-/* A scheduled job for model "m", submitted and started on the pool. */
-static struct zt_gw_job *start_job(struct rig *g)
+/* A job for model "m" (caller "alice") with the recording sink. */
+static struct zt_gw_job *new_job(struct rig *g)
 {
     struct zt_privacy_verdict v;
     memset(&v, 0, sizeof v);
     v.kind = ZT_PRIVACY_VERDICT_ALLOW;
+    zt_strlcpy(v.feature, zt_job_kind_feature(ZT_JOB_CHAT), sizeof v.feature); /* the one text of chat_body */
+    v.n = 1;
     struct zt_gw_job_params jp = {.kind = ZT_JOB_CHAT, .model = "m", .max_tokens = 8, .caller = "alice",
                                   .verdict = &v};
     struct zt_gw_job *j;
     assert_int_equal(zt_gw_job_new(g->run, &jp, &j), 0);
     const struct zt_gw_sink s = {.text = s_text, .ok = s_ok, .error = s_error, .gone = s_gone,
-                                 .client_gone = s_client_gone, .ended = s_ended, .release = s_release,
-                                 .free = s_free, .ud = &g->f};
+                                 .client_gone = s_client_gone, .release = s_release, .free = s_free, .ud = &g->f};
     zt_gw_job_set_sink(j, &s);
-    json_t *body = json_pack("{s:s,s:[{s:s,s:s}]}", "model", "m", "messages", "role", "user", "content", "hi");
-    zt_gw_job_set_scheduled(j, body, 0, 0, "p:x");
-    json_decref(body);
+    return j;
+}
+
+static json_t *chat_body(void)
+{
+    return json_pack("{s:s,s:[{s:s,s:s}]}", "model", "m", "messages", "role", "user", "content", "hi");
+}
+
+/* A scheduled job for model "m", launched (a slot, submitted) and started
+ * on the pool. */
+static struct zt_gw_job *start_job(struct rig *g)
+{
+    struct zt_gw_job *j = new_job(g);
+    json_t *body = chat_body();
+    const struct zt_gw_launch l = {.body = body, .scheduled = true, .bytes = 2, .n_texts = 1};
+    struct zt_gw_launched go;
     struct zt_gw_refusal err;
-    char id[ZT_GW_JOB_ID_SIZE];
-    char client[64];
-    zt_gw_client_key("alice", NULL, client, sizeof client);
-    assert_int_equal(zt_gw_runner_reserve(g->run), 0);
-    assert_int_equal(zt_gw_job_submit(j, client, "alice", 2, 1, &err, id), 0);
-    assert_string_equal(id, "00112233445566778899aabbccddeeff");
+    assert_int_equal(zt_gw_job_launch(j, &l, &go, &err), 0);
+    json_decref(body);
+    assert_true(go.scheduled);
+    assert_string_equal(go.job_id, "00112233445566778899aabbccddeeff");
+    assert_int_equal(g->f.submits, 1);
     assert_int_equal(zt_gw_job_start(j), 0);
     return j;
 }
@@ -358,6 +384,8 @@ static void test_sched_failed(void **state)
     assert_non_null(strstr(g->f.msg, "no worker can complete the job"));
     assert_string_equal(g->f.outcome, "failed");
     assert_string_equal(g->f.ended_job, "00112233445566778899aabbccddeeff");
+    assert_string_equal(g->f.ended_user, "alice"); /* the webhook's caller and model */
+    assert_string_equal(g->f.ended_model, "m");
     assert_int_equal(g->f.released, 1);
     assert_true(g->f.cancels >= 1);
     assert_int_equal(g->f.ends, 1);
@@ -423,6 +451,121 @@ static void test_worker_unstartable(void **state)
     json_decref(pc);
 }
 
+/* How many pool slots are free now (taken back after counting). */
+static unsigned free_slots(struct rig *g)
+{
+    unsigned n = 0;
+    while (n < 64 && zt_gw_runner_reserve(g->run) == 0) n++;
+    for (unsigned i = 0; i < n; i++) zt_gw_runner_unreserve(g->run);
+    return n;
+}
+
+/* zt_gw_job_launch's refusals, each holding no slot afterwards: no texts
+ * (400), every slot taken (503 with Retry-After 1), no joined worker and
+ * no static peer to fall back to (404). A launched job's slot is given
+ * back by zt_gw_job_discard, which withdraws it from the scheduler. */
+static void test_launch_refusals(void **state)
+{
+    struct rig *g = *state;
+    assert_int_equal(free_slots(g), 4);
+    json_t *body = chat_body();
+    struct zt_gw_launched go;
+    struct zt_gw_refusal err;
+
+    struct zt_gw_job *j = new_job(g);
+    struct zt_gw_launch l = {.body = body, .scheduled = true, .bytes = 0, .n_texts = 0};
+    assert_int_not_equal(zt_gw_job_launch(j, &l, &go, &err), 0);
+    assert_int_equal(err.status, 400);
+    assert_string_equal(err.code, "invalid_request");
+    assert_string_equal(err.msg, "messages must be a non-empty array of {role, content} strings");
+    assert_int_equal(g->f.submits, 0);
+    zt_gw_job_discard(j);
+    assert_int_equal(free_slots(g), 4);
+
+    for (int i = 0; i < 4; i++) assert_int_equal(zt_gw_runner_reserve(g->run), 0);
+    j = new_job(g);
+    l.bytes = 2;
+    l.n_texts = 1;
+    assert_int_not_equal(zt_gw_job_launch(j, &l, &go, &err), 0);
+    assert_int_equal(err.status, 503);
+    assert_string_equal(err.code, "overloaded");
+    assert_int_equal(err.retry_after, 1);
+    assert_int_equal(g->f.submits, 0);
+    zt_gw_job_discard(j);
+    for (int i = 0; i < 4; i++) zt_gw_runner_unreserve(g->run);
+    assert_int_equal(free_slots(g), 4);
+
+    g->f.no_worker = true;
+    j = new_job(g);
+    assert_int_not_equal(zt_gw_job_launch(j, &l, &go, &err), 0);
+    assert_int_equal(err.status, 404);
+    assert_string_equal(err.code, "model_not_found");
+    assert_non_null(strstr(err.msg, "model 'm' is not served here, by any joined worker"));
+    assert_int_equal(err.retry_after, 0);
+    assert_int_equal(free_slots(g), 4);
+    zt_gw_job_discard(j);
+    assert_int_equal(free_slots(g), 4);
+
+    g->f.no_worker = false;
+    j = new_job(g);
+    assert_int_equal(zt_gw_job_launch(j, &l, &go, &err), 0);
+    assert_true(go.scheduled);
+    assert_int_equal(free_slots(g), 3); /* the job's */
+    unsigned cancels = g->f.cancels;
+    zt_gw_job_discard(j);
+    assert_int_equal(free_slots(g), 4);
+    assert_int_equal(g->f.cancels, cancels + 1); /* withdrawn */
+    assert_int_equal(g->f.freed, 4);
+    json_decref(body);
+}
+
+/* A scheduled job that no joined worker serves goes to the static peer the
+ * router named: sealed to it (not submitted), a static job once started,
+ * which ends on that peer (here unreachable: nothing listens on port 1),
+ * not a scheduled job waiting for a worker that never comes. */
+static void test_launch_static_fallback(void **state)
+{
+    struct rig *g = *state;
+    g->f.no_worker = true;
+    g->cfg.encryption.remote_timeout_s = 5;
+    struct zt_peer peer;
+    memset(&peer, 0, sizeof peer);
+    zt_strlcpy(peer.node_id, WORKER, sizeof peer.node_id);
+    for (size_t i = 0; i < sizeof peer.kem_pk; i++) peer.kem_pk[i] = (uint8_t)(i + 9);
+    for (size_t i = 0; i < sizeof peer.ed25519_pk; i++) peer.ed25519_pk[i] = (uint8_t)(i + 1);
+    zt_strlcpy(peer.endpoint, "http://127.0.0.1:1", sizeof peer.endpoint);
+    struct zt_identity *id;
+    assert_int_equal(zt_identity_generate(&id), 0); /* signs the sealed job */
+    zt_gw_runner_set_identity(g->run, id);
+    json_t *body = chat_body();
+    struct zt_gw_job *j = new_job(g);
+    const struct zt_gw_launch l = {.body = body, .scheduled = true, .peer = &peer,
+                                   .now = zt_time_real_ms() / 1000, .bytes = 2, .n_texts = 1};
+    struct zt_gw_launched go;
+    struct zt_gw_refusal err;
+    int rc = zt_gw_job_launch(j, &l, &go, &err);
+    json_decref(body);
+    assert_int_equal(rc, 0);
+    assert_int_equal(g->f.submits, 1);
+    assert_false(go.scheduled);
+    assert_string_equal(go.worker, WORKER);
+    assert_string_equal(go.via, "-");
+    assert_int_equal(strlen(go.job_id), 32);
+    assert_int_equal(free_slots(g), 3);
+    assert_int_equal(zt_gw_job_start(j), 0);
+    wait_count(&g->f, &g->f.released, 1);
+    zt_gw_job_client_closed(j);
+    wait_freed(&g->f, 1);
+    assert_int_equal(g->f.ended, 1);
+    assert_string_equal(g->f.ended_job, go.job_id); /* the sealed job's id: it ran as a static job */
+    assert_string_equal(g->f.ended_worker, WORKER);
+    assert_string_equal(g->f.outcome, "unreachable");
+    assert_int_equal(g->f.starts, 0); /* the scheduler never asked to start it */
+    assert_int_equal(free_slots(g), 4);
+    zt_gw_runner_set_identity(g->run, NULL);
+    zt_identity_free(id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,6 +576,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sched_failed, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_client_closes_while_waiting, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_worker_unstartable, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_launch_refusals, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_launch_static_fallback, rig_setup, rig_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -1756,6 +1756,37 @@ static void exec_sql(const char *sql)
     sqlite3_close(db);
 }
 
+/* An admin's wallet deposit and the balance it leaves (POST
+ * /v1/admin/ledger/deposit): the address normalised, the balance after
+ * each deposit, a replay (same balance), a key reused, a bad key. */
+static void test_chain_wallet_deposit(void **state)
+{
+    (void)state;
+    struct zt_chain *c = NULL;
+    assert_int_equal(loop_chain_open(&c), 0);
+    const char *upper = "0x00000000000000000000000000000000000000CD";
+    bool rep = true;
+    char norm[43] = "";
+    zt_u128 bal = 0;
+    assert_int_equal(zt_chain_wallet_deposit(c, "w1", upper, 40, &rep, norm, &bal), 0);
+    assert_false(rep);
+    assert_string_equal(norm, "0x00000000000000000000000000000000000000cd");
+    assert_true(bal == 40);
+    assert_int_equal(zt_chain_wallet_deposit(c, "w2", norm, 2, &rep, norm, &bal), 0);
+    assert_true(!rep && bal == 42);
+    assert_int_equal(zt_chain_wallet_deposit(c, "w2", norm, 2, &rep, norm, &bal), 0);
+    assert_true(rep && bal == 42); /* a replay adds nothing */
+    assert_int_equal(zt_chain_wallet_deposit(c, "w2", norm, 3, &rep, norm, &bal), ZT_EEXIST);
+    char longkey[300];
+    memset(longkey, 'k', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = '\0';
+    assert_int_equal(zt_chain_wallet_deposit(c, longkey, norm, 3, &rep, norm, &bal), ZT_EINVAL);
+    zt_u128 b = 0;
+    assert_int_equal(zt_chain_balance(c, ZT_LEDGER_USER, norm, &b), 0);
+    assert_true(b == 42);
+    zt_chain_free(c);
+}
+
 static void test_chain_worker(void **state)
 {
     (void)state;
@@ -1879,7 +1910,7 @@ int main(void)
         T(test_u128),    T(test_post),    T(test_jobs),           T(test_property), T(test_threads),
         T(test_merkle),  T(test_batches), T(test_alloc_failures), T(test_crash),
         T(test_eip712),  T(test_payout_key), T(test_batch_states), T(test_job_path), T(test_crash_loop),
-        T(test_reading), T(test_chain_export), T(test_chain_worker),
+        T(test_reading), T(test_chain_export), T(test_chain_worker), T(test_chain_wallet_deposit),
     };
     int failures = cmocka_run_group_tests_name("ledger_sqlite", tests, NULL, NULL);
     /* the same books on a real PostgreSQL (issue 12 item 7) */

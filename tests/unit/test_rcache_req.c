@@ -8,7 +8,8 @@
  * when the cache applies (each rule of zt_rcache_applies), a hit's proof
  * (the cache receipt verifies, names the new and the original job, the
  * issue time and the gateway; a changed receipt or a checkpoint under
- * another key refuses) and a free hit's bill (a fresh job id each time).
+ * another key refuses), a free hit's bill (a fresh job id each time), and
+ * a hit as one call (billed, the on-hit hook told, proved).
  * The gateway's use over HTTP is test_result_cache's. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +29,7 @@
 #include "zentalk/zt_config.h"
 #include "zentalk/zt_envelope.h"
 #include "zentalk/zt_hex.h"
+#include "zentalk/zt_identity.h"
 #include "zentalk/zt_privacy.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_rcache.h"
@@ -342,6 +344,84 @@ static void test_hit_bill_free(void **state)
     assert_string_equal(why, "");  /* nothing to explain */
 }
 
+/* What the on-hit hook was told. */
+struct hits {
+    unsigned n;
+    char job[2 * ZT_RCACHE_JOB_ID_LEN + 1], user[16], model[16], worker[40];
+    uint32_t pt, ct;
+};
+
+static void on_hit(void *ud, const struct zt_rcache_hit_end *e)
+{
+    struct hits *h = ud;
+    h->n++;
+    snprintf(h->job, sizeof h->job, "%s", e->job_id);
+    snprintf(h->user, sizeof h->user, "%s", e->user);
+    snprintf(h->model, sizeof h->model, "%s", e->model);
+    snprintf(h->worker, sizeof h->worker, "%s", e->worker);
+    h->pt = e->prompt_tokens;
+    h->ct = e->completion_tokens;
+}
+
+/* A hit as one call (zt_rcache_hit, chain NULL: free): billed under a
+ * fresh job id, the hook told once with that job, the caller, the model
+ * and the original's worker and counts, and the cache receipt signed by
+ * the gateway for that job. An entry whose receipt does not verify is
+ * still billed and told (it was answered, with an error), but not proved. */
+static void test_hit(void **state)
+{
+    (void)state;
+    struct zt_rcache *c = mk(0);
+    struct hits seen = {0};
+    zt_rcache_set_on_hit(c, on_hit, &seen);
+    struct zt_identity *gw;
+    assert_int_equal(zt_identity_generate(&gw), 0);
+    uint8_t wpk[32], wsk[64];
+    crypto_sign_keypair(wpk, wsk);
+    struct zt_rcache_entry e;
+    signed_entry(&e, wsk, wsk);
+    snprintf(e.worker, sizeof e.worker, "zt1worker");
+    e.prompt_tokens = 3;
+    e.completion_tokens = 5;
+    struct zt_config cfg = {0};
+    struct zt_rcache_hit h;
+    struct zt_env_receipt rcpt;
+    uint8_t out[ZT_RCACHE_RECEIPT_LEN];
+    assert_int_equal(zt_rcache_hit(c, NULL, &cfg, gw, "alice", "m", &e, 1800000000, &h, &rcpt, out), 0);
+    assert_true(h.billed);
+    assert_int_equal(strlen(h.job_hex), 2 * ZT_RCACHE_JOB_ID_LEN);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.job, h.job_hex);
+    assert_string_equal(seen.user, "alice");
+    assert_string_equal(seen.model, "m");
+    assert_string_equal(seen.worker, "zt1worker");
+    assert_int_equal(seen.pt, 3);
+    assert_int_equal(seen.ct, 5);
+    assert_memory_equal(rcpt.worker_pk, wpk, 32);
+    struct zt_rcache_receipt cr;
+    assert_int_equal(zt_rcache_receipt_verify(out, sizeof out, e.receipt, e.receipt_len, &cr), 0);
+    assert_memory_equal(cr.gateway_pk, zt_identity_sign_pk(gw), 32);
+    uint8_t jid[ZT_RCACHE_JOB_ID_LEN];
+    assert_int_equal(zt_hex_decode_str(jid, sizeof jid, h.job_hex, ZT_HEX_LOWER), 0);
+    assert_memory_equal(cr.job_id, jid, sizeof jid);
+
+    char first[sizeof h.job_hex];
+    memcpy(first, h.job_hex, sizeof first);
+    e.receipt[20] ^= 1;
+    assert_int_equal(zt_rcache_hit(c, NULL, &cfg, gw, "alice", "m", &e, 1800000000, &h, &rcpt, out), ZT_ECRYPTO);
+    assert_true(h.billed);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.job, h.job_hex);
+    assert_string_not_equal(h.job_hex, first); /* a new job each hit */
+
+    zt_rcache_set_on_hit(c, NULL, NULL); /* no hook: still billed and proved */
+    e.receipt[20] ^= 1;
+    assert_int_equal(zt_rcache_hit(c, NULL, &cfg, gw, "alice", "m", &e, 1800000000, &h, &rcpt, out), 0);
+    assert_int_equal(seen.n, 2);
+    zt_identity_free(gw);
+    zt_rcache_free(c);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) return 1;
@@ -354,6 +434,7 @@ int main(void)
         cmocka_unit_test(test_applies),
         cmocka_unit_test(test_hit_receipt),
         cmocka_unit_test(test_hit_bill_free),
+        cmocka_unit_test(test_hit),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -94,6 +94,16 @@ static void test_join_heartbeat_leave(void **state)
     ni = node_info(r, &w, T0 + 10000);
     assert_int_equal(ni.load.busy, 3);
     assert_int_equal(ni.last_seen_ms, T0 + 10000);
+    /* a poll is a heartbeat that names its worker (the relay's queue) */
+    char *poll = hb_rec(&w, T0 + 10500, 2);
+    char pid[ZT_IDENTITY_ID_SIZE] = "";
+    assert_int_equal(zt_registry_poll(r, poll, strlen(poll), T0 + 10500, pid), 0);
+    assert_string_equal(pid, zt_identity_id(w.id));
+    assert_int_equal(node_info(r, &w, T0 + 10500).load.busy, 2);
+    pid[0] = '\0';
+    assert_int_equal(zt_registry_poll(r, poll, strlen(poll), T0 + 10600, pid), ZT_EPERM); /* a replay */
+    assert_string_equal(pid, "");
+    zt_free(poll);
 
     /* a re-join of the same boot updates the capabilities */
     w.caps.slots = 8;
