@@ -5,9 +5,11 @@
  * Bookkeeping under the store owner "dbsync": every segment made (its
  * bytes, until it is in the mesh), a 16-byte hash of every row image
  * published (what changed is what hashes differently), the change log
- * (dbsync_changes: a counter and the first column of every row inserted
- * or updated, written by triggers on the tables, so by every writer of
- * the store, in the writer's transaction) and per table whether its log
+ * (dbsync_changes: a counter and the first column of every row inserted,
+ * updated or deleted, and each TRUNCATE on PostgreSQL, written by
+ * triggers on the tables, so by every writer of the store, in the
+ * writer's transaction; a published row gone goes out as a tombstone,
+ * segment format 3) and per table whether its log
  * is complete (a mark "log:<table>" once every row was read after its
  * triggers were made). */
 #include <errno.h>

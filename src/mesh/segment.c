@@ -25,7 +25,7 @@ _Static_assert(ZT_DBSYNC_HEADER == ZT_DBSYNC_HEADER_V1 + 8, "segment header layo
 #define T ZT__DBS_TEXT
 #define B ZT__DBS_BLOB
 /* The owners' tables (src/ledger/ledger.c and src/orchestrator/sched.c,
- * schema versions ledger 3, sched 2), in replay order. A column added
+ * schema versions ledger 4, sched 2), in replay order. A column added
  * there is added here with a new segment version. */
 const struct zt__dbs_table zt__dbs_tables[] = {
     {.name = "ledger_accounts", .n_key = 1, .n_cols = 5,

@@ -10,7 +10,11 @@
  * for a bounded time, newest first; a job changed after the wall clock
  * stepped back still published, and one whose `updated` is older than
  * anything published (a writer's slow clock, a long transaction) too: the
- * change log names it. The publisher's tests run again on a real
+ * change log names it. Deletes (format 3): a clawback's deleted earning
+ * published as a tombstone and not brought back by a rebuild (the ledger
+ * audits), insert / delete / insert again of one key replayed in order,
+ * a two-column key's tombstone, a TRUNCATE (PostgreSQL) and a delete no
+ * trigger logged (a read whole). The publisher's tests run again on a real
  * PostgreSQL (tests/common/zt_test_servers.h), with one of its own: a
  * long transaction whose lower counter commits after a round. */
 #include <setjmp.h>
@@ -1569,8 +1573,11 @@ static void forget_pub(struct zt_store *st, const char *pub)
 }
 
 /* Both at one version: the same ledger is kept (B rebuilding again into
- * the database B restored, its own bookkeeping there removed by hand),
- * also when the database lacks a row the chain holds (a clawback);
+ * the database B restored, its own bookkeeping there removed by hand);
+ * a row the database lacks and the chain holds (an earning the database
+ * clawed back, the chain carrying deletes, format 3) is a difference
+ * (before format 3 it was not counted), and with the earning back as it
+ * was the ledger is the same again;
  * the same version with a row that differs (two ledgers that parted at a
  * rebuild, made here by changing a payout address and setting the
  * version back by hand) is refused, naming the version. */
