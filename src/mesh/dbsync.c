@@ -344,47 +344,73 @@ static bool table_present(struct zt_store *st, const struct zt__dbs_table *t)
 /* Each of t's candidate rows, in key order, to fn (one at a time: a row's
  * strings are freed after fn unless fn takes them, setting them NULL):
  * those the change log names up to entry top, or every row when top is
- * negative. */
+ * negative. in_tx: called inside a transaction (PostgreSQL reads a whole
+ * table through a cursor there). */
 typedef int (*cand_fn)(void *ud, struct cand *c);
 
-static int each_cand(struct zt_dbsync *s, const struct zt__dbs_table *t, int64_t top, cand_fn fn, void *ud)
+/* The current row of q (t's columns) as a candidate, to fn. */
+static int cand_row(struct zt_dbsync *s, const struct zt__dbs_table *t, struct zt_store_stmt *q, cand_fn fn, void *ud)
+{
+    int rc = ZT_ENOMEM;
+    struct cand c;
+    memset(&c, 0, sizeof c);
+    json_t *a = json_array();
+    if (!a || json_array_append_new(a, json_string(t->name))) goto out;
+    for (int i = 0; i < t->n_cols; i++) {
+        json_t *v = col_json(q, &t->cols[i], i);
+        if (!v || json_array_append_new(a, v)) goto out;
+    }
+    c.line = dump(a, &c.len, true);
+    c.key = key_of(t, a);
+    if (!c.line || !c.key) {
+        rc = c.line ? ZT_ENOMEM : ZT_ETOOBIG;
+        goto out;
+    }
+    row_hash(c.h, c.line, c.len - 1);
+    rc = 0;
+    if (sealed_row(t, a) && (rc = owner_seal(s, a)) == 0 && !(c.pub = dump(a, &c.pub_len, true))) rc = ZT_ENOMEM;
+    if (!rc) rc = fn(ud, &c);
+out:
+    zt_free(c.line);
+    zt_free(c.pub);
+    zt_free(c.key);
+    json_decref(a);
+    return rc;
+}
+
+#define CURSOR_ROWS 1000 /* the FETCH below */
+
+static int each_cand(struct zt_dbsync *s, const struct zt__dbs_table *t, int64_t top, bool in_tx, cand_fn fn, void *ud)
 {
     char sql[SQL_MAX];
     bool changed = top >= 0;
     int rc = select_sql(t, changed, sql, sizeof sql);
     struct zt_store_stmt *q = NULL;
+    /* PostgreSQL's driver holds a statement's whole result: a whole
+     * ledger table (no parameter) is read through a cursor, CURSOR_ROWS
+     * at a time, inside the caller's transaction (the rebuild's) */
+    bool cursor = !rc && in_tx && !changed && !t->own_jobs && zt_store_dialect(s->o.st) == ZT_STORE_DIALECT_POSTGRES;
+    if (cursor) {
+        char decl[SQL_MAX + 64];
+        snprintf(decl, sizeof decl, "DECLARE dbsync_rows_cur NO SCROLL CURSOR FOR %s", sql);
+        rc = zt_store_exec(s->o.st, decl);
+        if (!rc) rc = zt_store_prepare(s->o.st, "FETCH 1000 FROM dbsync_rows_cur", &q);
+        for (size_t got = CURSOR_ROWS; !rc && got == CURSOR_ROWS;) {
+            got = 0;
+            zt_store_reset(q);
+            while (next_row(q, &rc) && !(rc = cand_row(s, t, q, fn, ud))) got++;
+        }
+        zt_store_stmt_free(q);
+        int rc2 = zt_store_exec(s->o.st, "CLOSE dbsync_rows_cur");
+        return rc ? rc : rc2;
+    }
     if (!rc) rc = zt_store_prepare(s->o.st, sql, &q);
     int p = 1;
     if (!rc && changed) rc = zt_store_bind_text(q, p++, s->pub, strlen(s->pub));
     if (!rc && changed) rc = zt_store_bind_text(q, p++, t->name, strlen(t->name));
     if (!rc && changed) rc = zt_store_bind_i64(q, p++, top);
     if (!rc && t->own_jobs) rc = zt_store_bind_text(q, p++, zt_identity_id(s->o.id), strlen(zt_identity_id(s->o.id)));
-    while (next_row(q, &rc)) {
-        rc = ZT_ENOMEM;
-        struct cand c;
-        memset(&c, 0, sizeof c);
-        json_t *a = json_array();
-        if (!a || json_array_append_new(a, json_string(t->name))) goto row_out;
-        for (int i = 0; i < t->n_cols; i++) {
-            json_t *v = col_json(q, &t->cols[i], i);
-            if (!v || json_array_append_new(a, v)) goto row_out;
-        }
-        c.line = dump(a, &c.len, true);
-        c.key = key_of(t, a);
-        if (!c.line || !c.key) {
-            rc = c.line ? ZT_ENOMEM : ZT_ETOOBIG;
-            goto row_out;
-        }
-        row_hash(c.h, c.line, c.len - 1);
-        rc = 0;
-        if (sealed_row(t, a) && (rc = owner_seal(s, a)) == 0 && !(c.pub = dump(a, &c.pub_len, true))) rc = ZT_ENOMEM;
-        if (!rc) rc = fn(ud, &c);
-    row_out:
-        zt_free(c.line);
-        zt_free(c.pub);
-        zt_free(c.key);
-        json_decref(a);
-    }
+    while (next_row(q, &rc)) rc = cand_row(s, t, q, fn, ud);
     zt_store_stmt_free(q);
     return rc;
 }
@@ -407,7 +433,7 @@ static int cand_keep(void *ud, struct cand *c)
 /* t's candidate rows (as each_cand's) into *out. */
 static int read_rows(struct zt_dbsync *s, const struct zt__dbs_table *t, int64_t top, struct cands *out)
 {
-    return each_cand(s, t, top, cand_keep, out);
+    return each_cand(s, t, top, false, cand_keep, out);
 }
 
 /* The published hash of (t, key): 0 and *out, ZT_ENOTFOUND, or an error. */
@@ -2010,7 +2036,7 @@ static int ledger_differs(struct replay *r, uint64_t *n)
         if (tb->own_jobs) continue;
         d.tbl = tb->name;
         d.matched = 0;
-        rc = each_cand(r->s, tb, -1, differs_row, &d);
+        rc = each_cand(r->s, tb, -1, true, differs_row, &d);
         int64_t chain = 0;
         zt_store_reset(cq);
         if (!rc && r->fmt >= 3) rc = zt_store_bind_text(cq, 1, d.pub, strlen(d.pub));

@@ -1348,6 +1348,11 @@ static void chains_make(struct chains *c)
                                                 : "INSERT INTO ledger_batches(root, n_leaves, total, state, created)"
                                                   " VALUES(X'ab', 1, '1', 0, 77)"),
                      0);
+    /* 1,100 more rows: the tie check reads a table of more than one of
+     * its PostgreSQL cursor's pages (review9 F6) */
+    assert_int_equal(zt_store_exec(c->pa.st, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1100)"
+                                             " INSERT INTO ledger_totals(k, v) SELECT 'n' || i, '0' FROM n"),
+                     0);
     pub_start(&c->pa, c->a);
     pub_start(&c->pb, c->b);
     unsigned made = 0;
