@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 /* fuzz/dbsync_segment.c: what the mesh hands a rebuilding or auditing
  * orchestrator (src/mesh/segment.c): the first byte picks the parser, the
  * rest is its input.
@@ -5,12 +6,14 @@
  *   1: a segment body signed here with a fixed key: the row checks, which
  *      a mutated signed segment never reaches (its signature fails first);
  *   2: a head record from the DHT (zt_dbsync_head_verify).
- * Properties: a segment that decodes (version 1 or 2) has its body inside
- * the input after its version's header, as many rows as its header says,
- * its SHA-256 as its name and a ledger version of 0 (version 1) or at most
- * INT64_MAX; a body is signed exactly when its rows check, and decodes
- * back to the same bytes, count and ledger version; a head that verifies
- * is live; no leak, no crash. */
+ * Properties: a segment that decodes (version 1, 2 or 3) has its body
+ * inside the input after its version's header, as many lines as its
+ * header says, tombstones ("-<table>" and its key) only in version 3, its
+ * SHA-256 as its name and a ledger version of 0 (version 1) or at most
+ * INT64_MAX; a body is signed (version 3) exactly when its lines check,
+ * and decodes back to the same bytes, count and ledger version; a body
+ * that checks without tombstones checks with them allowed; a head that
+ * verifies is live; no leak, no crash. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +38,13 @@ static void segment(const uint8_t *p, size_t n)
     struct zt_dbsync_segment s;
     if (zt_dbsync_segment_decode(p, n, NULL, &s) != 0) return;
     size_t hl = s.version == 1 ? ZT_DBSYNC_HEADER_V1 : ZT_DBSYNC_HEADER;
-    if ((s.version != 1 && s.version != 2) || (s.version == 1 && s.ledger_version) || s.ledger_version > INT64_MAX ||
+    if (s.version < 1 || s.version > 3 || (s.version == 1 && s.ledger_version) || s.ledger_version > INT64_MAX ||
         s.body != p + hl || s.body_len + hl + ZT_DBSYNC_SIG != n || s.seq == 0)
         abort();
     uint32_t rows = 0;
-    if (zt__dbs_check_body(s.body, s.body_len, &rows) != 0 || rows != s.n_rows) abort();
+    if (zt__dbs_check_body(s.body, s.body_len, s.version >= 3, &rows) != 0 || rows != s.n_rows) abort();
+    /* no tombstone in versions 1 and 2 */
+    if (s.version < 3 && memmem(s.body, s.body_len, "[\"-", 3)) abort();
     uint8_t h[32];
     zt_sha256(h, p, n);
     if (memcmp(h, s.sha256, 32) != 0) abort();
@@ -48,8 +53,10 @@ static void segment(const uint8_t *p, size_t n)
 static void body(const uint8_t *p, size_t n)
 {
     static const uint8_t zero[32];
-    uint32_t rows = 0;
-    int chk = zt__dbs_check_body(p, n, &rows);
+    uint32_t rows = 0, rows_old = 0;
+    int chk = zt__dbs_check_body(p, n, true, &rows);
+    int chk_old = zt__dbs_check_body(p, n, false, &rows_old);
+    if (chk_old == 0 && (chk != 0 || rows_old != rows)) abort(); /* format 3 reads what 1 and 2 read */
     uint8_t *seg = NULL;
     size_t len = 0;
     uint64_t lv = n ? p[0] : 0; /* a ledger version carried through */
@@ -58,7 +65,7 @@ static void body(const uint8_t *p, size_t n)
     if (rc) return;
     struct zt_dbsync_segment s;
     if (zt_dbsync_segment_decode(seg, len, zt_identity_sign_pk(id), &s) != 0 || s.body_len != n || s.n_rows != rows ||
-        s.version != 2 || s.ledger_version != lv ||
+        s.version != 3 || s.ledger_version != lv ||
         (n && memcmp(s.body, p, n) != 0))
         abort();
     zt_free(seg);

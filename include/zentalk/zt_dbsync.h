@@ -32,7 +32,7 @@
 
 /* ---- Segments -------------------------------------------------------------------
  * Layout (little-endian, 168 + body_len bytes):
- *   0  "ZTSG"   4 u8 version (2)   5 u8[3] zero
+ *   0  "ZTSG"   4 u8 version (3)   5 u8[3] zero
  *   8  u64 seq (from 1)   16 i64 created (unix s)
  *   24 u8[32] prev: SHA-256 of the previous segment (zero for seq 1)
  *   56 u32 n_rows   60 u32 body_len   64 u8[32] signer's Ed25519 key
@@ -41,12 +41,16 @@
  *      up to this segment; at most INT64_MAX)
  *   104 body: n_rows lines, each a canonical JSON array ending in '\n':
  *      ["<table>", column values in the table's order]
- *      (integers, strings, null; blobs as lower-case hex strings)
+ *      (integers, strings, null; blobs as lower-case hex strings), or a
+ *      tombstone: ["-<table>", the key's values], the row of that key
+ *      deleted (or its table truncated); n_rows counts both kinds
  *   104 + body_len  u8[64] Ed25519 signature of bytes 0 .. 104 + body_len
  * Version 1 (made before the ledger version) has no bytes 96..103: its
- * body starts at 96 and it reads as ledger version 0. A segment is named
+ * body starts at 96 and it reads as ledger version 0. Versions 1 and 2
+ * carry no tombstones (a line naming "-<table>" is refused there). A
+ * segment is named
  * by the SHA-256 of all its bytes (its mesh blob). */
-#define ZT_DBSYNC_HEADER 104u   /* version 2 */
+#define ZT_DBSYNC_HEADER 104u   /* versions 2 and 3 */
 #define ZT_DBSYNC_HEADER_V1 96u
 #define ZT_DBSYNC_SIG 64u
 #define ZT_DBSYNC_BODY_MAX (4u << 20)   /* bytes of rows per segment */
@@ -60,22 +64,22 @@ struct zt_dbsync_segment {
     uint8_t prev[32];
     uint8_t signer[ZT_ED25519_PK_LEN];
     uint32_t n_rows;
-    uint8_t version;         /* 1 or 2 */
+    uint8_t version;         /* 1, 2 or 3 */
     uint64_t ledger_version; /* 0 in version 1 */
     const uint8_t *body; /* points into the decoded bytes */
     size_t body_len;
     uint8_t sha256[32];  /* of the whole segment */
 };
 
-/* Sign a segment (version 2) of body (n_rows canonical lines, checked)
+/* Sign a segment (version 3) of body (n_rows canonical lines, checked)
  * into *out (zt_malloc'd, *len bytes). ZT_EINVAL (seq 0, a bad line or
  * count, a ledger version over INT64_MAX), ZT_ETOOBIG, ZT_ENOMEM. */
 ZT_NODISCARD int zt_dbsync_segment_encode(const struct zt_identity *id, uint64_t seq, int64_t created,
                                           const uint8_t prev[static 32], const char *body, size_t body_len,
                                           uint32_t n_rows, uint64_t ledger_version, uint8_t **out, size_t *len);
-/* Check any bytes as a segment (version 1 or 2): layout, signature (and signer when
- * want_signer is given), every row (a known table, its column count and
- * types, canonical form). ZT_EPARSE, ZT_EUNSUPPORTED (version), ZT_ETOOBIG,
+/* Check any bytes as a segment (version 1, 2 or 3): layout, signature (and signer when
+ * want_signer is given), every line (a known table, its column count and
+ * types, canonical form; tombstones in version 3 only). ZT_EPARSE, ZT_EUNSUPPORTED (version), ZT_ETOOBIG,
  * ZT_ECRYPTO (signature or signer). *out only on success. */
 ZT_NODISCARD int zt_dbsync_segment_decode(const void *data, size_t len, const uint8_t *want_signer,
                                           struct zt_dbsync_segment *out);

@@ -23,6 +23,10 @@
     " EXECUTE FUNCTION ledger_version_bump();"                                                                  \
     "CREATE TRIGGER ledger_version_" t "_u AFTER UPDATE ON " t " FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)" \
     " EXECUTE FUNCTION ledger_version_bump();"
+/* PostgreSQL: a TRUNCATE bumps it once per table (schema step 4) */
+#define LV_PG_TRUNCATE(t)                                                                                       \
+    "CREATE TRIGGER ledger_version_" t "_t AFTER TRUNCATE ON " t " FOR EACH STATEMENT"                            \
+    " EXECUTE FUNCTION ledger_version_bump();"
 /* every table of the ledger */
 #define LEDGER_VERSION_TRIGGERS(X)                                                                              \
     X("ledger_accounts") X("ledger_txs") X("ledger_entries") X("ledger_totals") X("ledger_escrows")            \
@@ -100,6 +104,13 @@ static const struct zt_store_step LEDGER_STEPS[] = {
                "INSERT INTO ledger_version(id, v, restored) VALUES(1, 0, NULL);"
                "CREATE FUNCTION ledger_version_bump() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
                " UPDATE ledger_version SET v = v + 1; RETURN NULL; END $f$;" LEDGER_VERSION_TRIGGERS(LV_PG)},
+    /* 4: PostgreSQL: a TRUNCATE of a ledger table (no row trigger fires)
+     * bumps the version too, once per table, by a statement-level
+     * trigger; database sync logs it as well and sends a tombstone for
+     * each published row it removed (src/mesh/dbsync.c). SQLite has no
+     * TRUNCATE: a DELETE without WHERE on a table with triggers deletes
+     * row by row, each bumping. */
+    {.sql = "", .sql_pg = LEDGER_VERSION_TRIGGERS(LV_PG_TRUNCATE)},
 };
 static const struct zt_store_schema LEDGER_SCHEMA = ZT_STORE_SCHEMA("ledger", LEDGER_STEPS);
 

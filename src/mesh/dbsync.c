@@ -5,9 +5,11 @@
  * Bookkeeping under the store owner "dbsync": every segment made (its
  * bytes, until it is in the mesh), a 16-byte hash of every row image
  * published (what changed is what hashes differently), the change log
- * (dbsync_changes: a counter and the first column of every row inserted
- * or updated, written by triggers on the tables, so by every writer of
- * the store, in the writer's transaction) and per table whether its log
+ * (dbsync_changes: a counter and the first column of every row inserted,
+ * updated or deleted, and each TRUNCATE on PostgreSQL, written by
+ * triggers on the tables, so by every writer of the store, in the
+ * writer's transaction; a published row gone goes out as a tombstone,
+ * segment format 3) and per table whether its log
  * is complete (a mark "log:<table>" once every row was read after its
  * triggers were made). */
 #include <errno.h>
@@ -107,6 +109,21 @@ static const struct zt_store_step DBSYNC_STEPS[] = {
      * made before) */
     {.sql = "ALTER TABLE dbsync_segments ADD COLUMN lver INTEGER NOT NULL DEFAULT 0;",
      .sql_pg = "ALTER TABLE dbsync_segments ADD COLUMN lver BIGINT NOT NULL DEFAULT 0;"},
+    /* 6: deletes carried (segment format 3): what each change-log entry
+     * is (del: 0 a row inserted or updated, 1 a row deleted, its key's
+     * first column in ki/kt, 2 the table truncated, PostgreSQL); the log
+     * marks go, so every publisher's next round reads each table whole,
+     * makes the triggers again (now with DELETE and TRUNCATE) and sends a
+     * tombstone for every published row the store no longer has: the
+     * deletes made before, which no trigger logged. The delete entries
+     * are indexed apart (a partial index: inserts and updates pay nothing
+     * for it; queries name "del > 0" for SQLite to use it) */
+    {.sql = "ALTER TABLE dbsync_changes ADD COLUMN del INTEGER NOT NULL DEFAULT 0;"
+            "CREATE INDEX dbsync_changes_del ON dbsync_changes(pub, tbl, n) WHERE del > 0;"
+            "DELETE FROM dbsync_marks WHERE tbl LIKE 'log:%';",
+     .sql_pg = "ALTER TABLE dbsync_changes ADD COLUMN del BIGINT NOT NULL DEFAULT 0;"
+               "CREATE INDEX dbsync_changes_del ON dbsync_changes(pub, tbl, n) WHERE del > 0;"
+               "DELETE FROM dbsync_marks WHERE tbl LIKE 'log:%';"},
 };
 static const struct zt_store_schema DBSYNC_SCHEMA = ZT_STORE_SCHEMA("dbsync", DBSYNC_STEPS);
 #define DBSYNC_VERSION (sizeof DBSYNC_STEPS / sizeof DBSYNC_STEPS[0])
@@ -328,54 +345,99 @@ static bool table_present(struct zt_store *st, const struct zt__dbs_table *t)
     return zt_store_owner_version(st, strncmp(t->name, "ledger_", 7) == 0 ? "ledger" : "sched", &v) == 0 && v > 0;
 }
 
-/* Read t's candidate rows: those the change log names up to entry top, or
- * every row when top is negative. */
-static int read_rows(struct zt_dbsync *s, const struct zt__dbs_table *t, int64_t top, struct cands *out)
+/* Each of t's candidate rows, in key order, to fn (one at a time: a row's
+ * strings are freed after fn unless fn takes them, setting them NULL):
+ * those the change log names up to entry top, or every row when top is
+ * negative. in_tx: called inside a transaction (PostgreSQL reads a whole
+ * table through a cursor there). */
+typedef int (*cand_fn)(void *ud, struct cand *c);
+
+/* The current row of q (t's columns) as a candidate, to fn. */
+static int cand_row(struct zt_dbsync *s, const struct zt__dbs_table *t, struct zt_store_stmt *q, cand_fn fn, void *ud)
+{
+    int rc = ZT_ENOMEM;
+    struct cand c;
+    memset(&c, 0, sizeof c);
+    json_t *a = json_array();
+    if (!a || json_array_append_new(a, json_string(t->name))) goto out;
+    for (int i = 0; i < t->n_cols; i++) {
+        json_t *v = col_json(q, &t->cols[i], i);
+        if (!v || json_array_append_new(a, v)) goto out;
+    }
+    c.line = dump(a, &c.len, true);
+    c.key = key_of(t, a);
+    if (!c.line || !c.key) {
+        rc = c.line ? ZT_ENOMEM : ZT_ETOOBIG;
+        goto out;
+    }
+    row_hash(c.h, c.line, c.len - 1);
+    rc = 0;
+    if (sealed_row(t, a) && (rc = owner_seal(s, a)) == 0 && !(c.pub = dump(a, &c.pub_len, true))) rc = ZT_ENOMEM;
+    if (!rc) rc = fn(ud, &c);
+out:
+    zt_free(c.line);
+    zt_free(c.pub);
+    zt_free(c.key);
+    json_decref(a);
+    return rc;
+}
+
+#define CURSOR_ROWS 1000 /* the FETCH below */
+
+static int each_cand(struct zt_dbsync *s, const struct zt__dbs_table *t, int64_t top, bool in_tx, cand_fn fn, void *ud)
 {
     char sql[SQL_MAX];
     bool changed = top >= 0;
     int rc = select_sql(t, changed, sql, sizeof sql);
     struct zt_store_stmt *q = NULL;
+    /* PostgreSQL's driver holds a statement's whole result: a whole
+     * ledger table (no parameter) is read through a cursor, CURSOR_ROWS
+     * at a time, inside the caller's transaction (the rebuild's) */
+    bool cursor = !rc && in_tx && !changed && !t->own_jobs && zt_store_dialect(s->o.st) == ZT_STORE_DIALECT_POSTGRES;
+    if (cursor) {
+        char decl[SQL_MAX + 64];
+        snprintf(decl, sizeof decl, "DECLARE dbsync_rows_cur NO SCROLL CURSOR FOR %s", sql);
+        rc = zt_store_exec(s->o.st, decl);
+        if (!rc) rc = zt_store_prepare(s->o.st, "FETCH 1000 FROM dbsync_rows_cur", &q);
+        for (size_t got = CURSOR_ROWS; !rc && got == CURSOR_ROWS;) {
+            got = 0;
+            zt_store_reset(q);
+            while (next_row(q, &rc) && !(rc = cand_row(s, t, q, fn, ud))) got++;
+        }
+        zt_store_stmt_free(q);
+        int rc2 = zt_store_exec(s->o.st, "CLOSE dbsync_rows_cur");
+        return rc ? rc : rc2;
+    }
     if (!rc) rc = zt_store_prepare(s->o.st, sql, &q);
     int p = 1;
     if (!rc && changed) rc = zt_store_bind_text(q, p++, s->pub, strlen(s->pub));
     if (!rc && changed) rc = zt_store_bind_text(q, p++, t->name, strlen(t->name));
     if (!rc && changed) rc = zt_store_bind_i64(q, p++, top);
     if (!rc && t->own_jobs) rc = zt_store_bind_text(q, p++, zt_identity_id(s->o.id), strlen(zt_identity_id(s->o.id)));
-    while (next_row(q, &rc)) {
-        rc = ZT_ENOMEM;
-        json_t *a = json_array();
-        if (!a || json_array_append_new(a, json_string(t->name))) goto row_out;
-        for (int i = 0; i < t->n_cols; i++) {
-            json_t *v = col_json(q, &t->cols[i], i);
-            if (!v || json_array_append_new(a, v)) goto row_out;
-        }
-        if (out->n == out->cap) {
-            size_t nc = out->cap ? out->cap * 2 : 64;
-            struct cand *nv = zt_realloc(out->v, nc * sizeof *nv);
-            if (!nv) goto row_out;
-            out->v = nv;
-            out->cap = nc;
-        }
-        struct cand *c = &out->v[out->n];
-        memset(c, 0, sizeof *c);
-        c->line = dump(a, &c->len, true);
-        c->key = key_of(t, a);
-        if (!c->line || !c->key) {
-            zt_free(c->line);
-            zt_free(c->key);
-            rc = c->line ? ZT_ENOMEM : ZT_ETOOBIG;
-            goto row_out;
-        }
-        row_hash(c->h, c->line, c->len - 1);
-        out->n++;
-        rc = 0;
-        if (sealed_row(t, a) && (rc = owner_seal(s, a)) == 0 && !(c->pub = dump(a, &c->pub_len, true))) rc = ZT_ENOMEM;
-    row_out:
-        json_decref(a);
-    }
+    while (next_row(q, &rc)) rc = cand_row(s, t, q, fn, ud);
     zt_store_stmt_free(q);
     return rc;
+}
+
+static int cand_keep(void *ud, struct cand *c)
+{
+    struct cands *out = ud;
+    if (out->n == out->cap) {
+        size_t nc = out->cap ? out->cap * 2 : 64;
+        struct cand *nv = zt_realloc(out->v, nc * sizeof *nv);
+        if (!nv) return ZT_ENOMEM;
+        out->v = nv;
+        out->cap = nc;
+    }
+    out->v[out->n++] = *c;
+    memset(c, 0, sizeof *c);
+    return 0;
+}
+
+/* t's candidate rows (as each_cand's) into *out. */
+static int read_rows(struct zt_dbsync *s, const struct zt__dbs_table *t, int64_t top, struct cands *out)
+{
+    return each_cand(s, t, top, false, cand_keep, out);
 }
 
 /* The published hash of (t, key): 0 and *out, ZT_ENOTFOUND, or an error. */
@@ -429,11 +491,14 @@ static int drop_triggers(struct zt_store *st, const char *prefix, const char *n)
 {
     char sql[512];
     if (zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES)
-        snprintf(sql, sizeof sql, "DROP TRIGGER IF EXISTS %s_%s ON %s; DROP FUNCTION IF EXISTS %s_%s();", prefix, n, n,
-                 prefix, n);
+        snprintf(sql, sizeof sql,
+                 "DROP TRIGGER IF EXISTS %s_%s ON %s; DROP FUNCTION IF EXISTS %s_%s();"
+                 "DROP TRIGGER IF EXISTS %s_%s_t ON %s; DROP FUNCTION IF EXISTS %s_%s_t();",
+                 prefix, n, n, prefix, n, prefix, n, n, prefix, n);
     else
-        snprintf(sql, sizeof sql, "DROP TRIGGER IF EXISTS %s_%s_i; DROP TRIGGER IF EXISTS %s_%s_u;", prefix, n, prefix,
-                 n);
+        snprintf(sql, sizeof sql,
+                 "DROP TRIGGER IF EXISTS %s_%s_i; DROP TRIGGER IF EXISTS %s_%s_u; DROP TRIGGER IF EXISTS %s_%s_d;", prefix,
+                 n, prefix, n, prefix, n);
     return zt_store_exec(st, sql);
 }
 
@@ -475,8 +540,9 @@ struct trig {
 
 /* We subscribe to the log and t's triggers are made (what exists is
  * replaced): every row inserted or updated adds (t, its first column) to
- * dbsync_changes once per subscriber, in the writer's transaction,
- * whichever process writes. */
+ * dbsync_changes once per subscriber, every row deleted the same with del
+ * 1, a TRUNCATE (PostgreSQL) one entry with del 2; in the writer's
+ * transaction, whichever process writes. */
 static int log_triggers_tx(struct zt_store *st, void *ud)
 {
     const struct trig *x = ud;
@@ -487,18 +553,27 @@ static int log_triggers_tx(struct zt_store *st, void *ud)
     if (zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES)
         len = snprintf(sql, sizeof sql,
                        "CREATE OR REPLACE FUNCTION dbsync_log_%s() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
-                       " INSERT INTO dbsync_changes(pub, tbl, %s) SELECT pub, '%s', NEW.%s FROM dbsync_subs;"
+                       " IF TG_OP = 'DELETE' THEN"
+                       " INSERT INTO dbsync_changes(pub, tbl, %s, del) SELECT pub, '%s', OLD.%s, 1 FROM dbsync_subs;"
+                       " ELSE INSERT INTO dbsync_changes(pub, tbl, %s) SELECT pub, '%s', NEW.%s FROM dbsync_subs;"
+                       " END IF; RETURN NULL; END $f$;"
+                       "CREATE OR REPLACE TRIGGER dbsync_log_%s AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW"
+                       " EXECUTE FUNCTION dbsync_log_%s();"
+                       "CREATE OR REPLACE FUNCTION dbsync_log_%s_t() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+                       " INSERT INTO dbsync_changes(pub, tbl, del) SELECT pub, '%s', 2 FROM dbsync_subs;"
                        " RETURN NULL; END $f$;"
-                       "CREATE OR REPLACE TRIGGER dbsync_log_%s AFTER INSERT OR UPDATE ON %s FOR EACH ROW"
-                       " EXECUTE FUNCTION dbsync_log_%s();",
-                       n, k, n, c, n, n, n);
+                       "CREATE OR REPLACE TRIGGER dbsync_log_%s_t AFTER TRUNCATE ON %s FOR EACH STATEMENT"
+                       " EXECUTE FUNCTION dbsync_log_%s_t();",
+                       n, k, n, c, k, n, c, n, n, n, n, n, n, n, n);
     else
         len = snprintf(sql, sizeof sql,
                        "CREATE TRIGGER IF NOT EXISTS dbsync_log_%s_i AFTER INSERT ON %s BEGIN"
                        " INSERT INTO dbsync_changes(pub, tbl, %s) SELECT pub, '%s', NEW.%s FROM dbsync_subs; END;"
                        "CREATE TRIGGER IF NOT EXISTS dbsync_log_%s_u AFTER UPDATE ON %s BEGIN"
-                       " INSERT INTO dbsync_changes(pub, tbl, %s) SELECT pub, '%s', NEW.%s FROM dbsync_subs; END;",
-                       n, n, k, n, c, n, n, k, n, c);
+                       " INSERT INTO dbsync_changes(pub, tbl, %s) SELECT pub, '%s', NEW.%s FROM dbsync_subs; END;"
+                       "CREATE TRIGGER IF NOT EXISTS dbsync_log_%s_d AFTER DELETE ON %s BEGIN"
+                       " INSERT INTO dbsync_changes(pub, tbl, %s, del) SELECT pub, '%s', OLD.%s, 1 FROM dbsync_subs; END;",
+                       n, n, k, n, c, n, n, k, n, c, n, n, k, n, c);
     if (len < 0 || (size_t)len >= sizeof sql) return ZT_ETOOBIG;
     int rc = subs_lock(st);
     struct zt_store_stmt *q = NULL;
@@ -818,8 +893,9 @@ static int lver_get(struct zt_store *st, int64_t *v, int64_t *restored)
 
 struct pend {
     const char *tbl;
-    const char *key; /* borrowed from a cand */
+    const char *key; /* borrowed from a cand or a tomb */
     uint8_t h[ROW_HASH];
+    bool del;        /* a tombstone: its published image goes */
 };
 
 struct seal {
@@ -852,6 +928,19 @@ static int put_row_hash(struct zt_store_stmt *q, const char *pub, const char *tb
     return rc ? rc : run_done(q);
 }
 
+static const char SQL_ROW_DEL[] = "DELETE FROM dbsync_rows WHERE pub = ? AND tbl = ? AND k = ?";
+
+/* The published image of (tbl, key) gone (pub NULL: the audit's table, q
+ * its own statement). */
+static int del_row_hash(struct zt_store_stmt *q, const char *pub, const char *tbl, const char *key)
+{
+    zt_store_reset(q);
+    int i = 1, rc = pub ? zt_store_bind_text(q, i++, pub, strlen(pub)) : 0;
+    if (!rc) rc = zt_store_bind_text(q, i++, tbl, strlen(tbl));
+    if (!rc) rc = zt_store_bind_text(q, i, key, strlen(key));
+    return rc ? rc : run_done(q);
+}
+
 static int put_segment(struct zt_store *st, const char *pub, uint64_t seq, const uint8_t sha[32], const uint8_t *data,
                        size_t len, uint32_t n_rows, int64_t created, bool published, uint64_t lver)
 {
@@ -875,8 +964,13 @@ static int seal_tx(struct zt_store *st, void *ud)
     struct seal *x = ud;
     int rc = put_segment(st, x->s->pub, x->seq, x->sha, x->data, x->len, x->n_rows, x->created, false, x->lver);
     struct zt_store_stmt *q = NULL;
+    struct zt_store_stmt *dq = NULL;
     if (!rc) rc = zt_store_prepare(st, SQL_ROW_UPSERT, &q);
-    for (size_t i = 0; i < x->n_pend && !rc; i++) rc = put_row_hash(q, x->s->pub, x->pend[i].tbl, x->pend[i].key, x->pend[i].h);
+    if (!rc) rc = zt_store_prepare(st, SQL_ROW_DEL, &dq);
+    for (size_t i = 0; i < x->n_pend && !rc; i++)
+        rc = x->pend[i].del ? del_row_hash(dq, x->s->pub, x->pend[i].tbl, x->pend[i].key)
+                            : put_row_hash(q, x->s->pub, x->pend[i].tbl, x->pend[i].key, x->pend[i].h);
+    zt_store_stmt_free(dq);
     zt_store_stmt_free(q);
     return rc;
 }
@@ -910,6 +1004,187 @@ static int seal(struct zt_dbsync *s, struct zt_buf *body, uint32_t n_rows, struc
     return 0;
 }
 
+/* A round's lines so far: the segment being filled (body, its pend[n]). */
+struct round {
+    struct zt_dbsync *s;
+    struct zt_buf *body;
+    struct pend *pend;
+    uint32_t n;
+    unsigned segs;
+};
+
+/* One line (a row whose image is h, or a tombstone) into the round: a
+ * full segment is sealed first, as a part of the round (only the last
+ * one is the new version). */
+static int round_add(struct round *rd, const char *tbl, const char *key, const char *line, size_t len,
+                     const uint8_t *h, bool del)
+{
+    int rc = 0;
+    if (rd->n == ZT_DBSYNC_ROWS_MAX || rd->body->len + len > ZT_DBSYNC_BODY_MAX) {
+        rc = seal(rd->s, rd->body, rd->n, rd->pend, rd->n, rd->s->lver);
+        rd->segs += rc == 0;
+        zt_buf_reset(rd->body);
+        rd->n = 0;
+    }
+    if (!rc) rc = zt_buf_append(rd->body, line, len);
+    if (!rc) {
+        struct pend *p = &rd->pend[rd->n++];
+        p->tbl = tbl;
+        p->key = key;
+        p->del = del;
+        if (h) memcpy(p->h, h, ROW_HASH);
+        else memset(p->h, 0, ROW_HASH);
+    }
+    return rc;
+}
+
+/* A round's tombstones: table index, key text, line (with '\n'). */
+struct tomb {
+    size_t ti;
+    char *key, *line;
+    size_t len;
+};
+
+struct tombs {
+    struct tomb *v;
+    size_t n, cap;
+};
+
+static void tombs_free(struct tombs *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        zt_free(t->v[i].key);
+        zt_free(t->v[i].line);
+    }
+    zt_free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
+/* The number of t's change-log entries of ours up to top of kind del
+ * (dbsync step 6) in *n. */
+static int count_log(struct zt_dbsync *s, const struct zt__dbs_table *t, int64_t top, int del, int64_t *n)
+{
+    struct zt_store_stmt *q = NULL;
+    int rc = zt_store_prepare(s->o.st, "SELECT COUNT(*) FROM dbsync_changes WHERE pub = ? AND tbl = ? AND n <= ? AND del > 0 AND del = ?",
+                              &q);
+    if (!rc) rc = zt_store_bind_text(q, 1, s->pub, strlen(s->pub));
+    if (!rc) rc = zt_store_bind_text(q, 2, t->name, strlen(t->name));
+    if (!rc) rc = zt_store_bind_i64(q, 3, top);
+    if (!rc) rc = zt_store_bind_i64(q, 4, del);
+    if (!rc) rc = zt_store_step(q);
+    if (rc == ZT_STORE_ROW) rc = zt_store_column_i64(q, 0, n);
+    else if (rc == ZT_STORE_DONE) rc = ZT_EIO;
+    zt_store_stmt_free(q);
+    return rc;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The tombstone of published key k (JSON text) of table ti, unless the
+ * round read a row of that key (keys: sorted, nk of them). */
+static int tomb_add(struct tombs *tombs, size_t ti, const char *k, size_t kl, const char **keys, size_t nk)
+{
+    char *key = zt_strndup(k, kl);
+    if (!key) return ZT_ENOMEM;
+    if (nk && bsearch(&key, keys, nk, sizeof *keys, key_cmp)) {
+        zt_free(key);
+        return 0;
+    }
+    int rc = ZT_EIO; /* a published key that is not a JSON array of the key's values */
+    const struct zt__dbs_table *t = &zt__dbs_tables[ti];
+    json_t *ka = json_loadb(k, kl, 0, NULL), *a = json_array();
+    char name[80];
+    snprintf(name, sizeof name, "%c%s", ZT__DBS_TOMB, t->name);
+    if (!a || json_array_append_new(a, json_string(name))) rc = ZT_ENOMEM;
+    else if (json_is_array(ka) && json_array_size(ka) == t->n_key && !json_array_extend(a, ka)) rc = 0;
+    struct tomb tm = {.ti = ti, .key = key};
+    if (!rc && !(tm.line = dump(a, &tm.len, true))) rc = ZT_ENOMEM;
+    if (!rc) rc = zt_array_push(&tombs->v, &tombs->n, &tombs->cap, &tm, sizeof tm, 64);
+    if (rc) {
+        zt_free(tm.line);
+        zt_free(key);
+    }
+    json_decref(a);
+    json_decref(ka);
+    return rc;
+}
+
+/* The tombstones of table ti this round: the published rows it no longer
+ * has among those the round looked at: every published row of the table
+ * when it was read whole (all_rows), else those whose key's first column
+ * a delete entry (del 1) up to top names. got: the rows the round read. */
+static int find_tombs(struct zt_dbsync *s, size_t ti, bool all_rows, int64_t top, const struct cands *got,
+                      struct tombs *tombs)
+{
+    const struct zt__dbs_table *t = &zt__dbs_tables[ti];
+    const char **keys = got->n ? zt_calloc(got->n, sizeof *keys) : NULL;
+    if (got->n && !keys) return ZT_ENOMEM;
+    for (size_t i = 0; i < got->n; i++) keys[i] = got->v[i].key;
+    if (got->n) qsort(keys, got->n, sizeof *keys, key_cmp);
+    char sql[256];
+    /* the first columns of the deleted rows (a few: collected before the
+     * published keys are looked up) */
+    json_t *firsts = json_array();
+    int rc = firsts ? 0 : ZT_ENOMEM;
+    struct zt_store_stmt *q = NULL;
+    if (!rc && !all_rows) {
+        snprintf(sql, sizeof sql, "SELECT DISTINCT %s FROM dbsync_changes WHERE pub = ? AND tbl = ? AND n <= ? AND del > 0 AND del = 1",
+                 log_col(t));
+        rc = zt_store_prepare(s->o.st, sql, &q);
+        if (!rc) rc = zt_store_bind_text(q, 1, s->pub, strlen(s->pub));
+        if (!rc) rc = zt_store_bind_text(q, 2, t->name, strlen(t->name));
+        if (!rc) rc = zt_store_bind_i64(q, 3, top);
+        while (next_row(q, &rc)) {
+            json_t *v = col_json(q, &t->cols[0], 0);
+            if (!v) rc = ZT_ENOMEM;
+            else if (json_is_null(v)) json_decref(v);
+            else if (json_array_append_new(firsts, v)) rc = ZT_ENOMEM;
+        }
+        zt_store_stmt_free(q);
+        q = NULL;
+    }
+    /* the published keys: all of the table's, or those of each first
+     * column (the whole key when it has one column, else its prefix) */
+    size_t nf = all_rows ? 1 : json_array_size(firsts);
+    if (!rc && nf)
+        rc = zt_store_prepare(s->o.st,
+                              all_rows       ? "SELECT k FROM dbsync_rows WHERE pub = ? AND tbl = ?"
+                              : t->n_key == 1 ? "SELECT k FROM dbsync_rows WHERE pub = ? AND tbl = ? AND k = ?"
+                                              : "SELECT k FROM dbsync_rows WHERE pub = ? AND tbl = ? AND substr(k, 1, ?) = ?",
+                              &q);
+    for (size_t f = 0; f < nf && !rc; f++) {
+        zt_store_reset(q);
+        rc = zt_store_bind_text(q, 1, s->pub, strlen(s->pub));
+        if (!rc) rc = zt_store_bind_text(q, 2, t->name, strlen(t->name));
+        char *pre = NULL;
+        size_t pl = 0;
+        if (!rc && !all_rows) {
+            json_t *one = json_pack("[O]", json_array_get(firsts, f));
+            pre = one ? dump(one, &pl, false) : NULL;
+            json_decref(one);
+            if (!pre) rc = ZT_ENOMEM;
+            if (!rc && t->n_key > 1) pre[pl - 1] = ','; /* "[7," for the keys [7, ...] */
+        }
+        if (!rc && !all_rows && t->n_key == 1) rc = zt_store_bind_text(q, 3, pre, pl);
+        if (!rc && !all_rows && t->n_key > 1) rc = zt_store_bind_i64(q, 3, (int64_t)pl);
+        if (!rc && !all_rows && t->n_key > 1) rc = zt_store_bind_text(q, 4, pre, pl);
+        while (next_row(q, &rc)) {
+            const char *k;
+            size_t kl;
+            rc = zt_store_column_text(q, 0, &k, &kl);
+            if (!rc) rc = tomb_add(tombs, ti, k, kl, keys, got->n);
+        }
+        zt_free(pre);
+    }
+    zt_store_stmt_free(q);
+    json_decref(firsts);
+    zt_free(keys);
+    return rc;
+}
+
 /* Every table's changed rows into segments (under mu): the rows the
  * change log names, or every row of a table whose log is not complete
  * yet (its triggers new); those whose image hashes differently from the
@@ -924,6 +1199,7 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
     int64_t *log = NULL;
     size_t n_log = 0;
     struct zt_store_stmt *q = NULL;
+    struct tombs tombs = {0};
     uint32_t n = 0;
     unsigned segs = 0;
     int rc = pend && all ? 0 : ZT_ENOMEM;
@@ -967,10 +1243,16 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
     }
     if (!rc) rc = log_read(s, &log, &n_log);
     if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_rows WHERE pub = ? AND tbl = ? AND k = ?", &q);
+    struct round rd = {.s = s, .body = &body, .pend = pend};
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
         const struct zt__dbs_table *tb = &zt__dbs_tables[t];
         if (!s->logged[t] || (!whole[t] && !n_log)) continue; /* absent, or nothing changed */
-        rc = read_rows(s, tb, whole[t] ? -1 : log[n_log - 1], &all[t]);
+        /* a table truncated (PostgreSQL) is read whole: every published
+         * row it no longer has gets a tombstone */
+        int64_t top = n_log ? log[n_log - 1] : -1, truncs = 0;
+        if (!whole[t]) rc = count_log(s, tb, top, 2, &truncs);
+        bool all_rows = whole[t] || truncs > 0;
+        if (!rc) rc = read_rows(s, tb, all_rows ? -1 : top, &all[t]);
         for (size_t i = 0; i < all[t].n && !rc; i++) {
             struct cand *c = &all[t].v[i];
             uint8_t h[ROW_HASH];
@@ -987,24 +1269,19 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
                           tb->name);
                 continue;
             }
-            const char *line = c->pub ? c->pub : c->line;
-            size_t len = c->pub ? c->pub_len : c->len;
-            if (n == ZT_DBSYNC_ROWS_MAX || body.len + len > ZT_DBSYNC_BODY_MAX) {
-                /* a part of the round: only the last one is the new version */
-                rc = seal(s, &body, n, pend, n, s->lver);
-                segs += rc == 0;
-                zt_buf_reset(&body);
-                n = 0;
-            }
-            if (!rc) rc = zt_buf_append(&body, line, len);
-            if (!rc) {
-                pend[n].tbl = tb->name;
-                pend[n].key = c->key;
-                memcpy(pend[n].h, c->h, ROW_HASH);
-                n++;
-            }
+            rc = round_add(&rd, tb->name, c->key, c->pub ? c->pub : c->line, c->pub ? c->pub_len : c->len, c->h, false);
         }
+        if (!rc) rc = find_tombs(s, t, all_rows, top, &all[t], &tombs);
     }
+    /* the tombstones after every row, children's tables first (the
+     * reverse of the replay order: a row is deleted before what it
+     * references); one key is never both a row and a tombstone in a round */
+    for (size_t i = tombs.n; i-- > 0 && !rc;) {
+        const struct tomb *tm = &tombs.v[i];
+        rc = round_add(&rd, zt__dbs_tables[tm->ti].name, tm->key, tm->line, tm->len, NULL, true);
+    }
+    n = rd.n;
+    segs = rd.segs;
     if (!rc && n) {
         rc = seal(s, &body, n, pend, n, (uint64_t)lver);
         segs += rc == 0;
@@ -1014,6 +1291,7 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
     struct log_done d = {.pub = s->pub, .v = log, .n = n_log, .whole = mark};
     if (!rc && (n_log || memchr(mark, true, sizeof mark))) rc = zt_store_tx(s->o.st, log_done_tx, &d);
     for (size_t t = 0; all && t < zt__dbs_n_tables; t++) cands_free(&all[t]);
+    tombs_free(&tombs);
     zt_free(all);
     zt_free(log);
     zt_free(pend);
@@ -1518,8 +1796,9 @@ static int walk_chain(struct zt_dbsync *s, const struct zt_dbsync_head *head, ui
     return 0;
 }
 
-/* Each row of a checked segment body: its table, parsed array and line. */
-typedef int (*row_fn)(void *ud, const struct zt__dbs_table *t, json_t *a, const char *line, size_t len);
+/* Each line of a checked segment body: its table, whether a tombstone
+ * (del: a holds the key's values after the name), parsed array and line. */
+typedef int (*row_fn)(void *ud, const struct zt__dbs_table *t, bool del, json_t *a, const char *line, size_t len);
 
 static int each_row(const struct zt_dbsync *s, const struct zt_dbsync_segment *seg, row_fn fn, void *ud)
 {
@@ -1531,17 +1810,17 @@ static int each_row(const struct zt_dbsync *s, const struct zt_dbsync_segment *s
         size_t ll = (size_t)(nl - (seg->body + at));
         const char *line = (const char *)seg->body + at;
         json_t *a = json_loadb(line, ll, 0, NULL);
-        const char *tn = json_string_value(json_array_get(a, 0));
-        const struct zt__dbs_table *t = tn ? zt__dbs_table_find(tn, strlen(tn)) : NULL;
+        bool del = false;
+        const struct zt__dbs_table *t = a ? zt__dbs_line_table(a, seg->version >= 3, &del) : NULL;
         rc = t ? 0 : ZT_EPARSE;
         char *clear = NULL;
         size_t cl = 0;
-        if (!rc && strcmp(t->name, "ledger_accounts") == 0 &&
+        if (!rc && !del && strcmp(t->name, "ledger_accounts") == 0 &&
             json_integer_value(json_array_get(a, 2)) == LEDGER_USER) { /* the sealed owner opened */
             rc = owner_open(s, a);
             if (!rc && !(clear = dump(a, &cl, false))) rc = ZT_ENOMEM;
         }
-        if (!rc) rc = clear ? fn(ud, t, a, clear, cl) : fn(ud, t, a, line, ll);
+        if (!rc) rc = clear ? fn(ud, t, del, a, clear, cl) : fn(ud, t, del, a, line, ll);
         zt_free(clear);
         json_decref(a);
         at += ll + 1;
@@ -1584,7 +1863,9 @@ struct replay {
     int64_t db_v;       /* the database's before the replay (-1: none) */
     char kept[1024];    /* why the database's ledger was kept or replaced, else "" */
     struct zt_store_stmt *ins[ZT__DBS_MAX_TABLES]; /* per table */
-    struct zt_store_stmt *rows;
+    struct zt_store_stmt *del[ZT__DBS_MAX_TABLES]; /* per table: a tombstone's row deleted */
+    struct zt_store_stmt *rows, *unrow;
+    uint8_t fmt;        /* the format of the last segment replayed (3: its chain carries deletes) */
     uint8_t (*shas)[32];
     uint64_t n;
     char *why;
@@ -1619,18 +1900,32 @@ static int upsert_sql(struct zt_store *st, const struct zt__dbs_table *t, char *
     return rc;
 }
 
-static int replay_row(void *ud, const struct zt__dbs_table *t, json_t *a, const char *line, size_t len)
+/* DELETE FROM t WHERE its key's columns = ? */
+static int delete_sql(const struct zt__dbs_table *t, char *out, size_t cap)
+{
+    struct zt_buf b;
+    zt_buf_init(&b, cap);
+    int rc = zt_buf_appendf(&b, "DELETE FROM %s WHERE ", t->name);
+    for (size_t i = 0; i < t->n_key && !rc; i++) rc = zt_buf_appendf(&b, "%s%s = ?", i ? " AND " : "", t->cols[i].name);
+    if (!rc && b.len >= cap) rc = ZT_ETOOBIG;
+    if (!rc) memcpy(out, b.data, b.len + 1);
+    zt_buf_deinit(&b);
+    return rc;
+}
+
+static int replay_row(void *ud, const struct zt__dbs_table *t, bool del, json_t *a, const char *line, size_t len)
 {
     struct replay *r = ud;
     size_t ti = (size_t)(t - zt__dbs_tables);
-    struct zt_store_stmt *q = r->ins[ti];
+    struct zt_store_stmt *q = del ? r->del[ti] : r->ins[ti];
     zt_store_reset(q);
     int rc = 0;
     /* a shared database whose ledger another orchestrator restored: our
      * jobs only (our chain's ledger images are recorded as published:
      * what differs goes out as a change) */
     bool skip = !r->ledger && !t->own_jobs;
-    for (int i = 0; i < t->n_cols && !rc && !skip; i++) {
+    /* a tombstone: the row of its key deleted, its image no longer published */
+    for (int i = 0; i < (del ? t->n_key : t->n_cols) && !rc && !skip; i++) {
         json_t *v = json_array_get(a, (size_t)i + 1);
         if (json_is_null(v)) rc = zt_store_bind_null(q, i + 1);
         else if (t->cols[i].type == ZT__DBS_INT) rc = zt_store_bind_i64(q, i + 1, (int64_t)json_integer_value(v));
@@ -1647,7 +1942,8 @@ static int replay_row(void *ud, const struct zt__dbs_table *t, json_t *a, const 
     char *key = rc ? NULL : key_of(t, a);
     uint8_t h[ROW_HASH];
     row_hash(h, line, len);
-    if (!rc) rc = key ? put_row_hash(r->rows, r->s->pub, t->name, key, h) : ZT_ENOMEM;
+    if (!rc && !key) rc = ZT_ENOMEM;
+    if (!rc) rc = del ? del_row_hash(r->unrow, r->s->pub, t->name, key) : put_row_hash(r->rows, r->s->pub, t->name, key, h);
     zt_free(key);
     return rc;
 }
@@ -1655,6 +1951,7 @@ static int replay_row(void *ud, const struct zt__dbs_table *t, json_t *a, const 
 static int replay_seg(void *ud, const struct zt_dbsync_segment *seg)
 {
     struct replay *r = ud;
+    r->fmt = seg->version;
     return put_segment(r->st, r->s->pub, seg->seq, seg->sha256, NULL, 0, seg->n_rows, seg->created, true,
                        seg->ledger_version);
 }
@@ -1703,28 +2000,57 @@ static enum led_do ledger_decide(uint64_t c, int64_t d, int64_t rest, char *msg,
 
 /* After a replay of the chain's images only (r->ledger false): the
  * database's ledger rows that differ from the chain's last image of them,
- * or that the chain lacks, in *n. A chain's row the database lacks is not
- * counted: segments carry no deletes (an earning clawed back stays in
- * every chain), so a database that never lost its ledger lacks it. */
+ * or that the chain lacks, and (when the chain carries deletes: its last
+ * segment is format 3) the chain's rows the database lacks, in *n. A
+ * chain of format 1 or 2 at its head carries no deletes (an earning
+ * clawed back stays in it), so there a row only the chain holds is not
+ * counted. Format 3 carries every delete: the first round of a publisher
+ * after dbsync step 6 reads each table whole and sends a tombstone for
+ * every published row gone, so a row only such a chain holds is one the
+ * database deleted and the chain did not (or the other way round): they
+ * differ. The rows are streamed (each_cand), one at a time, and the
+ * chain-only ones counted as the chain's rows less those the database's
+ * rows matched. */
+struct differs {
+    struct zt_store_stmt *q;
+    const char *pub, *tbl;
+    uint64_t n, matched;
+};
+
+static int differs_row(void *ud, struct cand *c)
+{
+    struct differs *d = ud;
+    uint8_t h[ROW_HASH];
+    int x = published_hash(d->q, d->pub, d->tbl, c->key, h);
+    if (x && x != ZT_ENOTFOUND) return x;
+    d->matched += x == 0;
+    d->n += x == ZT_ENOTFOUND || memcmp(h, c->h, ROW_HASH) != 0;
+    return 0;
+}
+
 static int ledger_differs(struct replay *r, uint64_t *n)
 {
-    struct zt_store_stmt *q = NULL;
-    int rc = zt_store_prepare(r->st, "SELECT h FROM dbsync_rows WHERE pub = ? AND tbl = ? AND k = ?", &q);
+    struct differs d = {.pub = r->s->pub};
+    struct zt_store_stmt *cq = NULL;
+    int rc = zt_store_prepare(r->st, "SELECT h FROM dbsync_rows WHERE pub = ? AND tbl = ? AND k = ?", &d.q);
+    if (!rc) rc = zt_store_prepare(r->st, "SELECT COUNT(*) FROM dbsync_rows WHERE pub = ? AND tbl = ?", &cq);
     *n = 0;
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
         const struct zt__dbs_table *tb = &zt__dbs_tables[t];
         if (tb->own_jobs) continue;
-        struct cands c = {0};
-        rc = read_rows(r->s, tb, -1, &c);
-        for (size_t i = 0; i < c.n && !rc; i++) {
-            uint8_t h[ROW_HASH];
-            int x = published_hash(q, r->s->pub, tb->name, c.v[i].key, h);
-            if (x && x != ZT_ENOTFOUND) rc = x;
-            *n += x == ZT_ENOTFOUND || (x == 0 && memcmp(h, c.v[i].h, ROW_HASH) != 0);
-        }
-        cands_free(&c);
+        d.tbl = tb->name;
+        d.matched = 0;
+        rc = each_cand(r->s, tb, -1, true, differs_row, &d);
+        int64_t chain = 0;
+        zt_store_reset(cq);
+        if (!rc && r->fmt >= 3) rc = zt_store_bind_text(cq, 1, d.pub, strlen(d.pub));
+        if (!rc && r->fmt >= 3) rc = zt_store_bind_text(cq, 2, tb->name, strlen(tb->name));
+        if (!rc && r->fmt >= 3) rc = zt_store_step(cq) == ZT_STORE_ROW ? zt_store_column_i64(cq, 0, &chain) : ZT_EIO;
+        if (!rc && chain > 0 && (uint64_t)chain > d.matched) d.n += (uint64_t)chain - d.matched;
     }
-    zt_store_stmt_free(q);
+    zt_store_stmt_free(cq);
+    zt_store_stmt_free(d.q);
+    *n = d.n;
     return rc;
 }
 
@@ -1789,13 +2115,19 @@ static int replay_tx(struct zt_store *st, void *ud)
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
         char sql[SQL_MAX];
         zt_store_stmt_free(r->ins[t]);
-        r->ins[t] = NULL;
+        zt_store_stmt_free(r->del[t]);
+        r->ins[t] = r->del[t] = NULL;
         rc = upsert_sql(st, &zt__dbs_tables[t], sql, sizeof sql);
         if (!rc) rc = zt_store_prepare(st, sql, &r->ins[t]);
+        if (!rc) rc = delete_sql(&zt__dbs_tables[t], sql, sizeof sql);
+        if (!rc) rc = zt_store_prepare(st, sql, &r->del[t]);
     }
     zt_store_stmt_free(r->rows);
-    r->rows = NULL;
+    zt_store_stmt_free(r->unrow);
+    r->rows = r->unrow = NULL;
+    r->fmt = 0;
     if (!rc) rc = zt_store_prepare(st, SQL_ROW_UPSERT, &r->rows);
+    if (!rc) rc = zt_store_prepare(st, SQL_ROW_DEL, &r->unrow);
     if (!rc) rc = each_chain_row(r->s, r->shas, r->n, true, replay_row, r, replay_seg, r->why, r->why_len);
     /* the same version on both sides: the same ledger, or two that
      * parted at a rebuild (an old chain of a lost database) */
@@ -1901,8 +2233,9 @@ int zt__dbs_rebuild(struct zt_dbsync *s, zt__dbs_get_fn get, void *get_ud, unsig
     struct replay r = {.s = s, .st = s->o.st, .ledger0 = led == 0, .lver = lver, .shas = shas, .n = rc ? 0 : head.seq,
                        .why = why, .why_len = why_len};
     if (!rc) rc = zt_store_tx(s->o.st, replay_tx, &r);
-    for (size_t t = 0; t < zt__dbs_n_tables; t++) zt_store_stmt_free(r.ins[t]);
+    for (size_t t = 0; t < zt__dbs_n_tables; t++) zt_store_stmt_free(r.ins[t]), zt_store_stmt_free(r.del[t]);
     zt_store_stmt_free(r.rows);
+    zt_store_stmt_free(r.unrow);
     if (shas) spool_clear(s, head.seq);
     zt_free(shas);
     if (!rc) {
@@ -1926,18 +2259,19 @@ int zt__dbs_rebuild(struct zt_dbsync *s, zt__dbs_get_fn get, void *get_ud, unsig
 
 struct audit {
     struct zt_dbsync *s;
-    struct zt_store_stmt *put, *get, *seen;
+    struct zt_store_stmt *put, *get, *seen, *del;
     uint64_t mismatched, unpublished;
     char first[256];
 };
 
-static int audit_put(void *ud, const struct zt__dbs_table *t, json_t *a, const char *line, size_t len)
+static int audit_put(void *ud, const struct zt__dbs_table *t, bool del, json_t *a, const char *line, size_t len)
 {
     struct audit *x = ud;
     char *key = key_of(t, a);
     uint8_t h[ROW_HASH];
     row_hash(h, line, len);
-    int rc = key ? put_row_hash(x->put, NULL, t->name, key, h) : ZT_ENOMEM;
+    /* a tombstone: the chain no longer publishes the row */
+    int rc = !key ? ZT_ENOMEM : del ? del_row_hash(x->del, NULL, t->name, key) : put_row_hash(x->put, NULL, t->name, key, h);
     zt_free(key);
     return rc;
 }
@@ -2057,6 +2391,7 @@ int zt_dbsync_audit(struct zt_dbsync *s, unsigned timeout_ms, char **out)
                                             " ON CONFLICT(tbl, k) DO UPDATE SET h = excluded.h", &x.put);
     if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_audit WHERE tbl = ? AND k = ?", &x.get);
     if (!rc) rc = zt_store_prepare(s->o.st, "UPDATE dbsync_audit SET seen = 1 WHERE tbl = ? AND k = ?", &x.seen);
+    if (!rc) rc = zt_store_prepare(s->o.st, "DELETE FROM dbsync_audit WHERE tbl = ? AND k = ?", &x.del);
     if (!rc && head.seq && each_chain_row(s, shas, head.seq, false, audit_put, &x, NULL, why, sizeof why) != 0) {
         snprintf(gap, sizeof gap, "%s", why);
         rc = zt_store_exec(s->o.st, "DELETE FROM dbsync_audit");
@@ -2067,6 +2402,7 @@ int zt_dbsync_audit(struct zt_dbsync *s, unsigned timeout_ms, char **out)
     zt_store_stmt_free(x.put);
     zt_store_stmt_free(x.get);
     zt_store_stmt_free(x.seen);
+    zt_store_stmt_free(x.del);
     zt_ignore(zt_store_exec(s->o.st, "DELETE FROM dbsync_audit"));
     if (!rc) {
         json_t *o = json_pack("{s:b,s:I,s:I,s:o,s:I,s:o,s:I}", "ok", !gap[0] && !x.mismatched, "head_seq",

@@ -4,6 +4,7 @@
 #ifndef ZT_DBSYNC_INT_H
 #define ZT_DBSYNC_INT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,10 +41,18 @@ extern const size_t zt__dbs_n_tables;
 /* The table named name (len bytes), or NULL. */
 const struct zt__dbs_table *zt__dbs_table_find(const char *name, size_t len);
 
+/* A tombstone line (segment format 3) names its table with this first:
+ * ["-ledger_earnings",5] says the row of key 5 was deleted. */
+#define ZT__DBS_TOMB '-'
+
+/* The table of a parsed line a (its first element), *del: a tombstone
+ * (only when dels, a format-3 body). NULL: not a known table. */
+const struct zt__dbs_table *zt__dbs_line_table(const json_t *a, bool dels, bool *del);
+
 /* Every line of a segment body (each a canonical row of a known table,
- * '\n'-terminated): the rows counted into *n. ZT_EPARSE, ZT_ETOOBIG,
- * ZT_ENOMEM. */
-int zt__dbs_check_body(const uint8_t *body, size_t len, uint32_t *n);
+ * or with dels (format 3) a tombstone of one, '\n'-terminated): the lines
+ * counted into *n. ZT_EPARSE, ZT_ETOOBIG, ZT_ENOMEM. */
+int zt__dbs_check_body(const uint8_t *body, size_t len, bool dels, uint32_t *n);
 
 /* ---- Heads (dbsync.c) ----------------------------------------------------- */
 #include "zentalk/zt_dbsync.h"

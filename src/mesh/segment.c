@@ -15,7 +15,7 @@
 #include "zentalk/zt_str.h"
 
 #define SEG_MAGIC "ZTSG"
-#define SEG_VERSION 2u /* 1: no ledger version (read as 0) */
+#define SEG_VERSION 3u /* 1: no ledger version (read as 0); 2: no tombstones */
 #define HEAD_KIND "zentalk-dbsync-head"
 
 _Static_assert(ZT_DBSYNC_HEADER_V1 == 4 + 1 + 3 + 8 + 8 + 32 + 4 + 4 + 32, "segment header layout, version 1");
@@ -25,7 +25,7 @@ _Static_assert(ZT_DBSYNC_HEADER == ZT_DBSYNC_HEADER_V1 + 8, "segment header layo
 #define T ZT__DBS_TEXT
 #define B ZT__DBS_BLOB
 /* The owners' tables (src/ledger/ledger.c and src/orchestrator/sched.c,
- * schema versions ledger 3, sched 2), in replay order. A column added
+ * schema versions ledger 4, sched 2), in replay order. A column added
  * there is added here with a new segment version. */
 const struct zt__dbs_table zt__dbs_tables[] = {
     {.name = "ledger_accounts", .n_key = 1, .n_cols = 5,
@@ -67,22 +67,39 @@ const struct zt__dbs_table *zt__dbs_table_find(const char *name, size_t len)
     return NULL;
 }
 
+const struct zt__dbs_table *zt__dbs_line_table(const json_t *a, bool dels, bool *del)
+{
+    const json_t *n = json_array_get(a, 0);
+    const char *tn = json_string_value(n);
+    size_t len = json_string_length(n);
+    *del = false;
+    if (!tn) return NULL;
+    if (dels && len > 1 && tn[0] == ZT__DBS_TOMB) {
+        *del = true;
+        tn++, len--;
+    }
+    return zt__dbs_table_find(tn, len);
+}
+
 /* One line (without its '\n'): a JSON array of a known table's row, each
- * value of its column's type, in canonical form (what json_dumpb writes
- * compact and ASCII). scratch: ZT_DBSYNC_LINE_MAX bytes. */
-static int check_line(const char *line, size_t len, char *scratch)
+ * value of its column's type, or (dels: format 3) a tombstone, the table's
+ * name after ZT__DBS_TOMB and its key's values (none null); in canonical
+ * form (what json_dumpb writes compact and ASCII). scratch:
+ * ZT_DBSYNC_LINE_MAX bytes. */
+static int check_line(const char *line, size_t len, bool dels, char *scratch)
 {
     if (len > ZT_DBSYNC_LINE_MAX) return ZT_ETOOBIG;
     json_t *a = json_loadb(line, len, JSON_DECODE_ANY, NULL);
     int rc = ZT_EPARSE;
     if (!json_is_array(a) || json_array_size(a) < 2) goto out;
-    const char *tn = json_string_value(json_array_get(a, 0));
-    const struct zt__dbs_table *t = tn ? zt__dbs_table_find(tn, json_string_length(json_array_get(a, 0))) : NULL;
-    if (!t || json_array_size(a) != 1u + t->n_cols) goto out;
-    for (size_t c = 0; c < t->n_cols; c++) {
+    bool del;
+    const struct zt__dbs_table *t = zt__dbs_line_table(a, dels, &del);
+    size_t n_vals = t ? (del ? t->n_key : t->n_cols) : 0;
+    if (!t || json_array_size(a) != 1u + n_vals) goto out;
+    for (size_t c = 0; c < n_vals; c++) {
         json_t *v = json_array_get(a, c + 1);
         const struct zt__dbs_col *col = &t->cols[c];
-        if (json_is_null(v) && col->nullable) continue;
+        if (json_is_null(v) && col->nullable && !del) continue;
         bool ok = col->type == ZT__DBS_INT    ? json_is_integer(v)
                   : col->type == ZT__DBS_TEXT ? json_is_string(v)
                                               : json_is_string(v) && zt_hex_valid(json_string_value(v), json_string_length(v), ZT_HEX_LOWER);
@@ -97,7 +114,7 @@ out:
 }
 
 /* Every line of body: rows counted into *n (dbsync_int.h). */
-int zt__dbs_check_body(const uint8_t *body, size_t len, uint32_t *n)
+int zt__dbs_check_body(const uint8_t *body, size_t len, bool dels, uint32_t *n)
 {
     char *scratch = zt_malloc(ZT_DBSYNC_LINE_MAX);
     if (!scratch) return ZT_ENOMEM;
@@ -112,7 +129,7 @@ int zt__dbs_check_body(const uint8_t *body, size_t len, uint32_t *n)
         }
         size_t ll = (size_t)(nl - (body + at));
         if (++rows > ZT_DBSYNC_ROWS_MAX) rc = ZT_ETOOBIG;
-        if (!rc) rc = check_line((const char *)body + at, ll, scratch);
+        if (!rc) rc = check_line((const char *)body + at, ll, dels, scratch);
         at += ll + 1;
     }
     zt_free(scratch);
@@ -142,7 +159,7 @@ int zt_dbsync_segment_encode(const struct zt_identity *id, uint64_t seq, int64_t
     if (!id || !out || !len || seq == 0 || (body_len && !body) || ledger_version > INT64_MAX) return ZT_EINVAL;
     if (body_len > ZT_DBSYNC_BODY_MAX) return ZT_ETOOBIG;
     uint32_t counted = 0;
-    int rc = zt__dbs_check_body((const uint8_t *)body, body_len, &counted);
+    int rc = zt__dbs_check_body((const uint8_t *)body, body_len, true, &counted);
     if (rc) return rc == ZT_ENOMEM ? rc : ZT_EINVAL;
     if (counted != n_rows) return ZT_EINVAL;
     size_t total = ZT_DBSYNC_HEADER + body_len + ZT_DBSYNC_SIG;
@@ -166,7 +183,7 @@ int zt_dbsync_segment_decode(const void *data, size_t len, const uint8_t *want_s
     if (!p || !out) return ZT_EINVAL;
     if (len > ZT_DBSYNC_SEGMENT_MAX) return ZT_ETOOBIG;
     if (len < ZT_DBSYNC_HEADER_V1 + ZT_DBSYNC_SIG || memcmp(p, SEG_MAGIC, 4) != 0) return ZT_EPARSE;
-    if (p[4] != 1 && p[4] != SEG_VERSION) return ZT_EUNSUPPORTED;
+    if (p[4] < 1 || p[4] > SEG_VERSION) return ZT_EUNSUPPORTED;
     size_t hl = p[4] == 1 ? ZT_DBSYNC_HEADER_V1 : ZT_DBSYNC_HEADER;
     if (len < hl + ZT_DBSYNC_SIG) return ZT_EPARSE;
     struct zt_dbsync_segment s;
@@ -188,7 +205,7 @@ int zt_dbsync_segment_decode(const void *data, size_t len, const uint8_t *want_s
     if (zt_identity_verify(s.signer, p, hl + s.body_len, p + hl + s.body_len) != 0) return ZT_ECRYPTO;
     s.body = p + hl;
     uint32_t counted = 0;
-    int rc = zt__dbs_check_body(s.body, s.body_len, &counted);
+    int rc = zt__dbs_check_body(s.body, s.body_len, s.version >= 3, &counted);
     if (rc) return rc;
     if (counted != s.n_rows) return ZT_EPARSE;
     zt_sha256(s.sha256, p, len);

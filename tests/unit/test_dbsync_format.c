@@ -10,7 +10,11 @@
  * for a bounded time, newest first; a job changed after the wall clock
  * stepped back still published, and one whose `updated` is older than
  * anything published (a writer's slow clock, a long transaction) too: the
- * change log names it. The publisher's tests run again on a real
+ * change log names it. Deletes (format 3): a clawback's deleted earning
+ * published as a tombstone and not brought back by a rebuild (the ledger
+ * audits), insert / delete / insert again of one key replayed in order,
+ * a two-column key's tombstone, a TRUNCATE (PostgreSQL) and a delete no
+ * trigger logged (a read whole). The publisher's tests run again on a real
  * PostgreSQL (tests/common/zt_test_servers.h), with one of its own: a
  * long transaction whose lower counter commits after a round. */
 #include <setjmp.h>
@@ -98,31 +102,60 @@ static const char VECTOR_SHA[] = "8d113bb0656b1d85a2317f7c249411c8b8f8ed903b6474
 /* the same segment in format version 1 (no ledger version), as nodes made
  * it before: the vector of that version */
 static const char VECTOR_SHA_V1[] = "ce259815e9318b9c248c032708a665776f6eb86c716cfe74dc51291440a81e23";
+/* format version 3 (what the encoder writes now): the same two rows and a
+ * tombstone (the earning of id 5 deleted, a clawback), ledger version 42 */
+static const char VECTOR_BODY_V3[] = "[\"ledger_totals\",\"minted\",\"15\"]\n"
+                                     "[\"ledger_batch_items\",7,1]\n"
+                                     "[\"-ledger_earnings\",5]\n";
+static const char VECTOR_SHA_V3[] = "2554f1c4593770e311563e5d8af6593b37991025b71dbebf8bbf230080da34f9";
 
 static void encode_vector(uint8_t **seg, size_t *len, const struct zt_identity *id)
 {
     static const uint8_t zero[32];
-    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1767225600, zero, VECTOR_BODY, strlen(VECTOR_BODY), 2,
+    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1767225600, zero, VECTOR_BODY_V3, strlen(VECTOR_BODY_V3), 3,
                                               VECTOR_LVER, seg, len),
                      0);
 }
 
-/* The vector in format version 1, written byte by byte (its header, the
- * body, the signature of both) as the version-1 encoder did. */
-static uint8_t *encode_vector_v1(size_t *len, const struct zt_identity *id)
+/* A segment in an older format version (1 or 2) of body (n rows), seq 1,
+ * created 1767225600, written byte by byte (its header, the body, the
+ * signature of both) as that version's encoder did; version 2 with ledger
+ * version VECTOR_LVER. */
+static uint8_t *encode_old(uint8_t version, const char *body, uint32_t n, size_t *len, const struct zt_identity *id)
 {
-    size_t bl = strlen(VECTOR_BODY);
-    *len = ZT_DBSYNC_HEADER_V1 + bl + ZT_DBSYNC_SIG;
+    size_t bl = strlen(body), hl = version == 1 ? ZT_DBSYNC_HEADER_V1 : ZT_DBSYNC_HEADER;
+    *len = hl + bl + ZT_DBSYNC_SIG;
     uint8_t *b = zt_calloc(1, *len);
-    memcpy(b, "ZTSG\x01", 5);
+    memcpy(b, "ZTSG", 4);
+    b[4] = version;
     zt_put_le64(b + 8, 1);
     zt_put_le64(b + 16, 1767225600);
-    zt_put_le32(b + 56, 2);
+    zt_put_le32(b + 56, n);
     zt_put_le32(b + 60, (uint32_t)bl);
     memcpy(b + 64, zt_identity_sign_pk(id), 32);
-    memcpy(b + ZT_DBSYNC_HEADER_V1, VECTOR_BODY, bl);
-    assert_int_equal(zt_identity_sign(id, b, ZT_DBSYNC_HEADER_V1 + bl, b + ZT_DBSYNC_HEADER_V1 + bl), 0);
+    if (version == 2) zt_put_le64(b + 96, VECTOR_LVER);
+    memcpy(b + hl, body, bl);
+    assert_int_equal(zt_identity_sign(id, b, hl + bl, b + hl + bl), 0);
     return b;
+}
+
+static uint8_t *encode_vector_v1(size_t *len, const struct zt_identity *id)
+{
+    return encode_old(1, VECTOR_BODY, 2, len, id);
+}
+
+/* the SHA-256 of seg in hex; the bytes printed when it is not want */
+static void sha_hex(const uint8_t *seg, size_t len, const char *want, char hex[65])
+{
+    uint8_t h[32];
+    zt_sha256(h, seg, len);
+    zt_hex_encode(hex, h, 32);
+    if (strcmp(want, hex) != 0) {
+        char *all = zt_malloc(2 * len + 1);
+        zt_hex_encode(all, seg, len);
+        printf("# vector sha256 %s\n# bytes %s\n", hex, all);
+        zt_free(all);
+    }
 }
 
 static int decode_flipped(const uint8_t *seg, size_t len, size_t i, uint8_t x, const uint8_t *signer);
@@ -133,22 +166,39 @@ static void test_vector(void **state)
     struct zt_identity *id = vector_id();
     uint8_t *seg = NULL;
     size_t len = 0;
-    encode_vector(&seg, &len, id);
-    assert_int_equal(len, ZT_DBSYNC_HEADER + strlen(VECTOR_BODY) + ZT_DBSYNC_SIG);
-    assert_memory_equal(seg, "ZTSG\x02\0\0\0", 8);
-    assert_int_equal(zt_get_le64(seg + 96), VECTOR_LVER);
-    uint8_t h[32];
     char hex[65];
-    zt_sha256(h, seg, len);
-    zt_hex_encode(hex, h, 32);
-    if (strcmp(VECTOR_SHA, hex) != 0) {
-        char *all = zt_malloc(2 * len + 1);
-        zt_hex_encode(all, seg, len);
-        printf("# vector sha256 %s\n# bytes %s\n", hex, all);
-        zt_free(all);
-    }
-    assert_string_equal(hex, VECTOR_SHA);
+    uint8_t h[32];
     struct zt_dbsync_segment s;
+    /* format 3, what the encoder writes: two rows and a tombstone */
+    encode_vector(&seg, &len, id);
+    assert_int_equal(len, ZT_DBSYNC_HEADER + strlen(VECTOR_BODY_V3) + ZT_DBSYNC_SIG);
+    assert_memory_equal(seg, "ZTSG\x03\0\0\0", 8);
+    assert_int_equal(zt_get_le64(seg + 96), VECTOR_LVER);
+    sha_hex(seg, len, VECTOR_SHA_V3, hex);
+    assert_string_equal(hex, VECTOR_SHA_V3);
+    zt_sha256(h, seg, len);
+    assert_int_equal(zt_dbsync_segment_decode(seg, len, zt_identity_sign_pk(id), &s), 0);
+    assert_int_equal(s.version, 3);
+    assert_int_equal(s.seq, 1);
+    assert_int_equal(s.created, 1767225600);
+    assert_int_equal(s.n_rows, 3);
+    assert_int_equal(s.ledger_version, VECTOR_LVER);
+    assert_int_equal(s.body_len, strlen(VECTOR_BODY_V3));
+    assert_memory_equal(s.body, VECTOR_BODY_V3, s.body_len);
+    assert_memory_equal(s.sha256, h, 32);
+    assert_memory_equal(s.signer, zt_identity_sign_pk(id), 32);
+    /* the tombstone is signed: made a row of another key, the signature fails */
+    size_t at = ZT_DBSYNC_HEADER + strlen(VECTOR_BODY_V3) - 3;
+    assert_int_equal(seg[at], '5');
+    assert_int_equal(decode_flipped(seg, len, at, '5' ^ '6', NULL), ZT_ECRYPTO);
+    zt_free(seg);
+    /* format 2 (the vector of session 9), still read byte for byte: the
+     * same rows, no tombstone */
+    seg = encode_old(2, VECTOR_BODY, 2, &len, id);
+    assert_int_equal(len, ZT_DBSYNC_HEADER + strlen(VECTOR_BODY) + ZT_DBSYNC_SIG);
+    sha_hex(seg, len, VECTOR_SHA, hex);
+    assert_string_equal(hex, VECTOR_SHA);
+    zt_sha256(h, seg, len);
     assert_int_equal(zt_dbsync_segment_decode(seg, len, zt_identity_sign_pk(id), &s), 0);
     assert_int_equal(s.seq, 1);
     assert_int_equal(s.created, 1767225600);
@@ -162,9 +212,9 @@ static void test_vector(void **state)
     zt_free(seg);
     /* a segment of format version 1 still reads: the same rows, ledger version 0 */
     seg = encode_vector_v1(&len, id);
-    zt_sha256(h, seg, len);
-    zt_hex_encode(hex, h, 32);
+    sha_hex(seg, len, VECTOR_SHA_V1, hex);
     assert_string_equal(hex, VECTOR_SHA_V1);
+    zt_sha256(h, seg, len);
     assert_int_equal(zt_dbsync_segment_decode(seg, len, zt_identity_sign_pk(id), &s), 0);
     assert_int_equal(s.version, 1);
     assert_int_equal(s.ledger_version, 0);
@@ -175,6 +225,12 @@ static void test_vector(void **state)
     /* its version byte made 2: the body is read 8 bytes later, the layout no longer adds up */
     assert_int_equal(decode_flipped(seg, len, 4, 3, NULL), ZT_EPARSE);
     zt_free(seg);
+    /* a tombstone in a format 1 or 2 segment (signed as such): refused */
+    for (uint8_t v = 1; v <= 2; v++) {
+        seg = encode_old(v, VECTOR_BODY_V3, 3, &len, id);
+        assert_int_equal(zt_dbsync_segment_decode(seg, len, zt_identity_sign_pk(id), &s), ZT_EPARSE);
+        zt_free(seg);
+    }
     zt_identity_free(id);
 }
 
@@ -206,8 +262,9 @@ static void test_malformed(void **state)
     assert_int_equal(zt_dbsync_segment_decode(seg, len - 1, NULL, &s), ZT_EPARSE);
     assert_int_equal(zt_dbsync_segment_decode(seg, ZT_DBSYNC_SEGMENT_MAX + 1, NULL, &s), ZT_ETOOBIG);
     assert_int_equal(decode_flipped(seg, len, 0, 1, pk), ZT_EPARSE);       /* magic */
-    assert_int_equal(decode_flipped(seg, len, 4, 1, pk), ZT_EUNSUPPORTED); /* version 3 */
-    assert_int_equal(decode_flipped(seg, len, 4, 6, pk), ZT_EUNSUPPORTED); /* version 4 */
+    assert_int_equal(decode_flipped(seg, len, 4, 7, pk), ZT_EUNSUPPORTED); /* version 4 */
+    assert_int_equal(decode_flipped(seg, len, 4, 3, pk), ZT_EUNSUPPORTED); /* version 0 */
+    assert_int_equal(decode_flipped(seg, len, 4, 1, pk), ZT_ECRYPTO);      /* version 2: signed as 3 */
     assert_int_equal(decode_flipped(seg, len, 6, 1, pk), ZT_EPARSE);       /* reserved */
     assert_int_equal(decode_flipped(seg, len, 60, 1, pk), ZT_EPARSE);      /* body length */
     assert_int_equal(decode_flipped(seg, len, 30, 1, pk), ZT_EPARSE);      /* seq 1 with a previous segment */
@@ -239,12 +296,22 @@ static void test_malformed(void **state)
         "[\"ledger_batch_items\",7,1.5]\n",               /* a real */
         "[\"ledger_batch_items\",-0,1]\n",                /* -0 is not canonical */
         "\n",
+        "[\"-ledger_earnings\"]\n",                      /* a tombstone without its key */
+        "[\"-ledger_earnings\",5,1]\n",                  /* a column more than the key */
+        "[\"-ledger_earnings\",\"5\"]\n",                /* text where the key is an integer */
+        "[\"-ledger_earnings\",null]\n",                 /* a null key */
+        "[\"-ledger_batches\",1,\"ab\",1,\"1\",1,1,null,null]\n", /* a whole row as a tombstone */
+        "[\"-ledger_batch_leaves\",1]\n",                /* half of a two-column key */
+        "[\"-users\",1]\n",                              /* not a published table */
+        "[\"-\",1]\n",                                   /* no table */
+        "[\"--ledger_earnings\",5]\n",                   /* one mark only */
+        "[\"-ledger_totals\", \"minted\"]\n",            /* not canonical */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = zt_dbsync_segment_encode(id, 1, 1, zero, bad[i], strlen(bad[i]), 1, 0, &seg, &len);
         if (rc != ZT_EINVAL) fail_msg("row %zu: %d", i, rc);
         uint32_t n = 0;
-        assert_int_not_equal(zt__dbs_check_body((const uint8_t *)bad[i], strlen(bad[i]), &n), 0);
+        assert_int_not_equal(zt__dbs_check_body((const uint8_t *)bad[i], strlen(bad[i]), true, &n), 0);
     }
     /* a count that is not the body's, seq 0, a ledger version over INT64_MAX */
     assert_int_equal(zt_dbsync_segment_encode(id, 1, 1, zero, VECTOR_BODY, strlen(VECTOR_BODY), 3, 0, &seg, &len),
@@ -258,6 +325,15 @@ static void test_malformed(void **state)
     static const char ok[] = "[\"ledger_batches\",1,\"ab01\",1,\"1\",1,1,null,null]\n";
     assert_int_equal(zt_dbsync_segment_encode(id, 1, 1, zero, ok, strlen(ok), 1, 0, &seg, &len), 0);
     zt_free(seg);
+    /* tombstones of every key shape: an integer, a text, two columns */
+    static const char tombs[] = "[\"-ledger_earnings\",5]\n[\"-ledger_totals\",\"minted\"]\n"
+                                "[\"-ledger_batch_leaves\",1,0]\n[\"-sched_jobs\",\"job-1\"]\n";
+    assert_int_equal(zt_dbsync_segment_encode(id, 1, 1, zero, tombs, strlen(tombs), 4, 0, &seg, &len), 0);
+    assert_int_equal(zt_dbsync_segment_decode(seg, len, pk, &s), 0);
+    assert_int_equal(s.n_rows, 4);
+    zt_free(seg);
+    uint32_t nt = 0;
+    assert_int_equal(zt__dbs_check_body((const uint8_t *)tombs, strlen(tombs), false, &nt), ZT_EPARSE); /* formats 1, 2 */
     assert_int_equal(zt_dbsync_segment_encode(id, 1, 1, zero, NULL, 0, 0, 0, &seg, &len), 0);
     assert_int_equal(zt_dbsync_segment_decode(seg, len, pk, &s), 0);
     assert_int_equal(s.n_rows, 0);
@@ -1041,7 +1117,7 @@ static void test_migrate_v2(void **state)
     pub_start(&p, id);
     int v = 0;
     assert_int_equal(zt_store_owner_version(p.st, "dbsync", &v), 0);
-    assert_int_equal(v, 5);
+    assert_int_equal(v, 6);
     put_job(p.st, "job-2", 2, 2, zt_time_real_ms(), 0, zt_identity_id(id));
     assert_int_equal(log_entries(p.st), 1); /* the old trigger is gone (the entry is job-1's, now ours) */
     struct zt_buf b;
@@ -1152,7 +1228,7 @@ static void test_ledger_version(void **state)
     assert_int_equal(zt_ledger_new(st, &l), 0);
     int v = 0;
     assert_int_equal(zt_store_owner_version(st, "ledger", &v), 0);
-    assert_int_equal(v, 3);
+    assert_int_equal(v, 4);
     assert_int_equal(num(st, LREST), -1); /* never restored */
     int64_t v0 = num(st, LVER), acct = 0, prov = 0;
     assert_int_equal(zt_ledger_account(l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000b1", NULL, &acct), 0);
@@ -1271,6 +1347,11 @@ static void chains_make(struct chains *c)
                                                   " VALUES(decode('ab', 'hex'), 1, '1', 0, 77)"
                                                 : "INSERT INTO ledger_batches(root, n_leaves, total, state, created)"
                                                   " VALUES(X'ab', 1, '1', 0, 77)"),
+                     0);
+    /* 1,100 more rows: the tie check reads a table of more than one of
+     * its PostgreSQL cursor's pages (review9 F6) */
+    assert_int_equal(zt_store_exec(c->pa.st, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1100)"
+                                             " INSERT INTO ledger_totals(k, v) SELECT 'n' || i, '0' FROM n"),
                      0);
     pub_start(&c->pa, c->a);
     pub_start(&c->pb, c->b);
@@ -1497,8 +1578,11 @@ static void forget_pub(struct zt_store *st, const char *pub)
 }
 
 /* Both at one version: the same ledger is kept (B rebuilding again into
- * the database B restored, its own bookkeeping there removed by hand),
- * also when the database lacks a row the chain holds (a clawback);
+ * the database B restored, its own bookkeeping there removed by hand);
+ * a row the database lacks and the chain holds (an earning the database
+ * clawed back, the chain carrying deletes, format 3) is a difference
+ * (before format 3 it was not counted), and with the earning back as it
+ * was the ledger is the same again;
  * the same version with a row that differs (two ledgers that parted at a
  * rebuild, made here by changing a payout address and setting the
  * version back by hand) is refused, naming the version. */
@@ -1514,17 +1598,31 @@ static void test_rebuild_tie(void **state)
     assert_int_equal(rebuild_as(&c, true, st, why, sizeof why), 0);
     assert_non_null(strstr(why, "this chain's ledger is the database's"));
     assert_int_equal(num(st, MINTS), 2);
-    /* a row only the chain holds (an earning clawed back: segments carry
-     * no deletes, so a database that never lost its ledger lacks it)
-     * does not make a difference */
+    /* a row only the chain holds (an earning the database clawed back
+     * and the chain, carrying deletes (format 3), did not) now makes a
+     * difference: refused, the database left as it was (before format 3
+     * such a row did not count: no segment could say it was deleted) */
     forget_pub(st, zt_identity_id(c.b));
+    int64_t eid = num(st, "SELECT id FROM ledger_earnings WHERE job_id = 'job-e'");
     assert_int_equal(zt_store_exec(st, "DELETE FROM ledger_earnings WHERE job_id = 'job-e'"), 0);
     char back[96];
     snprintf(back, sizeof back, "UPDATE ledger_version SET v = %lld", (long long)c.vb);
     assert_int_equal(zt_store_exec(st, back), 0);
+    assert_int_equal(rebuild_as(&c, true, st, why, sizeof why), ZT_EEXIST);
+    char want[128];
+    snprintf(want, sizeof want, "both at version %lld but 1 of their rows differ", (long long)c.vb);
+    assert_non_null(strstr(why, want));
+    assert_int_equal(num(st, "SELECT COUNT(*) FROM ledger_earnings WHERE job_id = 'job-e'"), 0);
+    /* the earning back as it was: the same ledger again */
+    char again[256];
+    snprintf(again, sizeof again,
+             "INSERT INTO ledger_earnings(id, provider_id, job_id, amount, ts)%s VALUES(%lld, 1, 'job-e', '1', 1)",
+             pg_db[0] ? " OVERRIDING SYSTEM VALUE" : "", (long long)eid);
+    assert_int_equal(zt_store_exec(st, again), 0);
+    forget_pub(st, zt_identity_id(c.b));
+    assert_int_equal(zt_store_exec(st, back), 0);
     assert_int_equal(rebuild_as(&c, true, st, why, sizeof why), 0);
     assert_non_null(strstr(why, "this chain's ledger is the database's"));
-    assert_int_equal(num(st, "SELECT COUNT(*) FROM ledger_earnings WHERE job_id = 'job-e'"), 0);
     /* parted: a row differs at the same version */
     forget_pub(st, zt_identity_id(c.b));
     assert_int_equal(zt_store_exec(st, "UPDATE ledger_accounts SET payout = '0x00000000000000000000000000000000000000c3'"
@@ -1532,12 +1630,244 @@ static void test_rebuild_tie(void **state)
                      0);
     assert_int_equal(zt_store_exec(st, back), 0);
     assert_int_equal(rebuild_as(&c, true, st, why, sizeof why), ZT_EEXIST);
-    char want[128];
     snprintf(want, sizeof want, "both at version %lld but 1 of their rows differ", (long long)c.vb);
     assert_non_null(strstr(why, want));
     assert_int_equal(num(st, PAYOUT_C3), 1);
     zt_store_close(st);
     chains_free(&c);
+}
+
+/* ---- deletes (segment format 3) ------------------------------------------------------- */
+
+/* A store rebuilt from id's chain (head rec) with p's mesh: a fresh one
+ * (the data directory lost, the keys restored). The result; why says more. */
+static int rebuild_fresh(struct pub *p, struct zt_identity *id, char *head, const char *name, struct zt_store **out,
+                         char *why, size_t cap)
+{
+    struct chains c;
+    memset(&c, 0, sizeof c);
+    *out = fresh_store(&c, name);
+    struct zt_dbsync_opts o = {.st = *out, .mesh = p->m, .id = id, .tmp_dir = p->tdir, .interval_s = 1};
+    struct zt_dbsync *s = NULL;
+    assert_int_equal(zt_dbsync_new(&o, &s), 0);
+    struct rounds r = {.rec = {{head}}, .n = 1};
+    int rc = zt__dbs_rebuild(s, fake_get, &r, 10000, why, cap);
+    printf("# rebuild %s: %s (%s)\n", name, why, zt_strerror(rc));
+    zt_dbsync_free(s);
+    return rc;
+}
+
+static bool tomb_in(const struct zt_dbsync_segment *seg, const char *tbl, long long key)
+{
+    char t[96];
+    snprintf(t, sizeof t, "[\"-%s\",%lld]\n", tbl, key);
+    return in_body(seg, t);
+}
+
+#define EARNING(job) "SELECT COUNT(*) FROM ledger_earnings WHERE job_id = '" job "'"
+
+/* The issue's case: an earning clawed back (zt_ledger_penalize deletes
+ * it) after it was published; the next round says so (a tombstone); the
+ * data directory deleted, the store rebuilt from the mesh: the earning
+ * stays gone, the other stays, the balances are the original's and the
+ * ledger audits (zentalk ledger audit: zt_ledger_audit). Before format 3
+ * no segment said the earning was deleted and the rebuild brought it
+ * back (a payout of money taken back). */
+static void test_rebuild_clawback(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    struct pub p = {0};
+    jobs_open("claw", &p);
+    struct zt_ledger *l = NULL;
+    assert_int_equal(zt_ledger_new(p.st, &l), 0);
+    int64_t user = 0, prov = 0;
+    bool rep = false;
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000b1", NULL, &user), 0);
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_PROVIDER, "p-1", NULL, &prov), 0);
+    assert_int_equal(zt_ledger_mint(l, "m-1", user, 10000, NULL, NULL), 0);
+    assert_int_equal(zt_ledger_stake_deposit(l, "sk", "p-1", 50, &rep), 0);
+    assert_int_equal(zt_ledger_reserve(l, "job-c", user, 1000), 0);
+    assert_int_equal(zt_ledger_settle(l, "job-c", prov, 400, 10, 5), 0);
+    assert_int_equal(zt_ledger_reserve(l, "job-k", user, 1000), 0);
+    assert_int_equal(zt_ledger_settle(l, "job-k", prov, 300, 10, 6), 0);
+    pub_start(&p, id);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&p, id, 1, &b, &seg);
+    assert_true(in_body(&seg, "\"job-c\""));
+    int64_t eid = num(p.st, "SELECT id FROM ledger_earnings WHERE job_id = 'job-c'");
+    struct zt_ledger_slash_result r;
+    assert_int_equal(zt_ledger_penalize(l, "job-c", "p-1", 30, NULL, 0, &r), 0);
+    assert_true(r.clawed_back == 400);
+    assert_int_equal(num(p.st, EARNING("job-c")), 0);
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(seg.version, 3);
+    assert_true(tomb_in(&seg, "ledger_earnings", eid));
+    assert_false(in_body(&seg, "\"job-k\"")); /* unchanged: not sent again */
+    assert_int_equal(count_sql(p.st, "SELECT COUNT(*) FROM dbsync_rows WHERE pub = ? AND tbl = 'ledger_earnings'",
+                               zt_identity_id(id)),
+                     1); /* its image no longer published */
+    publish_want(&p, id, 0, &b, &seg); /* nothing changed since */
+    char why[1536];
+    assert_int_equal(zt_ledger_audit(l, why, sizeof why), 0);
+    char user_bal[128], prov_bal[128];
+    snprintf(user_bal, sizeof user_bal, "SELECT CAST(balance AS BIGINT) FROM ledger_accounts WHERE id = %lld", (long long)user);
+    snprintf(prov_bal, sizeof prov_bal, "SELECT CAST(balance AS BIGINT) FROM ledger_accounts WHERE id = %lld", (long long)prov);
+    int64_t ub = num(p.st, user_bal), pb = num(p.st, prov_bal);
+    zt_ledger_free(l);
+    char *head = head_of(p.s, id);
+    struct zt_store *st = NULL;
+    assert_int_equal(rebuild_fresh(&p, id, head, "claw-rebuilt", &st, why, sizeof why), 0);
+    assert_int_equal(num(st, EARNING("job-c")), 0); /* the old code: 1 */
+    assert_int_equal(num(st, EARNING("job-k")), 1);
+    assert_int_equal(num(st, user_bal), ub);
+    assert_int_equal(num(st, prov_bal), pb);
+    assert_int_equal(zt_ledger_new(st, &l), 0);
+    assert_int_equal(zt_ledger_audit(l, why, sizeof why), 0);
+    zt_ledger_free(l);
+    zt_store_close(st);
+    zt_free(head);
+    zt_buf_deinit(&b);
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
+/* Deletes replayed in order: a row inserted, deleted, inserted again
+ * (three rounds) ends as the last insert; one deleted and inserted again
+ * within one round goes out as the row (no tombstone); one of a
+ * two-column key (a batch leaf) deleted: the tombstone names both
+ * columns and its sibling stays. */
+static void test_tombstone_order(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    struct pub p = {0};
+    jobs_open("order", &p);
+    struct zt_ledger *l = NULL;
+    assert_int_equal(zt_ledger_new(p.st, &l), 0);
+    zt_ledger_free(l);
+    bool pg = pg_db[0] != '\0';
+    assert_int_equal(zt_store_exec(p.st, "INSERT INTO ledger_totals(k, v) VALUES('t1', '1');"
+                                         "INSERT INTO ledger_totals(k, v) VALUES('t2', '1')"),
+                     0);
+    assert_int_equal(zt_store_exec(p.st, pg ? "INSERT INTO ledger_batches(root, n_leaves, total, state, created)"
+                                              " VALUES(decode('ab', 'hex'), 2, '2', 0, 77)"
+                                            : "INSERT INTO ledger_batches(root, n_leaves, total, state, created)"
+                                              " VALUES(X'ab', 2, '2', 0, 77)"),
+                     0);
+    assert_int_equal(zt_store_exec(p.st, "INSERT INTO ledger_batch_leaves(batch_id, idx, address, amount)"
+                                         " SELECT id, 0, '0xa0', '1' FROM ledger_batches WHERE created = 77;"
+                                         "INSERT INTO ledger_batch_leaves(batch_id, idx, address, amount)"
+                                         " SELECT id, 1, '0xa1', '1' FROM ledger_batches WHERE created = 77"),
+                     0);
+    int64_t bid = num(p.st, "SELECT id FROM ledger_batches WHERE created = 77");
+    pub_start(&p, id);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&p, id, 1, &b, &seg);
+    assert_true(in_body(&seg, "[\"ledger_totals\",\"t1\",\"1\"]"));
+    /* t1 deleted; t2 deleted and inserted again; leaf 0 deleted */
+    assert_int_equal(zt_store_exec(p.st, "DELETE FROM ledger_totals WHERE k = 't1';"
+                                         "DELETE FROM ledger_totals WHERE k = 't2';"
+                                         "INSERT INTO ledger_totals(k, v) VALUES('t2', '2');"
+                                         "DELETE FROM ledger_batch_leaves WHERE idx = 0"),
+                     0);
+    publish_want(&p, id, 1, &b, &seg);
+    assert_true(in_body(&seg, "[\"-ledger_totals\",\"t1\"]\n"));
+    assert_false(in_body(&seg, "[\"-ledger_totals\",\"t2\"]"));
+    assert_true(in_body(&seg, "[\"ledger_totals\",\"t2\",\"2\"]\n"));
+    char leaf[96];
+    snprintf(leaf, sizeof leaf, "[\"-ledger_batch_leaves\",%lld,0]\n", (long long)bid);
+    assert_true(in_body(&seg, leaf));
+    snprintf(leaf, sizeof leaf, "[\"-ledger_batch_leaves\",%lld,1]", (long long)bid);
+    assert_false(in_body(&seg, leaf));
+    assert_int_equal(seg.n_rows, 3);
+    /* t1 back with another value */
+    assert_int_equal(zt_store_exec(p.st, "INSERT INTO ledger_totals(k, v) VALUES('t1', '3')"), 0);
+    publish_want(&p, id, 1, &b, &seg);
+    assert_true(in_body(&seg, "[\"ledger_totals\",\"t1\",\"3\"]\n"));
+    char *head = head_of(p.s, id);
+    struct zt_store *st = NULL;
+    char why[1536];
+    assert_int_equal(rebuild_fresh(&p, id, head, "order-rebuilt", &st, why, sizeof why), 0);
+    assert_int_equal(num(st, "SELECT CAST(v AS BIGINT) FROM ledger_totals WHERE k = 't1'"), 3);
+    assert_int_equal(num(st, "SELECT CAST(v AS BIGINT) FROM ledger_totals WHERE k = 't2'"), 2);
+    assert_int_equal(num(st, "SELECT COUNT(*) FROM ledger_batch_leaves"), 1);
+    assert_int_equal(num(st, "SELECT idx FROM ledger_batch_leaves"), 1);
+    zt_store_close(st);
+    zt_free(head);
+    zt_buf_deinit(&b);
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
+/* Every earning removed at once (PostgreSQL: TRUNCATE, with the batch
+ * items that reference them; SQLite has none: a DELETE without WHERE):
+ * the ledger version moves (once per table truncated), the next round
+ * sends a tombstone for every published earning, and a rebuild does not
+ * bring them back. And a delete the log never saw (made before dbsync
+ * step 6 added the DELETE triggers; here its entry removed by hand): the
+ * log marks gone (as step 6 does), the next round reads whole and sends
+ * its tombstone. */
+static void test_truncate(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    struct pub p = {0};
+    jobs_open("trunc", &p);
+    struct zt_ledger *l = NULL;
+    assert_int_equal(zt_ledger_new(p.st, &l), 0);
+    zt_ledger_free(l);
+    bool pg = pg_db[0] != '\0';
+    for (int i = 0; i < 3; i++) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "INSERT INTO ledger_earnings(provider_id, job_id, amount, ts) VALUES(1, 'job-%d', '1', 1)", i);
+        assert_int_equal(zt_store_exec(p.st, sql), 0);
+    }
+    pub_start(&p, id);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&p, id, 1, &b, &seg);
+    int64_t lo = num(p.st, "SELECT MIN(id) FROM ledger_earnings"), v0 = num(p.st, LVER);
+    assert_int_equal(zt_store_exec(p.st, pg ? "TRUNCATE ledger_batch_items, ledger_earnings"
+                                            : "DELETE FROM ledger_earnings"),
+                     0);
+    assert_int_equal(num(p.st, LVER), v0 + (pg ? 2 : 3)); /* PostgreSQL: once per table; SQLite: per row */
+    publish_want(&p, id, 1, &b, &seg);
+    for (int64_t e = lo; e < lo + 3; e++) assert_true(tomb_in(&seg, "ledger_earnings", e));
+    assert_int_equal(seg.n_rows, 3);
+    assert_int_equal(seg.ledger_version, (uint64_t)v0 + (pg ? 2 : 3));
+    /* a delete nobody logged */
+    assert_int_equal(zt_store_exec(p.st, "INSERT INTO ledger_earnings(provider_id, job_id, amount, ts)"
+                                         " VALUES(1, 'job-u', '1', 1)"),
+                     0);
+    publish_want(&p, id, 1, &b, &seg);
+    int64_t u = num(p.st, "SELECT id FROM ledger_earnings WHERE job_id = 'job-u'");
+    assert_int_equal(zt_store_exec(p.st, "DELETE FROM ledger_earnings WHERE job_id = 'job-u';"
+                                         "DELETE FROM dbsync_changes"),
+                     0);
+    publish_want(&p, id, 0, &b, &seg); /* unseen */
+    assert_int_equal(zt_store_exec(p.st, "DELETE FROM dbsync_marks WHERE tbl LIKE 'log:%'"), 0);
+    zt_dbsync_free(p.s);
+    struct zt_dbsync_opts o = {.st = p.st2, .mesh = p.m, .id = id, .tmp_dir = p.tdir, .interval_s = 1};
+    assert_int_equal(zt_dbsync_new(&o, &p.s), 0);
+    publish_want(&p, id, 1, &b, &seg);
+    assert_true(tomb_in(&seg, "ledger_earnings", u));
+    assert_int_equal(seg.n_rows, 1); /* read whole: nothing else differs */
+    char *head = head_of(p.s, id);
+    struct zt_store *st = NULL;
+    char why[1536];
+    assert_int_equal(rebuild_fresh(&p, id, head, "trunc-rebuilt", &st, why, sizeof why), 0);
+    assert_int_equal(num(st, "SELECT COUNT(*) FROM ledger_earnings"), 0);
+    zt_store_close(st);
+    zt_free(head);
+    zt_buf_deinit(&b);
+    pub_close(&p);
+    zt_identity_free(id);
 }
 
 int main(void)
@@ -1561,6 +1891,9 @@ int main(void)
         cmocka_unit_test(test_v2_not_claimed),
         cmocka_unit_test(test_ledger_version),
         cmocka_unit_test(test_rebuild_version),
+        cmocka_unit_test(test_rebuild_clawback),
+        cmocka_unit_test(test_tombstone_order),
+        cmocka_unit_test(test_truncate),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
     /* the publisher on a real PostgreSQL: the change log's triggers in its dialect */
@@ -1570,7 +1903,8 @@ int main(void)
                                         P(test_long_transaction), P(test_sub_race), P(test_two_publishers), P(test_sub_expired),
                                         P(test_migrate_v2), P(test_v2_not_claimed), P(test_ledger_version),
                                         P(test_rebuild_version), P(test_rebuild_order), P(test_rebuild_changed),
-                                        P(test_rebuild_both_changed), P(test_rebuild_tie)};
+                                        P(test_rebuild_both_changed), P(test_rebuild_tie), P(test_rebuild_clawback),
+                                        P(test_tombstone_order), P(test_truncate)};
     failures += zt_test_pg_run("dbsync_postgres", pg_tests);
 #undef P
     if (zt_alloc_live() != live) {
