@@ -111,6 +111,10 @@ struct zt_store_ops {
      * statement fails, begin rolls back and returns its error); rollback
      * with no transaction open is not an error */
     int (*begin)(struct zt_store *st);
+    /* a read transaction: one snapshot for all its statements, writers not
+     * blocked (SQLite: BEGIN DEFERRED, the snapshot from its first read;
+     * PostgreSQL: BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY) */
+    int (*begin_read)(struct zt_store *st);
     int (*commit)(struct zt_store *st);
     int (*rollback)(struct zt_store *st);
     /* optional: serialise migrations between processes (PostgreSQL: a
@@ -277,6 +281,13 @@ ZT_NODISCARD int zt_store_tx(struct zt_store *st, zt_store_tx_fn fn, void *ud);
  * first NULL: as zt_store_tx. Inside an open transaction first runs in
  * fn's savepoint, no longer first. */
 ZT_NODISCARD int zt_store_tx_first(struct zt_store *st, const char *first, zt_store_tx_fn fn, void *ud);
+/* fn in a read transaction: every statement of fn reads one snapshot of
+ * the database (taken at its first statement), and writers of other
+ * connections are not held up meanwhile; fn must not write (PostgreSQL
+ * refuses). Committed on 0; retried as zt_store_tx on a conflict (SQLite
+ * busy). Inside an open transaction fn runs in a savepoint of it (its
+ * snapshot, or SQLite's lock). */
+ZT_NODISCARD int zt_store_read_tx(struct zt_store *st, zt_store_tx_fn fn, void *ud);
 /* How many times zt_store_tx on this handle retried a transaction after a
  * conflict since it was opened (benchmarks and tests read it). */
 int64_t zt_store_tx_retries(const struct zt_store *st);

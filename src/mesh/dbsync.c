@@ -910,6 +910,42 @@ static int seal(struct zt_dbsync *s, struct zt_buf *body, uint32_t n_rows, struc
     return 0;
 }
 
+/* A test's hook between a round's read of the ledger version and of the
+ * change log (NULL in the product; dbsync_int.h). */
+void (*zt__dbs_round_hook)(void *ud);
+void *zt__dbs_round_hook_ud;
+
+/* What a round reads, in one read transaction (zt_store_read_tx): the
+ * ledger version, the change log, and the rows of each table that is read
+ * whole or that the log names (a retry starts again from nothing). */
+struct round_read {
+    struct zt_dbsync *s;
+    const bool *whole;
+    struct cands *all;
+    int64_t lver, *log;
+    size_t n_log;
+};
+
+static int round_read_tx(struct zt_store *st, void *ud)
+{
+    (void)st;
+    struct round_read *r = ud;
+    struct zt_dbsync *s = r->s;
+    for (size_t t = 0; t < zt__dbs_n_tables; t++) cands_free(&r->all[t]);
+    zt_free(r->log);
+    r->log = NULL, r->n_log = 0, r->lver = 0;
+    int64_t restored;
+    int rc = lver_get(s->o.st, &r->lver, &restored);
+    if (rc == ZT_ENOTFOUND) rc = 0, r->lver = 0;
+    if (!rc && zt__dbs_round_hook) zt__dbs_round_hook(zt__dbs_round_hook_ud);
+    if (!rc) rc = log_read(s, &r->log, &r->n_log);
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
+        if (!s->logged[t] || (!r->whole[t] && !r->n_log)) continue; /* absent, or nothing changed */
+        rc = read_rows(s, &zt__dbs_tables[t], r->whole[t] ? -1 : r->log[r->n_log - 1], &r->all[t]);
+    }
+    return rc;
+}
+
 /* Every table's changed rows into segments (under mu): the rows the
  * change log names, or every row of a table whose log is not complete
  * yet (its triggers new); those whose image hashes differently from the
@@ -956,21 +992,16 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
     if (!rc && subscribed) rc = fence_set(s);
     if (!rc) rc = fence_check(s);
     for (size_t t = 0; t < zt__dbs_n_tables; t++) mark[t] = whole[t] && !s->fence_pending;
-    /* the ledger version before the log and the rows: every ledger change
-     * up to it has committed (its bump, its log entry and its row in one
-     * transaction), so the rows read below hold all of them (and maybe
-     * some later ones): what this round's last segment says */
-    int64_t lver = 0, restored;
-    if (!rc) {
-        rc = lver_get(s->o.st, &lver, &restored);
-        if (rc == ZT_ENOTFOUND) rc = 0, lver = 0;
-    }
-    if (!rc) rc = log_read(s, &log, &n_log);
+    /* the ledger version, the log and the rows in one snapshot (review9
+     * F5): the rows read are exactly the ledger at that version (a change
+     * committed meanwhile is in none of the three: the next round's) */
+    struct round_read rr = {.s = s, .whole = whole, .all = all};
+    if (!rc) rc = zt_store_read_tx(s->o.st, round_read_tx, &rr);
+    int64_t lver = rr.lver;
+    log = rr.log, n_log = rr.n_log;
     if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_rows WHERE pub = ? AND tbl = ? AND k = ?", &q);
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
         const struct zt__dbs_table *tb = &zt__dbs_tables[t];
-        if (!s->logged[t] || (!whole[t] && !n_log)) continue; /* absent, or nothing changed */
-        rc = read_rows(s, tb, whole[t] ? -1 : log[n_log - 1], &all[t]);
         for (size_t i = 0; i < all[t].n && !rc; i++) {
             struct cand *c = &all[t].v[i];
             uint8_t h[ROW_HASH];

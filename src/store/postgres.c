@@ -492,6 +492,11 @@ static int pg_begin(struct zt_store *st)
     return rc;
 }
 
+static int pg_begin_read(struct zt_store *st)
+{
+    return pg_cmd((struct pg_store *)st, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin");
+}
+
 static int pg_commit(struct zt_store *st)
 {
     struct pg_store *s = (struct pg_store *)st;
@@ -736,6 +741,7 @@ const struct zt_store_ops zt_store_postgres = {
     .close = pg_close,
     .schema_version = pg_schema_version,
     .begin = pg_begin,
+    .begin_read = pg_begin_read,
     .commit = pg_commit,
     .rollback = pg_rollback,
     .migrate_lock = pg_migrate_lock,

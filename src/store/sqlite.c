@@ -353,6 +353,7 @@ static int sq_begin(struct zt_store *st)
         zt_ignore(exec(s, "ROLLBACK"));
     return rc;
 }
+static int sq_begin_read(struct zt_store *st) { return exec((struct sqlite_store *)st, "BEGIN DEFERRED"); }
 static int sq_commit(struct zt_store *st) { return exec((struct sqlite_store *)st, "COMMIT"); }
 
 static int sq_rollback(struct zt_store *st)
@@ -882,6 +883,7 @@ const struct zt_store_ops zt_store_sqlite = {
     .close = sq_close,
     .schema_version = sq_schema_version,
     .begin = sq_begin,
+    .begin_read = sq_begin_read,
     .commit = sq_commit,
     .rollback = sq_rollback,
     .exec = sq_exec,

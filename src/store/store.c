@@ -135,16 +135,23 @@ static int tx_nested(struct zt_store *st, const char *first, zt_store_tx_fn fn, 
     return rc;
 }
 
-int zt_store_tx_first(struct zt_store *st, const char *first, zt_store_tx_fn fn, void *ud)
+/* zt_store_tx_first (read false) or zt_store_read_tx (read true, first NULL) */
+static int tx_run(struct zt_store *st, bool read, const char *first, zt_store_tx_fn fn, void *ud)
 {
     if (!st || !fn) return ZT_EINVAL;
     if (st->tx_depth) return tx_nested(st, first, fn, ud);
     int attempts = st->tx_attempts > 0 ? st->tx_attempts : TX_ATTEMPTS_DEFAULT;
     int rc = 0;
     for (int a = 1;; a++) {
-        st->tx_first = first;
-        rc = zt_store_begin(st);
-        st->tx_first = NULL;
+        if (read) {
+            st->conflict = false;
+            rc = st->ops->begin_read(st);
+            if (!rc) st->tx_depth = 1;
+        } else {
+            st->tx_first = first;
+            rc = zt_store_begin(st);
+            st->tx_first = NULL;
+        }
         if (!rc) {
             rc = fn(st, ud);
             if (!rc) rc = zt_store_commit(st);
@@ -163,7 +170,13 @@ int zt_store_tx_first(struct zt_store *st, const char *first, zt_store_tx_fn fn,
     return rc;
 }
 
-int zt_store_tx(struct zt_store *st, zt_store_tx_fn fn, void *ud) { return zt_store_tx_first(st, NULL, fn, ud); }
+int zt_store_tx_first(struct zt_store *st, const char *first, zt_store_tx_fn fn, void *ud)
+{
+    return tx_run(st, false, first, fn, ud);
+}
+
+int zt_store_tx(struct zt_store *st, zt_store_tx_fn fn, void *ud) { return tx_run(st, false, NULL, fn, ud); }
+int zt_store_read_tx(struct zt_store *st, zt_store_tx_fn fn, void *ud) { return tx_run(st, true, NULL, fn, ud); }
 
 int64_t zt_store_tx_retries(const struct zt_store *st) { return st ? st->n_retries : 0; }
 

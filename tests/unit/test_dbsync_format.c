@@ -1219,6 +1219,62 @@ static void test_ledger_version(void **state)
     pub_close(&p);
 }
 
+/* A ledger change committed by another connection after a round read the
+ * ledger version and before it read the change log and the rows (the
+ * hook between those reads commits it). The round reads all three in one
+ * snapshot (review9 F5): its segment is labelled with the version before
+ * the change and holds none of its rows; the next round's segment has
+ * them, under the version after it. Read in separate statements, the
+ * first segment held the new minted total under the old version. */
+static struct {
+    struct zt_ledger *l;
+    int64_t acct;
+    int calls, rc;
+} hk;
+
+static void mint_between(void *ud)
+{
+    (void)ud;
+    if (hk.calls++ == 0) hk.rc = zt_ledger_mint(hk.l, "f5-2", hk.acct, 7, NULL, NULL);
+}
+
+static void test_round_snapshot(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    struct pub p = {0};
+    pub_open_stores("snap", &p);
+    memset(&hk, 0, sizeof hk);
+    assert_int_equal(zt_ledger_new(p.st, &hk.l), 0);
+    assert_int_equal(
+        zt_ledger_account(hk.l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000b5", NULL, &hk.acct), 0);
+    assert_int_equal(zt_ledger_mint(hk.l, "f5-1", hk.acct, 5, NULL, NULL), 0);
+    int64_t v1 = num(p.st, LVER);
+    pub_start(&p, id);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    zt__dbs_round_hook = mint_between;
+    publish_want(&p, id, 1, &b, &seg);
+    zt__dbs_round_hook = NULL;
+    assert_int_equal(hk.calls, 1);
+    assert_int_equal(hk.rc, 0);
+    int64_t v2 = num(p.st, LVER);
+    assert_true(v2 > v1);
+    assert_int_equal(seg.ledger_version, (uint64_t)v1);
+    assert_true(in_body(&seg, "[\"ledger_totals\",\"minted\",\"5\"]\n"));
+    assert_false(in_body(&seg, "[\"ledger_totals\",\"minted\",\"12\"]\n"));
+    /* the change goes out in the next round, under its own version */
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(seg.ledger_version, (uint64_t)v2);
+    assert_true(in_body(&seg, "[\"ledger_totals\",\"minted\",\"12\"]\n"));
+    publish_want(&p, id, 0, &b, &seg);
+    zt_buf_deinit(&b);
+    zt_ledger_free(hk.l);
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
 /* Two orchestrators' chains of one ledger: A published at the first
  * state (version va), B at that and again after one more mint (vb > va). */
 struct chains {
@@ -1560,6 +1616,7 @@ int main(void)
         cmocka_unit_test(test_migrate_v2),
         cmocka_unit_test(test_v2_not_claimed),
         cmocka_unit_test(test_ledger_version),
+        cmocka_unit_test(test_round_snapshot),
         cmocka_unit_test(test_rebuild_version),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
@@ -1568,7 +1625,7 @@ int main(void)
     const struct CMUnitTest pg_tests[] = {P(test_publisher), P(test_jobs_clock_stepped_back), P(test_jobs_old_updated),
                                         P(test_unlog), P(test_unlog_running),
                                         P(test_long_transaction), P(test_sub_race), P(test_two_publishers), P(test_sub_expired),
-                                        P(test_migrate_v2), P(test_v2_not_claimed), P(test_ledger_version),
+                                        P(test_migrate_v2), P(test_v2_not_claimed), P(test_ledger_version), P(test_round_snapshot),
                                         P(test_rebuild_version), P(test_rebuild_order), P(test_rebuild_changed),
                                         P(test_rebuild_both_changed), P(test_rebuild_tie)};
     failures += zt_test_pg_run("dbsync_postgres", pg_tests);
