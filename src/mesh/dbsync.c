@@ -1612,6 +1612,7 @@ struct replay {
     bool ledger0;       /* the ledger held nothing but a fresh seed (counted before the transaction) */
     bool ledger;        /* the ledger's rows too (a fresh seed, or this chain's ledger is the newer) */
     uint64_t lver;      /* the chain's ledger version (its head segment's) */
+    bool lver_lock;     /* the ledger has its version row (read before the transaction) */
     int64_t db_v;       /* the database's before the replay (-1: none) */
     char kept[1024];    /* why the database's ledger was kept or replaced, else "" */
     struct zt_store_stmt *ins[ZT__DBS_MAX_TABLES]; /* per table */
@@ -1774,7 +1775,11 @@ static int replay_tx(struct zt_store *st, void *ud)
      * and the second would delete the first's restored ledger (review8 F2) */
     if (zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES) {
         int64_t led = 0;
-        rc = zt_store_exec(st, "LOCK TABLE ledger_txs IN SHARE ROW EXCLUSIVE MODE");
+        /* the ledger's writers take ledger_version's lock first
+         * (src/ledger/ledger.c): taken first here too, so that a rebuild
+         * and a writer queue instead of deadlocking on the two tables */
+        rc = zt_store_exec(st, r->lver_lock ? "LOCK TABLE ledger_version, ledger_txs IN SHARE ROW EXCLUSIVE MODE"
+                                            : "LOCK TABLE ledger_txs IN SHARE ROW EXCLUSIVE MODE");
         if (!rc) rc = count_pub(st, LEDGER_ROWS_SQL, NULL, &led);
         if (rc) return rc;
         r->ledger = led == 0;
@@ -1929,8 +1934,10 @@ int zt__dbs_rebuild(struct zt_dbsync *s, zt__dbs_get_fn get, void *get_ud, unsig
         }
     }
     zt_free(hs);
-    struct replay r = {.s = s, .st = s->o.st, .ledger0 = led == 0, .lver = lver, .shas = shas, .n = rc ? 0 : head.seq,
-                       .why = why, .why_len = why_len};
+    int lv_owner = 0;
+    bool lver_lock = !rc && zt_store_owner_version(s->o.st, "ledger", &lv_owner) == 0 && lv_owner >= 3;
+    struct replay r = {.s = s, .st = s->o.st, .ledger0 = led == 0, .lver = lver, .lver_lock = lver_lock, .shas = shas,
+                       .n = rc ? 0 : head.seq, .why = why, .why_len = why_len};
     if (!rc) rc = zt_store_tx(s->o.st, replay_tx, &r);
     for (size_t t = 0; t < zt__dbs_n_tables; t++) zt_store_stmt_free(r.ins[t]);
     zt_store_stmt_free(r.rows);
