@@ -3,6 +3,7 @@
  * TEXT (signed only for the treasury); sums are done in C with checked
  * u128 arithmetic. Every movement is one zt_store_tx. */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +288,57 @@ int zt__ledger_write_tx(struct zt_ledger *l, zt_store_tx_fn fn, void *ud)
                                  ? "LOCK TABLE ledger_version IN SHARE ROW EXCLUSIVE MODE"
                                  : NULL,
                              fn, ud);
+}
+
+/* ---- the ways out of a refused rebuild (zt_ledger.h) ------------------------- */
+
+struct prefer_args {
+    int64_t chain, v;
+};
+
+static int prefer_body(struct zt_store *st, void *ud)
+{
+    struct prefer_args *a = ud;
+    struct zt_store_stmt *q = NULL;
+    int rc = zt_store_prepare(st,
+                              "UPDATE ledger_version SET v = CASE WHEN v > ? THEN v ELSE ? END + 1, restored = NULL"
+                              " WHERE id = 1",
+                              &q);
+    if (!rc) rc = zt_store_bind_i64(q, 1, a->chain);
+    if (!rc) rc = zt_store_bind_i64(q, 2, a->chain);
+    if (!rc) rc = zt__ledger_run(q);
+    zt_store_stmt_free(q);
+    q = NULL;
+    if (!rc) rc = zt_store_prepare(st, "SELECT v FROM ledger_version WHERE id = 1", &q);
+    if (!rc) rc = zt__ledger_row(q);
+    if (!rc) rc = zt_store_column_i64(q, 0, &a->v);
+    zt_store_stmt_free(q);
+    return rc;
+}
+
+int zt_ledger_prefer_database(struct zt_ledger *l, int64_t chain_version, int64_t *v)
+{
+    if (!l || !v || chain_version < 0 || chain_version == INT64_MAX) return ZT_EINVAL;
+    struct prefer_args a = {.chain = chain_version};
+    int rc = zt__ledger_write_tx(l, prefer_body, &a);
+    if (!rc) *v = a.v;
+    return rc;
+}
+
+static int clear_body(struct zt_store *st, void *ud)
+{
+    (void)ud;
+    /* children before the rows they reference */
+    return zt_store_exec(st, "DELETE FROM ledger_batch_leaves; DELETE FROM ledger_batch_items;"
+                             " DELETE FROM ledger_batches; DELETE FROM ledger_earnings; DELETE FROM ledger_escrows;"
+                             " DELETE FROM ledger_entries; DELETE FROM ledger_txs; DELETE FROM ledger_accounts;"
+                             " UPDATE ledger_totals SET v = '0' WHERE k = 'minted'");
+}
+
+int zt_ledger_clear(struct zt_ledger *l)
+{
+    if (!l) return ZT_EINVAL;
+    return zt__ledger_write_tx(l, clear_body, NULL);
 }
 
 /* run a statement with no rows to completion */

@@ -1702,13 +1702,14 @@ enum led_do { LED_TAKE, LED_KEEP, LED_SAME, LED_REFUSE };
 
 #define LED_FIX                                                                                                   \
     " Nothing was rebuilt. Decide which ledger is right (zentalk ledger audit on the database, zentalk mesh audit" \
-    " of this orchestrator's chain); to keep the database's, mark it the newest (UPDATE ledger_version SET v = %llu," \
-    " restored = NULL) and rebuild again (this orchestrator's jobs only); to take this chain's, empty the ledger's" \
-    " tables and rebuild again (docs/architecture/MESH_INTEGRATION.md, \"Rebuild on a shared PostgreSQL\")."
+    " of this orchestrator's chain); to keep the database's, mark it the newest (zentalk ledger prefer database" \
+    " --chain-version %llu) and rebuild again (this orchestrator's jobs only); to take this chain's, empty the" \
+    " ledger (zentalk ledger prefer chain --yes) and rebuild again (docs/architecture/MESH_INTEGRATION.md," \
+    " \"Rebuild on a shared PostgreSQL\")."
 
 static enum led_do ledger_decide(uint64_t c, int64_t d, int64_t rest, char *msg, size_t cap)
 {
-    unsigned long long cc = c, fix = (c > (uint64_t)d ? c : (uint64_t)d) + 1;
+    unsigned long long cc = c;
     long long dd = d, rr = rest;
     if (c == 0) {
         snprintf(msg, cap, "this chain carries no ledger version (segments made before it): the database's ledger "
@@ -1718,13 +1719,13 @@ static enum led_do ledger_decide(uint64_t c, int64_t d, int64_t rest, char *msg,
     if (rest >= 0 && c > (uint64_t)rest && d != rest) {
         snprintf(msg, cap, "the database's ledger changed since a rebuild restored version %lld (it is at version %lld "
                  "now) and this chain's ledger is at version %llu, newer than %lld: each holds changes the other "
-                 "lacks." LED_FIX, rr, dd, cc, rr, fix);
+                 "lacks." LED_FIX, rr, dd, cc, rr, cc);
         return LED_REFUSE;
     }
     if (c > (uint64_t)d) {
         if (rest >= 0) return LED_TAKE; /* d == rest: nothing changed since that rebuild */
         snprintf(msg, cap, "this chain's ledger is at version %llu, newer than the database's (version %lld), which no "
-                 "rebuild restored (a chain of another database?)." LED_FIX, cc, dd, fix);
+                 "rebuild restored (a chain of another database?)." LED_FIX, cc, dd, cc);
         return LED_REFUSE;
     }
     if (c == (uint64_t)d) return LED_SAME;
@@ -1842,7 +1843,7 @@ static int replay_tx(struct zt_store *st, void *ud)
         snprintf(r->why, r->why_len,
                  "this chain's ledger and the database's are both at version %llu but %llu of their rows differ: "
                  "they parted at an earlier rebuild." LED_FIX,
-                 v, (unsigned long long)differ, v + 1);
+                 v, (unsigned long long)differ, v);
         return ZT_EEXIST;
     }
     if (!rc && same) snprintf(r->kept, sizeof r->kept, "this chain's ledger is the database's (version %llu)",
