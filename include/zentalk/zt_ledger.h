@@ -122,6 +122,22 @@ ZT_NODISCARD int zt_ledger_mint(struct zt_ledger *l, const char *key, int64_t ac
  * discrepancy in why (NUL-terminated, may be NULL) otherwise; other
  * negative codes are store errors. */
 ZT_NODISCARD int zt_ledger_audit(struct zt_ledger *l, char *why, size_t cap);
+/* The two ways out of a rebuild refused because the database's ledger and
+ * the chain's each hold changes the other lacks (docs/architecture/
+ * MESH_INTEGRATION.md "Rebuild on a shared PostgreSQL"; `zentalk ledger
+ * prefer`). Keep the database's: its ledger version set above both its
+ * own and chain_version (the version the refusal named for the chain), the
+ * restored mark cleared, so the next rebuild keeps it and replays only the
+ * orchestrator's jobs; the new version in *v. ZT_EINVAL when chain_version
+ * is negative. */
+ZT_NODISCARD int zt_ledger_prefer_database(struct zt_ledger *l, int64_t chain_version, int64_t *v);
+/* Take the chain's: every ledger row deleted (accounts, transactions,
+ * entries, escrows, earnings, batches) and the minted total set to 0, in
+ * one transaction, so the ledger is a fresh seed and the next rebuild
+ * restores the chain's. The handle's system accounts are gone with the
+ * rest: free l after this and open the ledger again (zt_ledger_new makes
+ * them). */
+ZT_NODISCARD int zt_ledger_clear(struct zt_ledger *l);
 
 /* ---- jobs: escrow, settlement, refund, stake, slash ---------------------- */
 

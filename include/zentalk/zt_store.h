@@ -106,9 +106,15 @@ struct zt_store_ops {
     void (*close)(struct zt_store *st);
     int (*schema_version)(struct zt_store *st, int *out);
     /* transactions: begin is BEGIN IMMEDIATE (SQLite) or BEGIN ISOLATION
-     * LEVEL SERIALIZABLE (PostgreSQL); rollback with no transaction open is
-     * not an error */
+     * LEVEL SERIALIZABLE (PostgreSQL), followed by st->tx_first when set
+     * (zt_store_tx_first: PostgreSQL sends both in one round trip; if the
+     * statement fails, begin rolls back and returns its error); rollback
+     * with no transaction open is not an error */
     int (*begin)(struct zt_store *st);
+    /* a read transaction: one snapshot for all its statements, writers not
+     * blocked (SQLite: BEGIN DEFERRED, the snapshot from its first read;
+     * PostgreSQL: BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY) */
+    int (*begin_read)(struct zt_store *st);
     int (*commit)(struct zt_store *st);
     int (*rollback)(struct zt_store *st);
     /* optional: serialise migrations between processes (PostgreSQL: a
@@ -175,6 +181,8 @@ struct zt_store {
     int tx_attempts;  /* zt_store_tx tries */
     bool conflict;    /* the last failure may succeed if the transaction is retried */
     int64_t n_stmts;  /* live statements of zt_store_prepare (close warns when > 0) */
+    int64_t n_retries; /* transactions zt_store_tx retried after a conflict (zt_store_tx_retries) */
+    const char *tx_first; /* during zt_store_tx_first: its statement, for begin */
 };
 
 /* Backends embed this first in their statement. */
@@ -265,6 +273,24 @@ typedef int (*zt_store_tx_fn)(struct zt_store *st, void *ud);
  * runs in a savepoint: an error rolls back only fn's writes, and a
  * conflict is left to the outermost zt_store_tx to retry. */
 ZT_NODISCARD int zt_store_tx(struct zt_store *st, zt_store_tx_fn fn, void *ud);
+/* zt_store_tx whose transaction runs first (before fn, in the same round
+ * trip as BEGIN where the backend can) a statement with no parameters:
+ * e.g. a lock that writers take, so that they queue instead of aborting
+ * (PostgreSQL's LOCK TABLE takes no snapshot: a serialisable transaction
+ * that begins with it sees every writer that held the lock before it).
+ * first NULL: as zt_store_tx. Inside an open transaction first runs in
+ * fn's savepoint, no longer first. */
+ZT_NODISCARD int zt_store_tx_first(struct zt_store *st, const char *first, zt_store_tx_fn fn, void *ud);
+/* fn in a read transaction: every statement of fn reads one snapshot of
+ * the database (taken at its first statement), and writers of other
+ * connections are not held up meanwhile; fn must not write (PostgreSQL
+ * refuses). Committed on 0; retried as zt_store_tx on a conflict (SQLite
+ * busy). Inside an open transaction fn runs in a savepoint of it (its
+ * snapshot, or SQLite's lock). */
+ZT_NODISCARD int zt_store_read_tx(struct zt_store *st, zt_store_tx_fn fn, void *ud);
+/* How many times zt_store_tx on this handle retried a transaction after a
+ * conflict since it was opened (benchmarks and tests read it). */
+int64_t zt_store_tx_retries(const struct zt_store *st);
 /* Return this from a transaction body to ask for a retry (an optimistic
  * check found the row changed): marks a conflict, returns ZT_EBUSY. */
 ZT_NODISCARD int zt_store_retry(struct zt_store *st);

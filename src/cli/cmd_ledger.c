@@ -1,4 +1,4 @@
-/* cmd_ledger.c: `zentalk ledger audit|balance|deposit|history|stake|wallet`
+/* cmd_ledger.c: `zentalk ledger audit|balance|deposit|history|prefer|stake|wallet`
  * (cmd_ledger.h). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_store.h"
+#include "zentalk/zt_str.h"
 
 extern char **environ;
 
@@ -21,6 +22,8 @@ static const char USAGE[] =
     "       zentalk ledger balance ADDRESS [--config DIR] [--data-dir DIR]\n"
     "       zentalk ledger deposit ADDRESS TOKENS --key KEY [--config DIR] [--data-dir DIR]\n"
     "       zentalk ledger history ACCOUNT [--limit N] [--before ENTRY] [--json] [--config DIR] [--data-dir DIR]\n"
+    "       zentalk ledger prefer database --chain-version V [--config DIR] [--data-dir DIR]\n"
+    "       zentalk ledger prefer chain --yes [--config DIR] [--data-dir DIR]\n"
     "       zentalk ledger stake NODE TOKENS --key KEY [--config DIR] [--data-dir DIR]\n"
     "       zentalk ledger wallet NODE ADDRESS [--config DIR] [--data-dir DIR]\n"
     "The node's CHAIN ledger, in its database (database.yaml of --config DIR, else the\n"
@@ -33,7 +36,13 @@ static const char USAGE[] =
     "next page: --before the last ENTRY shown). ACCOUNT is a wallet (0x..), a node id\n"
     "(its earnings), stake:NODE (its stake), fee, treasury, escrow or payouts.\n"
     "stake mints TOKENS into a node's stake, once per KEY (placement gives work only to\n"
-    "nodes with chain.min_stake staked). wallet sets the payout wallet of a node.\n";
+    "nodes with chain.min_stake staked). wallet sets the payout wallet of a node.\n"
+    "prefer settles a rebuild from the mesh that was refused because the database's\n"
+    "ledger and the chain's each hold changes the other lacks, before rebuilding again\n"
+    "(zentalk-node --rebuild-from-mesh): database marks the database's ledger newer than\n"
+    "the chain's version V (the one the refusal named), so the rebuild keeps it and\n"
+    "replays this orchestrator's jobs only; chain empties the ledger (for good: --yes),\n"
+    "so the rebuild restores the chain's.\n";
 
 int zt__cli_ledger_open(const char *config_dir, const char *data_dir, struct zt_config *cfg, struct zt_store **st,
                         struct zt_ledger **l)
@@ -151,30 +160,49 @@ static int history(struct zt_ledger *l, enum zt_ledger_kind kind, const char *ow
 
 int zt__cli_ledger(int argc, char **argv)
 {
-    const char *config_dir = NULL, *data_dir = NULL, *key = NULL, *limit_s = NULL, *before_s = NULL;
-    bool json = false;
+    const char *config_dir = NULL, *data_dir = NULL, *key = NULL, *limit_s = NULL, *before_s = NULL,
+               *chain_v_s = NULL;
+    bool json = false, yes = false;
     const struct zt__cli_opt opts[] = {
         {"config", 'c', ZT__CLI_STR, &config_dir}, {"data-dir", 'D', ZT__CLI_STR, &data_dir},
         {"key", 'k', ZT__CLI_STR, &key},           {"limit", 'n', ZT__CLI_STR, &limit_s},
         {"before", 0, ZT__CLI_STR, &before_s},     {"json", 0, ZT__CLI_FLAG, &json},
+        {"chain-version", 0, ZT__CLI_STR, &chain_v_s}, {"yes", 0, ZT__CLI_FLAG, &yes},
         {"help", 'h', ZT__CLI_HELP, NULL},
     };
     static const struct zt__cli_cmd cmd = {.name = "ledger", .help = USAGE};
     int prc = ZT__CLI_PARSE(argc, argv, 1, &cmd, opts);
     if (prc != ZT__CLI_PARSED) return prc;
-    enum { AUDIT, BALANCE, DEPOSIT, HISTORY, STAKE, WALLET };
+    enum { AUDIT, BALANCE, DEPOSIT, HISTORY, PREFER, STAKE, WALLET };
     static const struct zt__cli_sub subs[] = {[AUDIT] = {"audit", 0},     [BALANCE] = {"balance", 1},
                                               [DEPOSIT] = {"deposit", 2}, [HISTORY] = {"history", 1},
-                                              [STAKE] = {"stake", 2},     [WALLET] = {"wallet", 2}};
+                                              [PREFER] = {"prefer", 1},   [STAKE] = {"stake", 2},
+                                              [WALLET] = {"wallet", 2}};
     int sv = ZT__CLI_SUBVERB(argc, argv, subs);
     bool audit = sv == AUDIT, balance = sv == BALANCE, deposit = sv == DEPOSIT, hist = sv == HISTORY,
-         stake = sv == STAKE, wallet = sv == WALLET;
+         prefer = sv == PREFER, stake = sv == STAKE, wallet = sv == WALLET;
     if (sv < 0 || ((deposit || stake) && !key)) {
         fputs(USAGE, stderr);
         return 2;
     }
     char **op = argv + optind;
     const char *sub = op[0];
+    bool keep_db = prefer && strcmp(op[1], "database") == 0, take_chain = prefer && strcmp(op[1], "chain") == 0;
+    int64_t chain_v = -1;
+    if (prefer && !keep_db && !take_chain) {
+        fprintf(stderr, "zentalk: ledger prefer takes database or chain\n");
+        return 2;
+    }
+    if (keep_db && (!chain_v_s || zt_str_to_i64(chain_v_s, &chain_v) || chain_v < 0)) {
+        fprintf(stderr, "zentalk: ledger prefer database needs --chain-version V, the chain's ledger version the "
+                        "refused rebuild named (a number >= 0)\n");
+        return 2;
+    }
+    if (take_chain && !yes) {
+        fprintf(stderr, "zentalk: ledger prefer chain deletes the database's ledger for good (a rebuild from the mesh "
+                        "restores the chain's); add --yes to confirm\n");
+        return 2;
+    }
     zt_u128 amount = 0;
     uint8_t a20[20];
     uint64_t limit = 20, before = 0;
@@ -225,6 +253,21 @@ int zt__cli_ledger(int argc, char **argv)
         }
     } else if (hist) {
         rc = history(l, kind, owner, before, limit, json);
+    } else if (keep_db) {
+        int64_t v = 0;
+        rc = zt_ledger_prefer_database(l, chain_v, &v);
+        if (!rc)
+            printf("ledger version %lld (newer than the chain's %lld): a rebuild keeps the database's ledger and "
+                   "replays this orchestrator's jobs only\n",
+                   (long long)v, (long long)chain_v);
+    } else if (take_chain) {
+        rc = zt_ledger_clear(l);
+        if (!rc) {
+            zt_ledger_free(l);
+            l = NULL;
+            rc = zt_ledger_new(st, &l); /* its system accounts again: a fresh seed */
+        }
+        if (!rc) printf("ledger emptied: a rebuild restores the chain's ledger\n");
     } else if (wallet) {
         char norm[43];
         rc = zt_ledger_set_wallet(l, op[1], op[2]);

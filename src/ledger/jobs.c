@@ -81,7 +81,7 @@ static int job_tx_run(struct zt_store *st, void *ud)
 static int job_tx(struct job_args *a, int (*body)(struct job_args *a, int esc_rc))
 {
     a->body = body;
-    return zt_store_tx(a->l->st, job_tx_run, a);
+    return zt__ledger_write_tx(a->l, job_tx_run, a);
 }
 
 /* Post op's ledger transaction for a->job, keyed "<op>:<job>" so that a
@@ -348,7 +348,7 @@ int zt_ledger_penalize(struct zt_ledger *l, const char *job_id, const char *node
         return ZT_EINVAL;
     struct penalize_args a = {.l = l, .job = job_id, .node = node_id, .amount = amount, .verifiers = verifiers,
                               .n_verifiers = n_verifiers};
-    int rc = zt_store_tx(l->st, penalize_body, &a);
+    int rc = zt__ledger_write_tx(l, penalize_body, &a);
     if (!rc && out) *out = a.r;
     return rc;
 }
@@ -407,7 +407,7 @@ int zt_ledger_verification_bonus(struct zt_ledger *l, const char *job_id, zt_u12
 {
     if (!l || !job_ok(job_id) || !verifiers || n_verifiers == 0 || n_verifiers > 16) return ZT_EINVAL;
     struct bonus_args a = {.l = l, .job = job_id, .bonus = bonus, .verifiers = verifiers, .n = n_verifiers};
-    int rc = bonus ? zt_store_tx(l->st, bonus_body, &a) : 0;
+    int rc = bonus ? zt__ledger_write_tx(l, bonus_body, &a) : 0;
     if (rc) return rc;
     if (paid_each) *paid_each = a.paid;
     if (replayed) *replayed = a.replayed;

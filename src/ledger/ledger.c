@@ -3,6 +3,7 @@
  * TEXT (signed only for the treasury); sums are done in C with checked
  * u128 arithmetic. Every movement is one zt_store_tx. */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,6 +274,84 @@ void zt_ledger_free(struct zt_ledger *l)
     zt_free(l);
 }
 
+/* ---- writers queue (review9 F4) ------------------------------------------------ */
+
+/* Every ledger write bumps the one ledger_version row (schema step 3), so
+ * on a PostgreSQL shared by several orchestrators two overlapping ledger
+ * transactions always touch one row in common. Under SERIALIZABLE the
+ * second to update it aborts (40001), or the two deadlock (40P01) when
+ * they had touched other rows in the other order, and zt_store_tx gives
+ * up after its tries: ZT_EBUSY. So a writer first takes a lock that only
+ * writers take: LOCK TABLE in SHARE ROW EXCLUSIVE mode conflicts with
+ * itself and with the triggers' ROW EXCLUSIVE, never with plain reads
+ * (ACCESS SHARE), and LOCK TABLE takes no snapshot: run before any
+ * other statement, the transaction's snapshot is taken after the lock is
+ * granted, so it sees the writer before it and its own writes conflict
+ * with nothing. A row lock (SELECT ... FOR UPDATE) would not do: that
+ * statement takes the snapshot before waiting, and the row it then
+ * updates was changed since (40001 again). SQLite's BEGIN IMMEDIATE
+ * already queues writers: nothing to do there. Held to commit; sent with
+ * the BEGIN in one round trip (zt_store_tx_first). */
+int zt__ledger_write_tx(struct zt_ledger *l, zt_store_tx_fn fn, void *ud)
+{
+    return zt_store_tx_first(l->st,
+                             zt_store_dialect(l->st) == ZT_STORE_DIALECT_POSTGRES
+                                 ? "LOCK TABLE ledger_version IN SHARE ROW EXCLUSIVE MODE"
+                                 : NULL,
+                             fn, ud);
+}
+
+/* ---- the ways out of a refused rebuild (zt_ledger.h) ------------------------- */
+
+struct prefer_args {
+    int64_t chain, v;
+};
+
+static int prefer_body(struct zt_store *st, void *ud)
+{
+    struct prefer_args *a = ud;
+    struct zt_store_stmt *q = NULL;
+    int rc = zt_store_prepare(st,
+                              "UPDATE ledger_version SET v = CASE WHEN v > ? THEN v ELSE ? END + 1, restored = NULL"
+                              " WHERE id = 1",
+                              &q);
+    if (!rc) rc = zt_store_bind_i64(q, 1, a->chain);
+    if (!rc) rc = zt_store_bind_i64(q, 2, a->chain);
+    if (!rc) rc = zt__ledger_run(q);
+    zt_store_stmt_free(q);
+    q = NULL;
+    if (!rc) rc = zt_store_prepare(st, "SELECT v FROM ledger_version WHERE id = 1", &q);
+    if (!rc) rc = zt__ledger_row(q);
+    if (!rc) rc = zt_store_column_i64(q, 0, &a->v);
+    zt_store_stmt_free(q);
+    return rc;
+}
+
+int zt_ledger_prefer_database(struct zt_ledger *l, int64_t chain_version, int64_t *v)
+{
+    if (!l || !v || chain_version < 0 || chain_version == INT64_MAX) return ZT_EINVAL;
+    struct prefer_args a = {.chain = chain_version};
+    int rc = zt__ledger_write_tx(l, prefer_body, &a);
+    if (!rc) *v = a.v;
+    return rc;
+}
+
+static int clear_body(struct zt_store *st, void *ud)
+{
+    (void)ud;
+    /* children before the rows they reference */
+    return zt_store_exec(st, "DELETE FROM ledger_batch_leaves; DELETE FROM ledger_batch_items;"
+                             " DELETE FROM ledger_batches; DELETE FROM ledger_earnings; DELETE FROM ledger_escrows;"
+                             " DELETE FROM ledger_entries; DELETE FROM ledger_txs; DELETE FROM ledger_accounts;"
+                             " UPDATE ledger_totals SET v = '0' WHERE k = 'minted'");
+}
+
+int zt_ledger_clear(struct zt_ledger *l)
+{
+    if (!l) return ZT_EINVAL;
+    return zt__ledger_write_tx(l, clear_body, NULL);
+}
+
 /* run a statement with no rows to completion */
 int zt__ledger_run(struct zt_store_stmt *q)
 {
@@ -345,7 +424,7 @@ int zt_ledger_account(struct zt_ledger *l, enum zt_ledger_kind kind, const char 
         payout = pay;
     }
     struct acct_args a = {.l = l, .kind = kind, .owner = owner, .payout = payout};
-    int rc = zt_store_tx(l->st, acct_body, &a);
+    int rc = zt__ledger_write_tx(l, acct_body, &a);
     if (!rc) *id = a.id;
     return rc;
 }
@@ -764,7 +843,7 @@ static int post(struct zt_ledger *l, const char *key, const char *memo, bool min
     int rc = zt__ledger_check_body(key, memo, mint, e, n, ZT_LEDGER_MAX_ENTRIES);
     if (rc) return rc;
     struct post_args a = {.l = l, .key = key, .memo = memo, .mint = mint, .e = e, .n = n};
-    rc = zt_store_tx(l->st, post_body, &a);
+    rc = zt__ledger_write_tx(l, post_body, &a);
     if (rc) return rc;
     if (tx_id) *tx_id = a.tx_id;
     if (replayed) *replayed = a.replayed;

@@ -28,6 +28,10 @@ int zt__ledger_bal_apply(struct zt_ledger_bal *b, zt_u128 v, bool credit);
 /* "0x" + 40 hex into its canonical lower-case text (ZT_EINVAL) */
 int zt__ledger_norm_address(const char *s, char out[static 43]);
 int zt__ledger_run(struct zt_store_stmt *q);
+/* zt_store_tx for a transaction that may write the ledger: on PostgreSQL
+ * it first takes the writers' lock on ledger_version, so writers of
+ * several connections queue instead of aborting (ledger.c) */
+int zt__ledger_write_tx(struct zt_ledger *l, zt_store_tx_fn fn, void *ud);
 /* step q for its one row: 0 (a row to read), ZT_ENOTFOUND (none) or the store's error */
 int zt__ledger_row(struct zt_store_stmt *q);
 int zt__ledger_get_bal(struct zt_ledger *l, int64_t id, int *kind, struct zt_ledger_bal *b);

@@ -219,7 +219,7 @@ int zt_ledger_batch(struct zt_ledger *l, int64_t cutoff_ms, zt_u128 min_payout, 
 {
     if (!l || !batch_id || !n_leaves) return ZT_EINVAL;
     struct batch_args a = {.l = l, .cutoff = cutoff_ms, .now = now_ms, .min = min_payout};
-    int rc = zt_store_tx(l->st, batch_body, &a);
+    int rc = zt__ledger_write_tx(l, batch_body, &a);
     if (rc) return rc;
     *batch_id = a.batch_id;
     *n_leaves = a.n_leaves;

@@ -163,7 +163,7 @@ int zt_ledger_batch_sign(struct zt_ledger *l, int64_t batch_id, const struct zt_
 {
     if (!l || !d || !d->name || !d->version || !key) return ZT_EINVAL;
     struct sign_args a = {.id = batch_id, .d = d, .key = key};
-    int rc = zt_store_tx(l->st, sign_body, &a);
+    int rc = zt__ledger_write_tx(l, sign_body, &a);
     if (!rc && sig) memcpy(sig, a.sig, sizeof a.sig);
     return rc;
 }
@@ -365,7 +365,7 @@ int zt_ledger_batch_export(struct zt_ledger *l, int64_t batch_id, const struct z
     int n = snprintf(ref, sizeof ref, "file:%s", path);
     if (n < 0 || (size_t)n >= sizeof ref) return ZT_ETOOBIG;
     struct move_args a = {.id = batch_id, .from = ZT_BATCH_SIGNED, .to = ZT_BATCH_SUBMITTED, .ref = ref};
-    return zt_store_tx(l->st, move_body, &a);
+    return zt__ledger_write_tx(l, move_body, &a);
 }
 
 int zt_ledger_batch_submit(struct zt_ledger *l, int64_t batch_id, const struct zt_eip712_domain *d,
@@ -385,12 +385,12 @@ int zt_ledger_batch_submit(struct zt_ledger *l, int64_t batch_id, const struct z
     if (rc) return rc;
     ref[sizeof ref - 1] = '\0';
     struct move_args a = {.id = batch_id, .from = ZT_BATCH_SIGNED, .to = ZT_BATCH_SUBMITTED, .ref = ref};
-    return zt_store_tx(l->st, move_body, &a);
+    return zt__ledger_write_tx(l, move_body, &a);
 }
 
 int zt_ledger_batch_confirm(struct zt_ledger *l, int64_t batch_id)
 {
     if (!l) return ZT_EINVAL;
     struct move_args a = {.id = batch_id, .from = ZT_BATCH_SUBMITTED, .to = ZT_BATCH_CONFIRMED};
-    return zt_store_tx(l->st, move_body, &a);
+    return zt__ledger_write_tx(l, move_body, &a);
 }

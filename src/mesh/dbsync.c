@@ -1185,6 +1185,52 @@ static int find_tombs(struct zt_dbsync *s, size_t ti, bool all_rows, int64_t top
     return rc;
 }
 
+/* A test's hook between a round's read of the ledger version and of the
+ * change log (NULL in the product; dbsync_int.h). */
+void (*zt__dbs_round_hook)(void *ud);
+void *zt__dbs_round_hook_ud;
+
+/* What a round reads, in one read transaction (zt_store_read_tx): the
+ * ledger version, the change log, and the rows of each table that is read
+ * whole or that the log names (a retry starts again from nothing). */
+struct round_read {
+    struct zt_dbsync *s;
+    const bool *whole;
+    struct cands *all;
+    bool *all_rows; /* per table: read whole (its log incomplete, or truncated since) */
+    struct tombs *tombs; /* the published rows the snapshot no longer has */
+    int64_t lver, *log;
+    size_t n_log;
+};
+
+static int round_read_tx(struct zt_store *st, void *ud)
+{
+    (void)st;
+    struct round_read *r = ud;
+    struct zt_dbsync *s = r->s;
+    for (size_t t = 0; t < zt__dbs_n_tables; t++) cands_free(&r->all[t]);
+    zt_free(r->log);
+    r->log = NULL, r->n_log = 0, r->lver = 0;
+    memset(r->all_rows, 0, zt__dbs_n_tables * sizeof *r->all_rows);
+    tombs_free(r->tombs);
+    int64_t restored;
+    int rc = lver_get(s->o.st, &r->lver, &restored);
+    if (rc == ZT_ENOTFOUND) rc = 0, r->lver = 0;
+    if (!rc && zt__dbs_round_hook) zt__dbs_round_hook(zt__dbs_round_hook_ud);
+    if (!rc) rc = log_read(s, &r->log, &r->n_log);
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
+        if (!s->logged[t] || (!r->whole[t] && !r->n_log)) continue; /* absent, or nothing changed */
+        /* a table truncated (PostgreSQL) is read whole: every published
+         * row it no longer has gets a tombstone */
+        int64_t top = r->n_log ? r->log[r->n_log - 1] : -1, truncs = 0;
+        if (!r->whole[t]) rc = count_log(s, &zt__dbs_tables[t], top, 2, &truncs);
+        r->all_rows[t] = r->whole[t] || truncs > 0;
+        if (!rc) rc = read_rows(s, &zt__dbs_tables[t], r->all_rows[t] ? -1 : top, &r->all[t]);
+        if (!rc) rc = find_tombs(s, t, r->all_rows[t], top, &r->all[t], r->tombs);
+    }
+    return rc;
+}
+
 /* Every table's changed rows into segments (under mu): the rows the
  * change log names, or every row of a table whose log is not complete
  * yet (its triggers new); those whose image hashes differently from the
@@ -1232,27 +1278,19 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
     if (!rc && subscribed) rc = fence_set(s);
     if (!rc) rc = fence_check(s);
     for (size_t t = 0; t < zt__dbs_n_tables; t++) mark[t] = whole[t] && !s->fence_pending;
-    /* the ledger version before the log and the rows: every ledger change
-     * up to it has committed (its bump, its log entry and its row in one
-     * transaction), so the rows read below hold all of them (and maybe
-     * some later ones): what this round's last segment says */
-    int64_t lver = 0, restored;
-    if (!rc) {
-        rc = lver_get(s->o.st, &lver, &restored);
-        if (rc == ZT_ENOTFOUND) rc = 0, lver = 0;
-    }
-    if (!rc) rc = log_read(s, &log, &n_log);
+    /* the ledger version, the log and the rows in one snapshot (review9
+     * F5): the rows read are exactly the ledger at that version (a change
+     * committed meanwhile is in none of the three: the next round's) */
+    bool all_rows_v[ZT__DBS_MAX_TABLES] = {false};
+    struct round_read rr = {.s = s, .whole = whole, .all = all, .all_rows = all_rows_v, .tombs = &tombs};
+    if (!rc) rc = zt_store_read_tx(s->o.st, round_read_tx, &rr);
+    int64_t lver = rr.lver;
+    log = rr.log, n_log = rr.n_log;
     if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_rows WHERE pub = ? AND tbl = ? AND k = ?", &q);
     struct round rd = {.s = s, .body = &body, .pend = pend};
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
         const struct zt__dbs_table *tb = &zt__dbs_tables[t];
         if (!s->logged[t] || (!whole[t] && !n_log)) continue; /* absent, or nothing changed */
-        /* a table truncated (PostgreSQL) is read whole: every published
-         * row it no longer has gets a tombstone */
-        int64_t top = n_log ? log[n_log - 1] : -1, truncs = 0;
-        if (!whole[t]) rc = count_log(s, tb, top, 2, &truncs);
-        bool all_rows = whole[t] || truncs > 0;
-        if (!rc) rc = read_rows(s, tb, all_rows ? -1 : top, &all[t]);
         for (size_t i = 0; i < all[t].n && !rc; i++) {
             struct cand *c = &all[t].v[i];
             uint8_t h[ROW_HASH];
@@ -1271,7 +1309,6 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
             }
             rc = round_add(&rd, tb->name, c->key, c->pub ? c->pub : c->line, c->pub ? c->pub_len : c->len, c->h, false);
         }
-        if (!rc) rc = find_tombs(s, t, all_rows, top, &all[t], &tombs);
     }
     /* the tombstones after every row, children's tables first (the
      * reverse of the replay order: a row is deleted before what it
@@ -1860,6 +1897,7 @@ struct replay {
     bool ledger0;       /* the ledger held nothing but a fresh seed (counted before the transaction) */
     bool ledger;        /* the ledger's rows too (a fresh seed, or this chain's ledger is the newer) */
     uint64_t lver;      /* the chain's ledger version (its head segment's) */
+    bool lver_lock;     /* the ledger has its version row (read before the transaction) */
     int64_t db_v;       /* the database's before the replay (-1: none) */
     char kept[1024];    /* why the database's ledger was kept or replaced, else "" */
     struct zt_store_stmt *ins[ZT__DBS_MAX_TABLES]; /* per table */
@@ -1967,13 +2005,14 @@ enum led_do { LED_TAKE, LED_KEEP, LED_SAME, LED_REFUSE };
 
 #define LED_FIX                                                                                                   \
     " Nothing was rebuilt. Decide which ledger is right (zentalk ledger audit on the database, zentalk mesh audit" \
-    " of this orchestrator's chain); to keep the database's, mark it the newest (UPDATE ledger_version SET v = %llu," \
-    " restored = NULL) and rebuild again (this orchestrator's jobs only); to take this chain's, empty the ledger's" \
-    " tables and rebuild again (docs/architecture/MESH_INTEGRATION.md, \"Rebuild on a shared PostgreSQL\")."
+    " of this orchestrator's chain); to keep the database's, mark it the newest (zentalk ledger prefer database" \
+    " --chain-version %llu) and rebuild again (this orchestrator's jobs only); to take this chain's, empty the" \
+    " ledger (zentalk ledger prefer chain --yes) and rebuild again (docs/architecture/MESH_INTEGRATION.md," \
+    " \"Rebuild on a shared PostgreSQL\")."
 
 static enum led_do ledger_decide(uint64_t c, int64_t d, int64_t rest, char *msg, size_t cap)
 {
-    unsigned long long cc = c, fix = (c > (uint64_t)d ? c : (uint64_t)d) + 1;
+    unsigned long long cc = c;
     long long dd = d, rr = rest;
     if (c == 0) {
         snprintf(msg, cap, "this chain carries no ledger version (segments made before it): the database's ledger "
@@ -1983,13 +2022,13 @@ static enum led_do ledger_decide(uint64_t c, int64_t d, int64_t rest, char *msg,
     if (rest >= 0 && c > (uint64_t)rest && d != rest) {
         snprintf(msg, cap, "the database's ledger changed since a rebuild restored version %lld (it is at version %lld "
                  "now) and this chain's ledger is at version %llu, newer than %lld: each holds changes the other "
-                 "lacks." LED_FIX, rr, dd, cc, rr, fix);
+                 "lacks." LED_FIX, rr, dd, cc, rr, cc);
         return LED_REFUSE;
     }
     if (c > (uint64_t)d) {
         if (rest >= 0) return LED_TAKE; /* d == rest: nothing changed since that rebuild */
         snprintf(msg, cap, "this chain's ledger is at version %llu, newer than the database's (version %lld), which no "
-                 "rebuild restored (a chain of another database?)." LED_FIX, cc, dd, fix);
+                 "rebuild restored (a chain of another database?)." LED_FIX, cc, dd, cc);
         return LED_REFUSE;
     }
     if (c == (uint64_t)d) return LED_SAME;
@@ -2069,7 +2108,11 @@ static int replay_tx(struct zt_store *st, void *ud)
      * and the second would delete the first's restored ledger (review8 F2) */
     if (zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES) {
         int64_t led = 0;
-        rc = zt_store_exec(st, "LOCK TABLE ledger_txs IN SHARE ROW EXCLUSIVE MODE");
+        /* the ledger's writers take ledger_version's lock first
+         * (src/ledger/ledger.c): taken first here too, so that a rebuild
+         * and a writer queue instead of deadlocking on the two tables */
+        rc = zt_store_exec(st, r->lver_lock ? "LOCK TABLE ledger_version, ledger_txs IN SHARE ROW EXCLUSIVE MODE"
+                                            : "LOCK TABLE ledger_txs IN SHARE ROW EXCLUSIVE MODE");
         if (!rc) rc = count_pub(st, LEDGER_ROWS_SQL, NULL, &led);
         if (rc) return rc;
         r->ledger = led == 0;
@@ -2138,7 +2181,7 @@ static int replay_tx(struct zt_store *st, void *ud)
         snprintf(r->why, r->why_len,
                  "this chain's ledger and the database's are both at version %llu but %llu of their rows differ: "
                  "they parted at an earlier rebuild." LED_FIX,
-                 v, (unsigned long long)differ, v + 1);
+                 v, (unsigned long long)differ, v);
         return ZT_EEXIST;
     }
     if (!rc && same) snprintf(r->kept, sizeof r->kept, "this chain's ledger is the database's (version %llu)",
@@ -2230,8 +2273,10 @@ int zt__dbs_rebuild(struct zt_dbsync *s, zt__dbs_get_fn get, void *get_ud, unsig
         }
     }
     zt_free(hs);
-    struct replay r = {.s = s, .st = s->o.st, .ledger0 = led == 0, .lver = lver, .shas = shas, .n = rc ? 0 : head.seq,
-                       .why = why, .why_len = why_len};
+    int lv_owner = 0;
+    bool lver_lock = !rc && zt_store_owner_version(s->o.st, "ledger", &lv_owner) == 0 && lv_owner >= 3;
+    struct replay r = {.s = s, .st = s->o.st, .ledger0 = led == 0, .lver = lver, .lver_lock = lver_lock, .shas = shas,
+                       .n = rc ? 0 : head.seq, .why = why, .why_len = why_len};
     if (!rc) rc = zt_store_tx(s->o.st, replay_tx, &r);
     for (size_t t = 0; t < zt__dbs_n_tables; t++) zt_store_stmt_free(r.ins[t]), zt_store_stmt_free(r.del[t]);
     zt_store_stmt_free(r.rows);

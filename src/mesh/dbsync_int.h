@@ -85,4 +85,11 @@ struct zt_dbsync;
 int zt__dbs_rebuild(struct zt_dbsync *s, zt__dbs_get_fn get, void *get_ud, unsigned timeout_ms, char *why,
                     size_t why_len);
 
+/* A test's hook: called in each publishing round between the read of the
+ * ledger version and the read of the change log and the rows (all three
+ * in one read transaction). NULL in the product; a test sets it to commit
+ * a change from another connection there. */
+extern void (*zt__dbs_round_hook)(void *ud);
+extern void *zt__dbs_round_hook_ud;
+
 #endif

@@ -30,6 +30,7 @@
 
 #include "store_internal.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_buf.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_store.h"
@@ -479,7 +480,21 @@ static int pg_schema_version(struct zt_store *st, int *out) { return read_versio
 
 static int pg_begin(struct zt_store *st)
 {
-    return pg_cmd((struct pg_store *)st, "BEGIN ISOLATION LEVEL SERIALIZABLE", "begin");
+    struct pg_store *s = (struct pg_store *)st;
+    if (!st->tx_first) return pg_cmd(s, "BEGIN ISOLATION LEVEL SERIALIZABLE", "begin");
+    /* one round trip: BEGIN and the transaction's first statement */
+    struct zt_buf b;
+    zt_buf_init(&b, 1 << 16);
+    int rc = zt_buf_appendf(&b, "BEGIN ISOLATION LEVEL SERIALIZABLE; %s", st->tx_first);
+    if (!rc) rc = pg_cmd(s, zt_buf_str(&b), "begin");
+    zt_buf_deinit(&b);
+    if (rc && PQtransactionStatus(s->c) != PQTRANS_IDLE) zt_ignore(pg_cmd(s, "ROLLBACK", "rollback"));
+    return rc;
+}
+
+static int pg_begin_read(struct zt_store *st)
+{
+    return pg_cmd((struct pg_store *)st, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin");
 }
 
 static int pg_commit(struct zt_store *st)
@@ -726,6 +741,7 @@ const struct zt_store_ops zt_store_postgres = {
     .close = pg_close,
     .schema_version = pg_schema_version,
     .begin = pg_begin,
+    .begin_read = pg_begin_read,
     .commit = pg_commit,
     .rollback = pg_rollback,
     .migrate_lock = pg_migrate_lock,

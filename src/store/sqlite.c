@@ -345,7 +345,15 @@ static int sq_schema_version(struct zt_store *st, int *out)
     return read_version((struct sqlite_store *)st, out);
 }
 
-static int sq_begin(struct zt_store *st) { return exec((struct sqlite_store *)st, "BEGIN IMMEDIATE"); }
+static int sq_begin(struct zt_store *st)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    int rc = exec(s, "BEGIN IMMEDIATE");
+    if (!rc && st->tx_first && (rc = exec(s, st->tx_first)) != 0 && !sqlite3_get_autocommit(s->db))
+        zt_ignore(exec(s, "ROLLBACK"));
+    return rc;
+}
+static int sq_begin_read(struct zt_store *st) { return exec((struct sqlite_store *)st, "BEGIN DEFERRED"); }
 static int sq_commit(struct zt_store *st) { return exec((struct sqlite_store *)st, "COMMIT"); }
 
 static int sq_rollback(struct zt_store *st)
@@ -875,6 +883,7 @@ const struct zt_store_ops zt_store_sqlite = {
     .close = sq_close,
     .schema_version = sq_schema_version,
     .begin = sq_begin,
+    .begin_read = sq_begin_read,
     .commit = sq_commit,
     .rollback = sq_rollback,
     .exec = sq_exec,

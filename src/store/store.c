@@ -111,7 +111,7 @@ int zt_store_retry(struct zt_store *st)
 }
 
 /* Inside an open transaction: fn in a savepoint named after the depth. */
-static int tx_nested(struct zt_store *st, zt_store_tx_fn fn, void *ud)
+static int tx_nested(struct zt_store *st, const char *first, zt_store_tx_fn fn, void *ud)
 {
     char sql[64];
     int depth = st->tx_depth;
@@ -119,7 +119,8 @@ static int tx_nested(struct zt_store *st, zt_store_tx_fn fn, void *ud)
     int rc = st->ops->exec(st, sql);
     if (rc) return rc;
     st->tx_depth = depth + 1;
-    rc = fn(st, ud);
+    rc = first ? st->ops->exec(st, first) : 0;
+    if (!rc) rc = fn(st, ud);
     st->tx_depth = depth;
     if (!rc) {
         snprintf(sql, sizeof sql, "RELEASE zt_tx%d", depth);
@@ -134,14 +135,23 @@ static int tx_nested(struct zt_store *st, zt_store_tx_fn fn, void *ud)
     return rc;
 }
 
-int zt_store_tx(struct zt_store *st, zt_store_tx_fn fn, void *ud)
+/* zt_store_tx_first (read false) or zt_store_read_tx (read true, first NULL) */
+static int tx_run(struct zt_store *st, bool read, const char *first, zt_store_tx_fn fn, void *ud)
 {
     if (!st || !fn) return ZT_EINVAL;
-    if (st->tx_depth) return tx_nested(st, fn, ud);
+    if (st->tx_depth) return tx_nested(st, first, fn, ud);
     int attempts = st->tx_attempts > 0 ? st->tx_attempts : TX_ATTEMPTS_DEFAULT;
     int rc = 0;
     for (int a = 1;; a++) {
-        rc = zt_store_begin(st);
+        if (read) {
+            st->conflict = false;
+            rc = st->ops->begin_read(st);
+            if (!rc) st->tx_depth = 1;
+        } else {
+            st->tx_first = first;
+            rc = zt_store_begin(st);
+            st->tx_first = NULL;
+        }
         if (!rc) {
             rc = fn(st, ud);
             if (!rc) rc = zt_store_commit(st);
@@ -153,11 +163,22 @@ int zt_store_tx(struct zt_store *st, zt_store_tx_fn fn, void *ud)
         uint64_t base = 5u << (a - 1 < 6 ? a - 1 : 6);
         uint64_t jitter = (zt_time_mono_ns() / 1000u) % base;
         zt_log(ZT_LOG_DEBUG, "store_tx_retry", "backend=%s attempt=%d", st->ops->name, a);
+        st->n_retries++;
         zt_time_sleep_ms(base + jitter);
     }
     st->conflict = false;
     return rc;
 }
+
+int zt_store_tx_first(struct zt_store *st, const char *first, zt_store_tx_fn fn, void *ud)
+{
+    return tx_run(st, false, first, fn, ud);
+}
+
+int zt_store_tx(struct zt_store *st, zt_store_tx_fn fn, void *ud) { return tx_run(st, false, NULL, fn, ud); }
+int zt_store_read_tx(struct zt_store *st, zt_store_tx_fn fn, void *ud) { return tx_run(st, true, NULL, fn, ud); }
+
+int64_t zt_store_tx_retries(const struct zt_store *st) { return st ? st->n_retries : 0; }
 
 /* ---- statements ------------------------------------------------------------ */
 

@@ -23,18 +23,21 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../src/mesh/dbsync_int.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_dbsync.h"
 #include "zentalk/zt_endian.h"
+#include "zentalk/zt_file.h"
 #include "zentalk/zt_hash.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_identity.h"
@@ -1295,6 +1298,62 @@ static void test_ledger_version(void **state)
     pub_close(&p);
 }
 
+/* A ledger change committed by another connection after a round read the
+ * ledger version and before it read the change log and the rows (the
+ * hook between those reads commits it). The round reads all three in one
+ * snapshot (review9 F5): its segment is labelled with the version before
+ * the change and holds none of its rows; the next round's segment has
+ * them, under the version after it. Read in separate statements, the
+ * first segment held the new minted total under the old version. */
+static struct {
+    struct zt_ledger *l;
+    int64_t acct;
+    int calls, rc;
+} hk;
+
+static void mint_between(void *ud)
+{
+    (void)ud;
+    if (hk.calls++ == 0) hk.rc = zt_ledger_mint(hk.l, "f5-2", hk.acct, 7, NULL, NULL);
+}
+
+static void test_round_snapshot(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    struct pub p = {0};
+    pub_open_stores("snap", &p);
+    memset(&hk, 0, sizeof hk);
+    assert_int_equal(zt_ledger_new(p.st, &hk.l), 0);
+    assert_int_equal(
+        zt_ledger_account(hk.l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000b5", NULL, &hk.acct), 0);
+    assert_int_equal(zt_ledger_mint(hk.l, "f5-1", hk.acct, 5, NULL, NULL), 0);
+    int64_t v1 = num(p.st, LVER);
+    pub_start(&p, id);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    zt__dbs_round_hook = mint_between;
+    publish_want(&p, id, 1, &b, &seg);
+    zt__dbs_round_hook = NULL;
+    assert_int_equal(hk.calls, 1);
+    assert_int_equal(hk.rc, 0);
+    int64_t v2 = num(p.st, LVER);
+    assert_true(v2 > v1);
+    assert_int_equal(seg.ledger_version, (uint64_t)v1);
+    assert_true(in_body(&seg, "[\"ledger_totals\",\"minted\",\"5\"]\n"));
+    assert_false(in_body(&seg, "[\"ledger_totals\",\"minted\",\"12\"]\n"));
+    /* the change goes out in the next round, under its own version */
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(seg.ledger_version, (uint64_t)v2);
+    assert_true(in_body(&seg, "[\"ledger_totals\",\"minted\",\"12\"]\n"));
+    publish_want(&p, id, 0, &b, &seg);
+    zt_buf_deinit(&b);
+    zt_ledger_free(hk.l);
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
 /* Two orchestrators' chains of one ledger: A published at the first
  * state (version va), B at that and again after one more mint (vb > va). */
 struct chains {
@@ -1429,6 +1488,46 @@ static int rebuild_as(struct chains *c, bool b, struct zt_store *st, char *why, 
     return rc;
 }
 
+/* `zentalk ARGS --config DIR` (ZT_CLI_BIN) on the PostgreSQL database db
+ * (its conninfo in the environment, as an operator's would be): its exit
+ * status; its stdout and stderr must hold want. */
+static int cli(const char *db, const char *const *args, const char *want)
+{
+    char out[420], cfg[420];
+    snprintf(out, sizeof out, "%s/cli.out", dir);
+    snprintf(cfg, sizeof cfg, "%s/cli-config", dir);
+    mkdir(cfg, 0700);
+    static char a[16][1100];
+    char *argv[16];
+    size_t n = 0;
+    snprintf(a[n++], sizeof a[0], "%s", ZT_CLI_BIN);
+    for (size_t i = 0; args[i] && n < 12; i++) snprintf(a[n++], sizeof a[0], "%s", args[i]);
+    snprintf(a[n++], sizeof a[0], "--config");
+    snprintf(a[n++], sizeof a[0], "%s", cfg);
+    for (size_t i = 0; i < n; i++) argv[i] = a[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(126);
+        setenv("ZENTALK_DATABASE_DRIVER", "postgres", 1);
+        setenv("ZENTALK_DATABASE_POSTGRES_URL", db, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int wst = 0;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(zt_file_read(out, 1 << 20, &text, &len), 0);
+    printf("# zentalk %s %s: %.*s", args[0], args[1], (int)len, text);
+    if (!memmem(text, len, want, strlen(want))) fail_msg("zentalk %s %s: no \"%s\" in its output", args[0], args[1], want);
+    zt_free(text);
+    unlink(out);
+    return WIFEXITED(wst) ? WEXITSTATUS(wst) : -1;
+}
+
 /* the store's ledger: 2 mints (B's chain) or 1 (A's) */
 #define MINTS "SELECT COUNT(*) FROM ledger_txs WHERE mint = 1"
 #define PAYOUT_C3 "SELECT COUNT(*) FROM ledger_accounts WHERE payout = '0x00000000000000000000000000000000000000c3'"
@@ -1552,14 +1651,62 @@ static void test_rebuild_both_changed(void **state)
     assert_int_equal(num(st, MINTS), 1);
     assert_int_equal(num(st, LVER), v);
     assert_int_equal(count_sql(st, "SELECT COUNT(*) FROM dbsync_segments WHERE pub = ?", zt_identity_id(c.b)), 0);
-    /* the operator keeps the database's: marked the newest, B rebuilds its jobs only */
-    char mark[128];
-    snprintf(mark, sizeof mark, "UPDATE ledger_version SET v = %lld, restored = NULL", (long long)c.vb + 1);
-    assert_int_equal(zt_store_exec(st, mark), 0);
+    /* the operator keeps the database's with the command the message
+     * names (marked the newest): B rebuilds its jobs only */
+    char cv[32];
+    snprintf(want, sizeof want, "zentalk ledger prefer database --chain-version %lld", (long long)c.vb);
+    assert_non_null(strstr(why, want));
+    snprintf(cv, sizeof cv, "%lld", (long long)c.vb);
+    const char *const keep[] = {"ledger", "prefer", "database", "--chain-version", cv, NULL};
+    assert_int_equal(cli(c.db, keep, "newer than the chain's"), 0);
+    assert_true(num(st, LVER) > c.vb);
+    assert_int_equal(num(st, LREST), -1);
     assert_int_equal(rebuild_as(&c, true, st, why, sizeof why), 0);
     assert_non_null(strstr(why, "jobs only"));
     assert_int_equal(num(st, PAYOUT_C3), 1);
     assert_int_equal(num(st, MINTS), 1);
+    zt_store_close(st);
+    chains_free(&c);
+}
+
+/* The other way out of that refusal: the operator takes the chain's
+ * (`zentalk ledger prefer chain --yes` empties the ledger), and the
+ * rebuild restores B's ledger (2 mints, the payout change gone). Without
+ * --yes the command changes nothing; a bad verb or version is a usage
+ * error. */
+static void test_rebuild_take_chain(void **state)
+{
+    (void)state;
+    struct chains c;
+    chains_make(&c);
+    char why[1536];
+    struct zt_ledger *l = NULL;
+    int64_t prov = 0;
+    struct zt_store *st = fresh_store(&c, "take");
+    assert_int_equal(rebuild_as(&c, false, st, why, sizeof why), 0);
+    assert_int_equal(zt_ledger_new(st, &l), 0);
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_PROVIDER, "zt1provider", "0x00000000000000000000000000000000000000c3",
+                                       &prov),
+                     0);
+    zt_ledger_free(l);
+    assert_int_equal(rebuild_as(&c, true, st, why, sizeof why), ZT_EEXIST);
+    assert_non_null(strstr(why, "zentalk ledger prefer chain --yes"));
+    const char *const no_yes[] = {"ledger", "prefer", "chain", NULL};
+    assert_int_equal(cli(c.db, no_yes, "add --yes to confirm"), 2);
+    const char *const bad[] = {"ledger", "prefer", "both", NULL};
+    assert_int_equal(cli(c.db, bad, "takes database or chain"), 2);
+    const char *const bad_v[] = {"ledger", "prefer", "database", "--chain-version", "-3", NULL};
+    assert_int_equal(cli(c.db, bad_v, "--chain-version V"), 2);
+    assert_int_equal(num(st, PAYOUT_C3), 1);
+    assert_int_equal(num(st, MINTS), 1);
+    const char *const take[] = {"ledger", "prefer", "chain", "--yes", NULL};
+    assert_int_equal(cli(c.db, take, "ledger emptied"), 0);
+    assert_int_equal(num(st, MINTS), 0);
+    assert_int_equal(rebuild_as(&c, true, st, why, sizeof why), 0);
+    assert_int_equal(num(st, MINTS), 2);
+    assert_int_equal(num(st, PAYOUT_C3), 0);
+    assert_int_equal(num(st, LVER), c.vb);
+    assert_int_equal(num(st, LREST), c.vb);
     zt_store_close(st);
     chains_free(&c);
 }
@@ -1890,6 +2037,7 @@ int main(void)
         cmocka_unit_test(test_migrate_v2),
         cmocka_unit_test(test_v2_not_claimed),
         cmocka_unit_test(test_ledger_version),
+        cmocka_unit_test(test_round_snapshot),
         cmocka_unit_test(test_rebuild_version),
         cmocka_unit_test(test_rebuild_clawback),
         cmocka_unit_test(test_tombstone_order),
@@ -1901,10 +2049,10 @@ int main(void)
     const struct CMUnitTest pg_tests[] = {P(test_publisher), P(test_jobs_clock_stepped_back), P(test_jobs_old_updated),
                                         P(test_unlog), P(test_unlog_running),
                                         P(test_long_transaction), P(test_sub_race), P(test_two_publishers), P(test_sub_expired),
-                                        P(test_migrate_v2), P(test_v2_not_claimed), P(test_ledger_version),
+                                        P(test_migrate_v2), P(test_v2_not_claimed), P(test_ledger_version), P(test_round_snapshot),
                                         P(test_rebuild_version), P(test_rebuild_order), P(test_rebuild_changed),
-                                        P(test_rebuild_both_changed), P(test_rebuild_tie), P(test_rebuild_clawback),
-                                        P(test_tombstone_order), P(test_truncate)};
+                                        P(test_rebuild_both_changed), P(test_rebuild_take_chain), P(test_rebuild_tie),
+                                        P(test_rebuild_clawback), P(test_tombstone_order), P(test_truncate)};
     failures += zt_test_pg_run("dbsync_postgres", pg_tests);
 #undef P
     if (zt_alloc_live() != live) {

@@ -633,6 +633,93 @@ static void test_threads(void **state)
     books_close(&b);
 }
 
+/* ---- writers of several orchestrators at once (review9 F4) ------------------- */
+
+/* Q_THREADS connections, each with the production store options (the
+ * default 4 tries of zt_store_tx), settle Q_JOBS jobs each for a user and
+ * a provider of their own, so their transactions share only the system
+ * accounts and the ledger version. On PostgreSQL every ledger write bumps
+ * the one version row inside serialisable transactions: unless writers
+ * queue, overlapping transactions abort (40001) or deadlock, and after 4
+ * tries a settlement fails with ZT_EBUSY. */
+#define Q_THREADS 2
+#define Q_JOBS 200
+
+struct q_worker {
+    int id;
+    int64_t user, prov, done, retries;
+    int rc;
+};
+
+static void *q_settler(void *arg)
+{
+    struct q_worker *w = arg;
+    struct zt_store_opts o = {.path = pg_db[0] ? pg_db : dbpath, .busy_timeout_ms = 5000};
+    struct zt_store *st = NULL;
+    struct zt_ledger *l = NULL;
+    if ((w->rc = zt_store_open(pg_db[0] ? "postgres" : "sqlite", &o, &st)) || (w->rc = zt_ledger_new(st, &l))) {
+        zt_store_close(st);
+        return NULL;
+    }
+    for (int i = 0; i < Q_JOBS && !w->rc; i++) {
+        char job[32];
+        snprintf(job, sizeof job, "q%d-%d", w->id, i);
+        if (!(w->rc = zt_ledger_reserve(l, job, w->user, 100))) w->rc = zt_ledger_settle(l, job, w->prov, 60, 5, i);
+        if (!w->rc) w->done++;
+    }
+    w->retries = zt_store_tx_retries(st);
+    zt_ledger_free(l);
+    zt_store_close(st);
+    return NULL;
+}
+
+static void test_queue(void **state)
+{
+    (void)state;
+    struct books b;
+    assert_int_equal(books_open(&b), 0);
+    struct q_worker w[Q_THREADS];
+    memset(w, 0, sizeof w);
+    for (int i = 0; i < Q_THREADS; i++) {
+        char a[43], pa[43], pn[32], key[32];
+        addr_of(0x400 + (unsigned)i, a);
+        addr_of(0x500 + (unsigned)i, pa);
+        snprintf(pn, sizeof pn, "node-q%d", i);
+        snprintf(key, sizeof key, "dep-q%d", i);
+        w[i].id = i;
+        assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_USER, a, NULL, &w[i].user), 0);
+        assert_int_equal(zt_ledger_account(b.l, ZT_LEDGER_PROVIDER, pn, pa, &w[i].prov), 0);
+        assert_int_equal(zt_ledger_mint(b.l, key, w[i].user, 100 * Q_JOBS, NULL, NULL), 0);
+    }
+    int64_t fee;
+    assert_int_equal(zt_ledger_system_account(b.l, ZT_LEDGER_FEE, &fee), 0);
+    zt_u128 fee0 = bal(&b, fee);
+    pthread_t th[Q_THREADS];
+    uint64_t t0 = zt_time_mono_ns();
+    for (int i = 0; i < Q_THREADS; i++) assert_int_equal(pthread_create(&th[i], NULL, q_settler, &w[i]), 0);
+    for (int i = 0; i < Q_THREADS; i++) assert_int_equal(pthread_join(th[i], NULL), 0);
+    double s = (double)(zt_time_mono_ns() - t0) / 1e9;
+    int64_t done = 0, retries = 0;
+    for (int i = 0; i < Q_THREADS; i++) {
+        print_message("queue: connection %d: %lld of %d settled, %lld retries%s%s\n", i, (long long)w[i].done, Q_JOBS,
+                      (long long)w[i].retries, w[i].rc ? ", stopped by " : "", w[i].rc ? zt_strerror(w[i].rc) : "");
+        done += w[i].done;
+        retries += w[i].retries;
+    }
+    print_message("queue (%s): %lld settlements by %d connections in %.2f s, %lld retries\n",
+                  pg_db[0] ? "postgres" : "sqlite", (long long)done, Q_THREADS, s, (long long)retries);
+    for (int i = 0; i < Q_THREADS; i++) {
+        assert_int_equal(w[i].rc, 0);
+        assert_int_equal(w[i].done, Q_JOBS);
+        /* no lost write: each settlement is in the balances */
+        assert_true(bal(&b, w[i].prov) == (zt_u128)(60 * Q_JOBS));
+        assert_true(bal(&b, w[i].user) == (zt_u128)(35 * Q_JOBS));
+    }
+    assert_true(bal(&b, fee) == fee0 + (zt_u128)(5 * Q_JOBS * Q_THREADS));
+    audit_ok(&b);
+    books_close(&b);
+}
+
 /* ---- Merkle trees ----------------------------------------------------------- */
 
 static void unhex(const char *s, uint8_t *out, size_t n)
@@ -1910,14 +1997,14 @@ int main(void)
         T(test_u128),    T(test_post),    T(test_jobs),           T(test_property), T(test_threads),
         T(test_merkle),  T(test_batches), T(test_alloc_failures), T(test_crash),
         T(test_eip712),  T(test_payout_key), T(test_batch_states), T(test_job_path), T(test_crash_loop),
-        T(test_reading), T(test_chain_export), T(test_chain_worker), T(test_chain_wallet_deposit),
+        T(test_reading), T(test_chain_export), T(test_chain_worker), T(test_chain_wallet_deposit), T(test_queue),
     };
     int failures = cmocka_run_group_tests_name("ledger_sqlite", tests, NULL, NULL);
     /* the same books on a real PostgreSQL (issue 12 item 7) */
 #define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown)
     const struct CMUnitTest pg_tests[] = {
         P(test_post), P(test_jobs), P(test_property), P(test_threads), P(test_batches), P(test_batch_states),
-        P(test_job_path), P(test_reading),
+        P(test_job_path), P(test_reading), P(test_queue),
     };
     failures += zt_test_pg_run("ledger_postgres", pg_tests);
     return zt_test_exit(failures);
