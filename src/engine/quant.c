@@ -19,6 +19,7 @@
 
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_quant.h"
+#include "quant_int.h"
 #include "quant_ref.h"
 #include "zt_math.h"
 
