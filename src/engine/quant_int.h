@@ -52,6 +52,8 @@ struct zt__quant_kernels {
     /* as mm_f16 but nx 1..8: matmul_rows then walks the batch in tiles of 8
      * activation rows (NULL: mm_f16's tiles of 4) */
     zt__quant_mm_fn mm8_f16;
+    /* the same for Q8_0 / Q4_0 (AVX2: a 1 x 8 tile for batches of 8) */
+    zt__quant_mm_fn mm8_q8_0, mm8_q4_0;
     zt__quant_pk_fn pk_q8_0, pk_q4_0, pk_q6_k, pk_q4_k; /* packed layout (NULL: the scalar one) */
     /* the BF16 mode (bf16 weight rows x bf16 activation rows) */
     zt__quant_dot_fn dot_bf16m;
