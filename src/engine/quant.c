@@ -19,6 +19,7 @@
 
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_quant.h"
+#include "quant_int.h"
 #include "quant_ref.h"
 #include "zt_math.h"
 
@@ -898,6 +899,11 @@ static void build_tables(void)
         if (t->mm_bf16m == NULL && own->dot_bf16m == NULL)
             t->mm_bf16m = lo->mm_bf16m;
         FILL_MM(mm_f32, dot_f32) FILL_MM(mm_f16, dot_f16) FILL_MM(mm8_f16, dot_f16) FILL_MM(mm_q8_0, dot_q8_0) FILL_MM(mm_q4_0, dot_q4_0)
+        /* the 8-row tiles only with the 4-row kernels they fall back to */
+        if (t->mm8_q8_0 == NULL && t->mm_q8_0 == lo->mm_q8_0)
+            t->mm8_q8_0 = lo->mm8_q8_0;
+        if (t->mm8_q4_0 == NULL && t->mm_q4_0 == lo->mm_q4_0)
+            t->mm8_q4_0 = lo->mm8_q4_0;
 #undef FILL
 #undef FILL_MM
     }
@@ -914,6 +920,7 @@ static void set_isa(enum zt_quant_isa isa)
 
 static zt__quant_dot_fn dot_fn(const struct zt__quant_kernels *k, enum zt_ggml_type t);
 static zt__quant_mm_fn mm_fn(const struct zt__quant_kernels *k, enum zt_ggml_type t);
+static zt__quant_mm_fn mm8_fn(const struct zt__quant_kernels *k, enum zt_ggml_type t);
 static void matmul_with(const struct zt__quant_kernels *kt, enum zt_ggml_type type, const void *W,
                         size_t row_bytes, size_t row_begin, size_t row_end, const void *X_q,
                         size_t x_row_bytes, size_t batch, float *out, size_t out_stride, size_t n);
@@ -983,7 +990,7 @@ static void calibrate(int best_isa)
                     continue;
                 if (prev >= 0 && dot_fn(&g_tab[isa], t) == dot_fn(&g_tab[prev], t) &&
                     mm_fn(&g_tab[isa], t) == mm_fn(&g_tab[prev], t) &&
-                    (t != ZT_GGML_F16 || g_tab[isa].mm8_f16 == g_tab[prev].mm8_f16))
+                    mm8_fn(&g_tab[isa], t) == mm8_fn(&g_tab[prev], t))
                     continue;
                 prev = isa;
                 uint64_t b = UINT64_MAX;
@@ -1273,6 +1280,17 @@ static zt__quant_mm_fn mm_fn(const struct zt__quant_kernels *k, enum zt_ggml_typ
     }
 }
 
+/* The kernel for batches of 8 activation rows (NULL: the 4-row tiles). */
+static zt__quant_mm_fn mm8_fn(const struct zt__quant_kernels *k, enum zt_ggml_type t)
+{
+    switch (t) {
+    case ZT_GGML_F16: return k->mm8_f16;
+    case ZT_GGML_Q8_0: return k->mm8_q8_0;
+    case ZT_GGML_Q4_0: return k->mm8_q4_0;
+    default: return NULL;
+    }
+}
+
 /* Validates t and n for a kernel: 0, or ZT_EINVAL. */
 static int check_dot(enum zt_ggml_type t, size_t n)
 {
@@ -1366,8 +1384,8 @@ static void matmul_with(const struct zt__quant_kernels *kt, enum zt_ggml_type ty
      * feeds fewer rows and the tile's two half-passes over a weight line
      * read from memory slowly (one row, generation: 46 against 134 tokens/s
      * on the Zen 4), so smaller batches keep the 4-row tiles and the dots */
-    bool wide = type == ZT_GGML_F16 && kt->mm8_f16 != NULL && batch >= 8;
-    matmul_fns(dot_fn(kt, type), wide ? kt->mm8_f16 : mm_fn(kt, type), wide ? 8 : 4, W, row_bytes, row_begin,
+    zt__quant_mm_fn mm8 = batch >= 8 ? mm8_fn(kt, type) : NULL;
+    matmul_fns(dot_fn(kt, type), mm8 ? mm8 : mm_fn(kt, type), mm8 ? 8 : 4, W, row_bytes, row_begin,
                row_end, X_q, x_row_bytes, batch,
                out, out_stride, n);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "zentalk/zt_quant.h"
+#include "quant_int.h"
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF
@@ -471,6 +472,86 @@ QTILE(tile_q4_0, struct zt_block_q4_0, wq_q4_0)
 QUANT_MM(mm_q8_0, tile_q8_0, dot_q8_0)
 QUANT_MM(mm_q4_0, tile_q4_0, dot_q4_0)
 
+/* ---- batches of 8 (continuous batching): 1 weight row x 8 activation rows --
+ *
+ * Eight accumulators, one per canonical lane j = b % 8, lane k of each the
+ * output of activation row k: per block the weight is read (and its signs
+ * taken) once for the 8 rows, the 8 (k) int32 vectors reduced by one
+ * hsum8_i32 into their exact s_b, d = fp16(w.d) * fp16(x_k.d) lane-wise
+ * (the single product; the weight scales of 8 blocks converted at once and
+ * broadcast by a permute, an exact copy), one fma into acc[b % 8]; the fold
+ * h = 4, 2, 1 as the 2 x 4 tile. Against two 4-row tiles a weight block is
+ * loaded and signed once instead of twice (the chunk once from L2), and
+ * the weight scale costs one permute instead of a scalar conversion and a
+ * broadcast per block. The same bits as the dot kernels. */
+
+#define QT8_P(k) _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(x[k][bb].qs), q)), ones)
+
+#define QT8_STEP(j, WQ)                                                                  \
+    if ((j) < m) {                                                                       \
+        const size_t bb = b + (j);                                                       \
+        __m256i q = WQ(&w[bb]), aw = _mm256_sign_epi8(q, q);                             \
+        __m256i s = hsum8_i32(QT8_P(0), QT8_P(1), QT8_P(2), QT8_P(3), QT8_P(4), QT8_P(5),  \
+                              QT8_P(6), QT8_P(7));                                       \
+        __m256 dw = _mm256_permutevar8x32_ps(fw, _mm256_set1_epi32(j));                  \
+        __m256 d = _mm256_mul_ps(dw, _mm256_load_ps(dx[bb]));                            \
+        acc##j = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc##j);                      \
+    }
+
+#define QTILE8(name, wblock, WQ)                                                         \
+    static void name(size_t nb, const char *W, const struct zt_block_q8_0 *const x[8],  \
+                     const float (*dx)[8], float res[8])                                  \
+    {                                                                                    \
+        const __m256i ones = _mm256_set1_epi16(1);                                       \
+        const wblock *w = (const wblock *)(const void *)W;                               \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;        \
+        __m256 acc4 = acc0, acc5 = acc0, acc6 = acc0, acc7 = acc0;                       \
+        for (size_t b = 0; b < nb; b += 8) {                                             \
+            const size_t m = nb - b;                                                     \
+            const __m256 fw = h8(&w[b].d, sizeof(wblock) / 2, m < 8 ? m : 8);            \
+            QT8_STEP(0, WQ) QT8_STEP(1, WQ) QT8_STEP(2, WQ) QT8_STEP(3, WQ)              \
+            QT8_STEP(4, WQ) QT8_STEP(5, WQ) QT8_STEP(6, WQ) QT8_STEP(7, WQ)              \
+        }                                                                                \
+        acc0 = _mm256_add_ps(acc0, acc4), acc1 = _mm256_add_ps(acc1, acc5);              \
+        acc2 = _mm256_add_ps(acc2, acc6), acc3 = _mm256_add_ps(acc3, acc7);              \
+        acc0 = _mm256_add_ps(acc0, acc2), acc1 = _mm256_add_ps(acc1, acc3);              \
+        _mm256_storeu_ps(res, _mm256_add_ps(acc0, acc1));                                \
+    }
+
+QTILE8(tile8_q8_0, struct zt_block_q8_0, wq_q8_0)
+QTILE8(tile8_q4_0, struct zt_block_q4_0, wq_q4_0)
+
+/* mm8_*: rows of W x nx (1..8) activation rows, out[k * os + r]: 8 rows by
+ * the 1 x 8 tile, fewer by the 4-row kernels (mm_q8_0 / mm_q4_0). */
+#define QUANT_MM8(name, tile, mm)                                                        \
+    static void name(size_t n, const void *W, size_t rb, size_t nrows, const void *X,     \
+                     size_t xs, size_t nx, float *out, size_t os)                        \
+    {                                                                                    \
+        size_t nb = n / ZT_QK8_0;                                                        \
+        if (nx != 8 || nb > QT_MAXB) {                                                   \
+            for (size_t k = 0; k < nx; k += 4)                                           \
+                mm(n, W, rb, nrows, (const char *)X + k * xs, xs, nx - k < 4 ? nx - k : 4, \
+                   out + k * os, os);                                                    \
+            return;                                                                      \
+        }                                                                                \
+        _Alignas(32) float dx[QT_MAXB][8];                                               \
+        const struct zt_block_q8_0 *x[8];                                                \
+        for (size_t k = 0; k < 8; k++)                                                   \
+            x[k] = (const void *)((const char *)X + k * xs);                             \
+        for (size_t b = 0; b < nb; b++)                                                  \
+            for (size_t k = 0; k < 8; k++)                                               \
+                dx[b][k] = h2f(x[k][b].d);                                               \
+        for (size_t r = 0; r < nrows; r++) {                                             \
+            float res[8];                                                                \
+            tile(nb, (const char *)W + r * rb, x, (const float(*)[8])dx, res);           \
+            for (size_t k = 0; k < 8; k++)                                               \
+                out[k * os + r] = res[k];                                                \
+        }                                                                                \
+    }
+
+QUANT_MM8(mm8_q8_0, tile8_q8_0, mm_q8_0)
+QUANT_MM8(mm8_q4_0, tile8_q4_0, mm_q4_0)
+
 /* ---- k-quants x Q8_K: 8 lanes, super-block b -> lane b % 8 ------------------- */
 
 static float dot_q4_k_1(size_t nb, const struct zt_block_q4_k *w, const struct zt_block_q8_k *x)
@@ -661,6 +742,8 @@ const struct zt__quant_kernels zt__quant_kernels_avx2 = {
     .mm_f16 = mm_f16,
     .mm_q8_0 = mm_q8_0,
     .mm_q4_0 = mm_q4_0,
+    .mm8_q8_0 = mm8_q8_0,
+    .mm8_q4_0 = mm8_q4_0,
     .dot_bf16m = dot_bf16m,
 };
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "zentalk/zt_quant.h"
+#include "quant_int.h"
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF

@@ -59,6 +59,7 @@
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_quant.h"
+#include "quant_int.h"
 #include "quant_ref.h"
 
 #ifdef __clang__

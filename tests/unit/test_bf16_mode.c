@@ -36,6 +36,7 @@
 #include "zentalk/zt_runner.h"
 #include "genmodel.h"
 #include "zt_test.h"
+#include "../../src/engine/quant_int.h"
 
 #if defined(__x86_64__)
 #include <cpuid.h>

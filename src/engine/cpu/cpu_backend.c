@@ -22,6 +22,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_quant.h"
+#include "quant_int.h"
 
 /* A weight kept in the packed layout (zt_quant_pack), found by its address. */
 struct packed_w {
