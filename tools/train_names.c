@@ -132,6 +132,7 @@ int train_names_cv(const char *src)
     uint8_t *use = NULL;
     int ret = 1;
     if (detector(&d) != 0) return 1;
+    zt__pii_set_name_word_gate(d, getenv("ZT_CV_WORD_GATE") ? atof(getenv("ZT_CV_WORD_GATE")) : ZT__PII_WORD_GATE);
     if (zt__pii_name_set_load(d, src, &set) != 0 || zt__pii_rows_load(src, &rows) != 0) {
         fprintf(stderr, "zt-train-clf: cannot read the PII tuning sets under %s\n", src);
         goto out;

@@ -25,6 +25,15 @@ const struct zt_hlr *zt__pii_name_model_builtin(void);
  * the pointer. For cross-validation and tests. */
 void zt__pii_set_name_model(struct zt_pii_detector *d, const struct zt_hlr *m);
 
+/* Round 10: a capitalised word that the word lists call a word ("Gemma",
+ * "Lewis", "Fern"), inside a sentence, is a candidate that the model alone
+ * decides, at a margin this much higher (leave-one-writer-out
+ * cross-validation, `zt-train-clf cv . names`, ZT_CV_WORD_GATE). */
+#define ZT__PII_WORD_GATE 1.0
+
+/* The gate above for detector d (cross-validation). */
+void zt__pii_set_name_word_gate(struct zt_pii_detector *d, double gate);
+
 /* A capitalised name candidate [s, e) of a text, its model features and the
  * rules' confidence before the model. */
 typedef void (*zt__pii_name_cand_fn)(size_t s, size_t e, const uint64_t *h, size_t n, double rule_conf, void *ud);
