@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "zentalk/zt_ml.h"
+#include "zentalk/zt_sentiment.h"
 
 enum zt__clf_which {
     ZT__CLF_SPAM_CHAT, /* chat scams (spam_chat.tsv) against ordinary chat */
@@ -71,6 +72,12 @@ bool zt__clf_addressed(const char *text, size_t len);
  * mneg - w c; neutral when both are below neutral, else the larger. 0
  * positive, 1 negative, 2 neutral. */
 int zt__sentiment_decide(double mpos, double mneg, double c, double w, double neutral);
+
+/* Chat mode without the heads (sentiment.c): the rules' compound that
+ * zt__sentiment_decide() takes, for cross-validation. As
+ * zt_sentiment_score_mode(). */
+int zt__sentiment_chat_rules(const struct zt_sentiment *s, const char *text, size_t len,
+                             struct zt_sentiment_result *out);
 
 /* ---- training (learned_train.c) ---- */
 

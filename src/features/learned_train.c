@@ -23,9 +23,9 @@ static const struct zt_hlr_params recipes[ZT__CLF_N] = {
                         .seed = 16},
     /* round 10: leave-one-writer-out on the sentiment rows (thresholds 0: the
      * decision is sentiment.c's, beside chat mode's compound) */
-    [ZT__CLF_SENT_POS] = {.log2 = 15, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 1.0, .threshold = 0.0,
+    [ZT__CLF_SENT_POS] = {.log2 = 14, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 1.0, .threshold = 0.0,
                           .seed = 16},
-    [ZT__CLF_SENT_NEG] = {.log2 = 15, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 1.0, .threshold = 0.0,
+    [ZT__CLF_SENT_NEG] = {.log2 = 14, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 1.0, .threshold = 0.0,
                           .seed = 16},
 };
 

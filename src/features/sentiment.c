@@ -980,7 +980,7 @@ static void learned_class(const char *text, size_t len, struct zt_sentiment_resu
     r->compound = cls == 0 ? LEARNED_MOVE : cls == 1 ? -LEARNED_MOVE : 0.0;
 }
 
-static int score(const struct zt_sentiment *s, bool chat, const char *text, size_t len,
+static int score(const struct zt_sentiment *s, bool chat, bool learned, const char *text, size_t len,
                  struct zt_sentiment_result *out)
 {
     char *w = NULL, *lo = NULL;
@@ -1122,7 +1122,7 @@ static int score(const struct zt_sentiment *s, bool chat, const char *text, size
         r.neu = to_fixed(fabs((double)neu / total), 3);
         r.compound = to_fixed(compound, 4);
     }
-    if (chat) learned_class(text, len, &r);
+    if (chat && learned) learned_class(text, len, &r);
     *out = r;
     rc = 0;
 out:
@@ -1136,14 +1136,20 @@ out:
 int zt_sentiment_score(const struct zt_sentiment *s, const char *text, size_t len,
                        struct zt_sentiment_result *out)
 {
-    return score(s, false, text, len, out);
+    return score(s, false, false, text, len, out);
 }
 
 int zt_sentiment_score_mode(const struct zt_sentiment *s, enum zt_sentiment_mode mode, const char *text,
                             size_t len, struct zt_sentiment_result *out)
 {
     if (mode != ZT_SENTIMENT_VADER && mode != ZT_SENTIMENT_CHAT) return ZT_EINVAL;
-    return score(s, mode == ZT_SENTIMENT_CHAT, text, len, out);
+    return score(s, mode == ZT_SENTIMENT_CHAT, true, text, len, out);
+}
+
+int zt__sentiment_chat_rules(const struct zt_sentiment *s, const char *text, size_t len,
+                             struct zt_sentiment_result *out)
+{
+    return score(s, true, false, text, len, out);
 }
 
 const char *zt_sentiment_mode_name(enum zt_sentiment_mode mode)
