@@ -1,6 +1,7 @@
 /* zt-train-clf: the trainer of the learned chat classifiers (learned.h).
  *
- *   zt-train-clf write [SRC_DIR]   retrain the models from SRC_DIR/tests/data/tune/ and
+ *   zt-train-clf write [SRC_DIR]   retrain the models from SRC_DIR/tests/data/tune/ and the
+ *                                  worn held-out sets (tests/data/heldout/, heldout3/ ... heldout9/), and
  *                                  write SRC_DIR/src/features/models/NAME.clf and
  *                                  SRC_DIR/src/privacy/models/names.clf (the person-name
  *                                  scorer: needs the names asset of `make data`)
@@ -8,13 +9,18 @@
  *                                  margins (>= 0: the model says yes) before their
  *                                  gates, and the gates' inputs ("act": an actionable
  *                                  cue, "you": a person named)
- *   zt-train-clf cv [SRC_DIR [names]]  5-fold cross-validation on the tuning sets: the
- *                                  model alone at several thresholds, the rules
- *                                  alone, and both together (needs the assets of
+ *   zt-train-clf cv [SRC_DIR [clf|sentiment|names]]  cross-validation on the tuning
+ *                                  and worn sets: the model alone at several thresholds,
+ *                                  the rules alone, and both together (needs the assets of
  *                                  `make data` in $ZENTALK_ASSETS_DIR for the rules);
+ *                                  5-fold by row unless:
+ *                                  ZT_CV_WRITERS=1: leave one worn writer out (round 10;
+ *                                  ZT_CV_ROWS=1 prints every writer; the sentiment heads
+ *                                  are always cross-validated this way);
  *                                  ZT_CV_ROUNDS=1: round 1 against rounds 2-4;
  *                                  ZT_CV_ROUNDS=4: round 4 tested on rounds 1-3 (and 6);
  *                                  ZT_CV_ROUNDS=6: round 6 tested on rounds 1-4
+ *                                  (the batch modes train on the worn sets too)
  *
  * SRC_DIR defaults to ".". Training is deterministic (test_learned checks
  * that it reproduces the committed files byte for byte). */
@@ -411,6 +417,6 @@ int main(int argc, char **argv)
         if (argc > 3 && strcmp(argv[3], "clf") == 0) return cv(src);
         return cv(src) || cv_sentiment(src) || train_names_cv(src);
     }
-    fprintf(stderr, "usage: zt-train-clf write [SRC_DIR] | cv [SRC_DIR [names]] | score\n");
+    fprintf(stderr, "usage: zt-train-clf write [SRC_DIR] | cv [SRC_DIR [clf|sentiment|names]] | score\n");
     return 2;
 }
