@@ -2,8 +2,8 @@
  * (tests/data/heldout/, round 3's tests/data/heldout3/, round 4's
  * tests/data/heldout4/, round 5's tests/data/heldout5/, round 6's
  * tests/data/heldout6/, round 7's tests/data/heldout7/, round 8's
- * tests/data/heldout8/ and round 9's tests/data/heldout9/, see their
- * README.md) are intact and well formed.
+ * tests/data/heldout8/, round 9's tests/data/heldout9/ and round 10's
+ * tests/data/heldout10/, see their README.md) are intact and well formed.
  *
  * Each file is pinned by SHA-256 (libsodium crypto_hash_sha256): an edit
  * fails here. A held-out file is never edited once tuning starts; a new
@@ -47,6 +47,8 @@
  * 2026-12-07 by an eighth writer who did not tune (read once by round 8's
  * tuner); heldout9 is round 9's, written 2026-12-07 by a ninth writer who
  * did not tune (nobody evaluates on it until round 9's tuning is
+ * finished); heldout10 is round 10's, written 2026-12-07 by a tenth writer
+ * who did not tune (nobody evaluates on it until round 10's tuning is
  * finished). */
 static const struct pin {
     const char *dir, *file, *sha256;
@@ -91,6 +93,11 @@ static const struct pin {
     {"heldout9", "sentiment.tsv", "85b53b1d478d937d59653c6d22139722a4cf0a23df74ef932c6812dc78159a4c"},
     {"heldout9", "moderation.tsv", "b1784dcda9c787e2f454b0149027dbe612acc4f719443255e716ae1fa9be1196"},
     {"heldout9", "pii.tsv", "9dae92d322765a2b13ef6dc3d8a4f7f8176b99d263d9c5f535a86f694997b355"},
+    {"heldout10", "spam_chat.tsv", "0149c331bffee47dd2d2c2a5d82a8e9c8482cb115dde604093cac8fb616329fa"},
+    {"heldout10", "ordinary_chat.tsv", "8a313c2bb174600a9055348c0ff1a2b7fbae16b22c0229ab1061bf02c61b1db6"},
+    {"heldout10", "sentiment.tsv", "14e86e275ec5997352f7ec46ee15226ef0c39d899017f12dae98a386cbad830c"},
+    {"heldout10", "moderation.tsv", "228fb16abdad8d08b92e1d484970e4157eec69e0fb83ea19cd9af48c553357f9"},
+    {"heldout10", "pii.tsv", "365f35735e1950ffd12484bee1f3779c849aa4e6a3cdc785d7cc806460c44931"},
 };
 
 /* The minimums each round's sets must meet (issue 16; round 3's brief
@@ -103,7 +110,7 @@ static const struct pin {
  * PERSON_NAME spans; round 7's: 80 doxxing and 280 PERSON_NAME spans;
  * round 8's: 350 spam-chat, 400 sentiment, 600 moderation with 200 allow
  * and 90 doxxing, 700 PII records with 150 negatives and 400
- * PERSON_NAME spans; round 9's: the same as round 8's). */
+ * PERSON_NAME spans; round 9's and round 10's: the same as round 8's). */
 struct mins {
     const char *dir;
     size_t spam, ordinary, sentiment, moderation, allow, harassment, threat, doxxing, pii_records, per_type,
@@ -117,6 +124,7 @@ static const struct mins round6 = {"heldout6", 340, 1050, 360, 560, 190, 180, 13
 static const struct mins round7 = {"heldout7", 340, 1050, 360, 560, 190, 180, 130, 80, 600, 50, 130, 310, 280};
 static const struct mins round8 = {"heldout8", 350, 1050, 400, 600, 200, 180, 130, 90, 700, 50, 150, 310, 400};
 static const struct mins round9 = {"heldout9", 350, 1050, 400, 600, 200, 180, 130, 90, 700, 50, 150, 310, 400};
+static const struct mins round10 = {"heldout10", 350, 1050, 400, 600, 200, 180, 130, 90, 700, 50, 150, 310, 400};
 
 /* One loaded file, split in place into records of TAB-separated fields. */
 struct rec {
@@ -545,6 +553,7 @@ ROUND_TESTS(round6)
 ROUND_TESTS(round7)
 ROUND_TESTS(round8)
 ROUND_TESTS(round9)
+ROUND_TESTS(round10)
 
 /* The rules themselves, on known values. */
 static void test_pii_rules(void **state)
@@ -606,6 +615,9 @@ int main(void)
         cmocka_unit_test(test_spam_chat_round9),   cmocka_unit_test(test_ordinary_chat_round9),
         cmocka_unit_test(test_sentiment_round9),   cmocka_unit_test(test_moderation_round9),
         cmocka_unit_test(test_pii_round9),
+        cmocka_unit_test(test_spam_chat_round10),  cmocka_unit_test(test_ordinary_chat_round10),
+        cmocka_unit_test(test_sentiment_round10),  cmocka_unit_test(test_moderation_round10),
+        cmocka_unit_test(test_pii_round10),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
