@@ -1,6 +1,7 @@
 /* zt-train-clf: the trainer of the learned chat classifiers (learned.h).
  *
- *   zt-train-clf write [SRC_DIR]   retrain the models from SRC_DIR/tests/data/tune/ and
+ *   zt-train-clf write [SRC_DIR]   retrain the models from SRC_DIR/tests/data/tune/ and the
+ *                                  worn held-out sets (tests/data/heldout/, heldout3/ ... heldout9/), and
  *                                  write SRC_DIR/src/features/models/NAME.clf and
  *                                  SRC_DIR/src/privacy/models/names.clf (the person-name
  *                                  scorer: needs the names asset of `make data`)
@@ -8,13 +9,18 @@
  *                                  margins (>= 0: the model says yes) before their
  *                                  gates, and the gates' inputs ("act": an actionable
  *                                  cue, "you": a person named)
- *   zt-train-clf cv [SRC_DIR [names]]  5-fold cross-validation on the tuning sets: the
- *                                  model alone at several thresholds, the rules
- *                                  alone, and both together (needs the assets of
+ *   zt-train-clf cv [SRC_DIR [clf|sentiment|names]]  cross-validation on the tuning
+ *                                  and worn sets: the model alone at several thresholds,
+ *                                  the rules alone, and both together (needs the assets of
  *                                  `make data` in $ZENTALK_ASSETS_DIR for the rules);
+ *                                  5-fold by row unless:
+ *                                  ZT_CV_WRITERS=1: leave one worn writer out (round 10;
+ *                                  ZT_CV_ROWS=1 prints every writer; the sentiment heads
+ *                                  are always cross-validated this way);
  *                                  ZT_CV_ROUNDS=1: round 1 against rounds 2-4;
  *                                  ZT_CV_ROUNDS=4: round 4 tested on rounds 1-3 (and 6);
  *                                  ZT_CV_ROUNDS=6: round 6 tested on rounds 1-4
+ *                                  (the batch modes train on the worn sets too)
  *
  * SRC_DIR defaults to ".". Training is deterministic (test_learned checks
  * that it reproduces the committed files byte for byte). */
@@ -30,6 +36,7 @@
 #include "train_names.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_moderation.h"
+#include "zentalk/zt_sentiment.h"
 #include "zentalk/zt_spam.h"
 
 #define FOLDS 5
@@ -121,12 +128,60 @@ static void report(const char *what, const struct zt__clf_example *ex, size_t n,
            p + r > 0 ? 2 * p * r / (p + r) : 0.0, ord_fp, ord, ord ? 100.0 * (double)ord_fp / (double)ord : 0.0);
 }
 
+/* Leave-one-writer-out figures of say[]: each worn writer's P / R / F1 and
+ * ordinary chat flagged, then the mean and the worst F1 and the pooled counts. */
+static void report_writers(const char *what, const struct zt__clf_example *ex, size_t n, const int *say, bool rows)
+{
+    size_t tp[ZT__CLF_N_WRITERS + 1] = {0}, fp[ZT__CLF_N_WRITERS + 1] = {0}, fn[ZT__CLF_N_WRITERS + 1] = {0},
+           ord[ZT__CLF_N_WRITERS + 1] = {0}, ofp[ZT__CLF_N_WRITERS + 1] = {0};
+    for (size_t i = 0; i < n; i++) {
+        int k = ex[i].writer;
+        if (say[i] < 0) return;
+        if (k < 1 || k > ZT__CLF_N_WRITERS || ex[i].source == ZT__CLF_SRC_SENTIMENT) continue;
+        if (ZT__CLF_SRC_IS_ORDINARY(ex[i].source)) {
+            ord[k]++;
+            ofp[k] += say[i] == 1;
+        } else if (ex[i].label && say[i]) tp[k]++;
+        else if (!ex[i].label && say[i]) fp[k]++;
+        else if (ex[i].label) fn[k]++;
+    }
+    double sum = 0, worst = 2, f1s[ZT__CLF_N_WRITERS + 1] = {0};
+    int wk = 0;
+    size_t T = 0, F = 0, N = 0, O = 0, OF = 0, maxof = 0;
+    for (int k = 1; k <= ZT__CLF_N_WRITERS; k++) {
+        double p = tp[k] + fp[k] ? (double)tp[k] / (double)(tp[k] + fp[k]) : 1.0;
+        double r = tp[k] + fn[k] ? (double)tp[k] / (double)(tp[k] + fn[k]) : 1.0;
+        f1s[k] = p + r > 0 ? 2 * p * r / (p + r) : 0.0;
+        sum += f1s[k];
+        if (f1s[k] < worst) {
+            worst = f1s[k];
+            wk = k;
+        }
+        T += tp[k];
+        F += fp[k];
+        N += fn[k];
+        O += ord[k];
+        OF += ofp[k];
+        if (ofp[k] > maxof) maxof = ofp[k];
+        if (rows)
+            printf("    %-10s P %.3f R %.3f F1 %.3f  ordinary %zu/%zu\n", zt__clf_worn_dir(k), p, r, f1s[k], ofp[k],
+                   ord[k]);
+    }
+    double p = T + F ? (double)T / (double)(T + F) : 1.0, r = T + N ? (double)T / (double)(T + N) : 1.0;
+    printf("  %-26s mean F1 %.3f worst %.3f (%s)  pooled P %.3f R %.3f F1 %.3f  ordinary %zu/%zu (worst writer %zu)\n",
+           what, sum / ZT__CLF_N_WRITERS, worst, zt__clf_worn_dir(wk), p, r, p + r > 0 ? 2 * p * r / (p + r) : 0.0, OF,
+           O, maxof);
+}
+
 /* by_round 1: round 1 against the later rounds (ordinary chat halved);
  * by_round 2: the newest batch (round 4, its ordinary chat too) against all
  * before it, trained one way only (fold 1 is never tested). */
 static int fold_of(const struct zt__clf_example *e, size_t i, int by_round)
 {
     if (!by_round) return (int)(i % FOLDS);
+    /* leave one writer out: worn writer k is fold k-1; the tuning sets always train */
+    if (by_round == 4) return e->writer >= 1 ? e->writer - 1 : 1000;
+    if (e->writer >= 1) return 1000; /* the batch modes: the worn sets always train */
     if (by_round == 2) return e->source == ZT__CLF_SRC_ROUND4 || e->source == ZT__CLF_SRC_ORDINARY4 ? 0 : 1;
     if (by_round == 3) return e->source == ZT__CLF_SRC_ROUND6 || e->source == ZT__CLF_SRC_ORDINARY6 ? 0 : 1;
     if (ZT__CLF_SRC_IS_ORDINARY(e->source) ||
@@ -137,7 +192,7 @@ static int fold_of(const struct zt__clf_example *e, size_t i, int by_round)
 
 static int cv(const char *src)
 {
-    for (int w = 0; w < ZT__CLF_N; w++) {
+    for (int w = 0; w <= ZT__CLF_HARASS; w++) {
         struct zt__clf_example *ex = NULL, *tr = NULL;
         char **bufs = NULL;
         size_t n = 0, nb = 0;
@@ -166,7 +221,10 @@ static int cv(const char *src)
         /* ZT_CV_ROUNDS=6: round 6 (spam only) tested on a model trained on all before it */
         long cvr = getenv("ZT_CV_ROUNDS") ? strtol(getenv("ZT_CV_ROUNDS"), NULL, 10) : 0;
         int by_round = !getenv("ZT_CV_ROUNDS") ? 0 : cvr == 4 ? 2 : cvr == 6 ? 3 : 1;
-        int folds = by_round >= 2 ? 1 : by_round ? 2 : FOLDS;
+        /* ZT_CV_WRITERS=1: leave one worn writer out (train on the tuning sets
+         * and the other seven, score the one left out) */
+        if (getenv("ZT_CV_WRITERS")) by_round = 4;
+        int folds = by_round == 4 ? ZT__CLF_N_WRITERS : by_round >= 2 ? 1 : by_round ? 2 : FOLDS;
         bool *tested = zt_calloc(n, sizeof *tested), *act = zt_calloc(n, sizeof *act), *open = zt_calloc(n, sizeof *open);
         if (!tested || !act || !open) return 1;
         /* the models' gates (learned.h): the chat-scam model's on texts without an
@@ -190,7 +248,10 @@ static int cv(const char *src)
         rules((enum zt__clf_which)w, ex, n, rul);
         /* open[i]: the gate does not apply (an actionable cue; a person named) */
         for (size_t i = 0; i < n; i++) open[i] = w == ZT__CLF_HARASS ? zt__clf_addressed(ex[i].text, ex[i].len) : act[i];
-        if (by_round == 3)
+        if (by_round == 4)
+            printf("%s: %zu examples, leave one writer out (tuning sets always trained)\n",
+                   zt__clf_name((enum zt__clf_which)w), n);
+        else if (by_round == 3)
             printf("%s: %zu examples, trained on rounds 1-4, tested on round 6 (its ordinary chat too)\n",
                    zt__clf_name((enum zt__clf_which)w), n);
         else if (by_round == 2)
@@ -202,16 +263,21 @@ static int cv(const char *src)
         else
             printf("%s: %zu examples, %d-fold cross-validation (row i in fold i %% %d)\n",
                    zt__clf_name((enum zt__clf_which)w), n, FOLDS, FOLDS);
-        report("rules alone (tuned on these)", ex, n, rul, tested);
+        bool lowo = by_round == 4;
+        void (*rep)(const char *, const struct zt__clf_example *, size_t, const int *, const bool *) = report;
+        if (lowo) report_writers("rules alone (in-sample)", ex, n, rul, true);
+        else rep("rules alone (tuned on these)", ex, n, rul, tested);
         for (double off = -1.0; off <= 3.01; off += 0.25) {
             char what[64];
             for (size_t i = 0; i < n; i++) say[i] = mz[i] >= off + (open[i] ? 0.0 : gate);
-            snprintf(what, sizeof what, "model, margin >= %+.1f", off);
-            report(what, ex, n, say, tested);
+            snprintf(what, sizeof what, "model, margin >= %+.2f", off);
+            if (lowo) report_writers(what, ex, n, say, getenv("ZT_CV_ROWS") != NULL);
+            else rep(what, ex, n, say, tested);
             if (rul[0] >= 0) {
                 for (size_t i = 0; i < n; i++) say[i] = say[i] || rul[i] == 1;
-                snprintf(what, sizeof what, "rules or model >= %+.1f", off);
-                report(what, ex, n, say, tested);
+                snprintf(what, sizeof what, "rules or model >= %+.2f", off);
+                if (lowo) report_writers(what, ex, n, say, getenv("ZT_CV_ROWS") != NULL);
+                else rep(what, ex, n, say, tested);
             }
         }
         if (getenv("ZT_CV_VERBOSE"))
@@ -228,6 +294,97 @@ static int cv(const char *src)
         zt_free(open);
         zt__clf_examples_free(ex, bufs, nb);
     }
+    return 0;
+}
+
+/* The chat sentiment heads, leave one worn writer out: each row's class from
+ * the two heads' margins and chat mode's compound c (learned.h's
+ * zt__sentiment_decide()), over a grid of the compound's weight and the
+ * neutral margin, against chat mode alone; 3-class accuracy per writer. */
+static int cv_sentiment(const char *src)
+{
+    const char *dir = getenv("ZENTALK_ASSETS_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : "data/assets", ZT_SENTIMENT_ASSET);
+    struct zt_sentiment *sm = NULL;
+    if (zt_sentiment_load(path, &sm) != 0) {
+        fprintf(stderr, "zt-train-clf: %s not installed (run `make data`): sentiment cv needs it\n", path);
+        return 1;
+    }
+    struct zt__clf_example *ex[2] = {NULL, NULL};
+    char **bufs[2] = {NULL, NULL};
+    size_t n[2] = {0, 0}, nb[2] = {0, 0};
+    for (int h = 0; h < 2; h++)
+        if (zt__clf_examples(h ? ZT__CLF_SENT_NEG : ZT__CLF_SENT_POS, src, &ex[h], &n[h], &bufs[h], &nb[h]) != 0)
+            return 1;
+    if (n[0] != n[1]) return 1;
+    size_t N = n[0];
+    double *mz[2] = {zt_calloc(N, sizeof(double)), zt_calloc(N, sizeof(double))}, *cmp = zt_calloc(N, sizeof *cmp);
+    int *gold = zt_calloc(N, sizeof *gold);
+    struct zt__clf_example *tr = zt_calloc(N, sizeof *tr);
+    if (!mz[0] || !mz[1] || !cmp || !gold || !tr) return 1;
+    for (size_t i = 0; i < N; i++) {
+        gold[i] = ex[0][i].label ? 0 : ex[1][i].label ? 1 : 2; /* positive, negative, neutral */
+        struct zt_sentiment_result r = {0};
+        /* chat mode's rules alone: the compiled-in heads saw every writer */
+        if (zt__sentiment_chat_rules(sm, ex[0][i].text, ex[0][i].len, &r) == 0) cmp[i] = r.compound;
+    }
+    for (int h = 0; h < 2; h++) {
+        struct zt_hlr_params prm = *zt__clf_recipe(h ? ZT__CLF_SENT_NEG : ZT__CLF_SENT_POS);
+        if (getenv("ZT_CV_LOG2")) prm.log2 = (uint32_t)strtoul(getenv("ZT_CV_LOG2"), NULL, 10);
+        if (getenv("ZT_CV_EPOCHS")) prm.epochs = (uint32_t)strtoul(getenv("ZT_CV_EPOCHS"), NULL, 10);
+        if (getenv("ZT_CV_LR")) prm.lr = atof(getenv("ZT_CV_LR"));
+        if (getenv("ZT_CV_L2")) prm.l2 = atof(getenv("ZT_CV_L2"));
+        for (int k = 1; k <= ZT__CLF_N_WRITERS; k++) {
+            size_t nt = 0;
+            for (size_t i = 0; i < N; i++)
+                if (ex[h][i].writer != k) tr[nt++] = ex[h][i];
+            uint8_t *file = NULL;
+            size_t fl = 0;
+            struct zt_hlr m;
+            if (zt__clf_train(tr, nt, &prm, &file, &fl) != 0 || zt_hlr_parse(file, fl, &m) != 0) return 1;
+            for (size_t i = 0; i < N; i++)
+                if (ex[h][i].writer == k && zt__clf_margin(&m, ex[h][i].text, ex[h][i].len, &mz[h][i]) != 0)
+                    mz[h][i] = -1e9;
+            zt_free(file);
+        }
+    }
+    printf("sent_pos.clf + sent_neg.clf: %zu rows, leave one writer out (tuning rows always trained); 3-class accuracy\n", N);
+    static const double weights[] = {-1, 0, 1, 2, 3, 4, 6, 8};
+    for (size_t wi = 0; wi < sizeof weights / sizeof weights[0]; wi++)
+        for (double neu = -1.0; neu <= 1.51; neu += 0.25) {
+            if (weights[wi] < 0 && neu > -1.0) break;
+            size_t ok[ZT__CLF_N_WRITERS + 1] = {0}, tot[ZT__CLF_N_WRITERS + 1] = {0};
+            for (size_t i = 0; i < N; i++) {
+                int k = ex[0][i].writer;
+                if (k < 1) continue;
+                int got = weights[wi] < 0 ? (cmp[i] >= 0.05 ? 0 : cmp[i] <= -0.05 ? 1 : 2)
+                                          : zt__sentiment_decide(mz[0][i], mz[1][i], cmp[i], weights[wi], neu);
+                tot[k]++;
+                ok[k] += got == gold[i];
+            }
+            double sum = 0, worst = 2;
+            size_t O = 0, T = 0;
+            for (int k = 1; k <= ZT__CLF_N_WRITERS; k++) {
+                double a = tot[k] ? (double)ok[k] / (double)tot[k] : 0;
+                sum += a;
+                worst = a < worst ? a : worst;
+                O += ok[k];
+                T += tot[k];
+                if (getenv("ZT_CV_ROWS")) printf("    %-10s %.3f\n", zt__clf_worn_dir(k), a);
+            }
+            if (weights[wi] < 0) printf("  chat mode alone                   ");
+            else printf("  heads + %.0f x compound, neutral < %+.2f", weights[wi], neu);
+            printf("  mean %.3f worst %.3f pooled %.3f\n", sum / ZT__CLF_N_WRITERS, worst, (double)O / (double)T);
+        }
+    for (int h = 0; h < 2; h++) {
+        zt_free(mz[h]);
+        zt__clf_examples_free(ex[h], bufs[h], nb[h]);
+    }
+    zt_free(cmp);
+    zt_free(gold);
+    zt_free(tr);
+    zt_sentiment_free(sm);
     return 0;
 }
 
@@ -256,8 +413,10 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "write") == 0) return write_models(src) || train_names_write(src);
     if (argc >= 2 && strcmp(argv[1], "cv") == 0) {
         if (argc > 3 && strcmp(argv[3], "names") == 0) return train_names_cv(src);
-        return cv(src) || train_names_cv(src);
+        if (argc > 3 && strcmp(argv[3], "sentiment") == 0) return cv_sentiment(src);
+        if (argc > 3 && strcmp(argv[3], "clf") == 0) return cv(src);
+        return cv(src) || cv_sentiment(src) || train_names_cv(src);
     }
-    fprintf(stderr, "usage: zt-train-clf write [SRC_DIR] | cv [SRC_DIR [names]] | score\n");
+    fprintf(stderr, "usage: zt-train-clf write [SRC_DIR] | cv [SRC_DIR [clf|sentiment|names]] | score\n");
     return 2;
 }

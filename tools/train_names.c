@@ -132,6 +132,7 @@ int train_names_cv(const char *src)
     uint8_t *use = NULL;
     int ret = 1;
     if (detector(&d) != 0) return 1;
+    zt__pii_set_name_word_gate(d, getenv("ZT_CV_WORD_GATE") ? atof(getenv("ZT_CV_WORD_GATE")) : ZT__PII_WORD_GATE);
     if (zt__pii_name_set_load(d, src, &set) != 0 || zt__pii_rows_load(src, &rows) != 0) {
         fprintf(stderr, "zt-train-clf: cannot read the PII tuning sets under %s\n", src);
         goto out;
@@ -145,13 +146,19 @@ int train_names_cv(const char *src)
     if (getenv("ZT_CV_L2")) prm.l2 = atof(getenv("ZT_CV_L2"));
     if (getenv("ZT_CV_POSW")) prm.pos_weight = atof(getenv("ZT_CV_POSW"));
     bool by_round = getenv("ZT_CV_ROUNDS") != NULL; /* train on rounds 1-2, test on round 4 */
+    /* ZT_CV_WRITERS=1: leave one worn writer out (the tuning rows always train) */
+    bool lowo = getenv("ZT_CV_WRITERS") != NULL;
     bool verbose = getenv("ZT_CV_VERBOSE") != NULL;
-    int folds = by_round ? 1 : FOLDS;
-    struct counts rules = {0}, model[N_OFF] = {{0}};
+    int folds = lowo ? ZT__PII_N_WORN : by_round ? 1 : FOLDS;
+    struct counts rules = {0}, model[N_OFF] = {{0}}, wr[ZT__PII_N_WORN][N_OFF];
+    memset(wr, 0, sizeof wr);
     size_t pos = 0;
     for (size_t i = 0; i < set.n; i++) pos += set.label[i];
     for (int k = 0; k < folds; k++) {
-        for (size_t i = 0; i < rows.n; i++) use[i] = by_round ? rows.round[i] != 4 : (int)(i % FOLDS) != k;
+        for (size_t i = 0; i < rows.n; i++)
+            use[i] = lowo       ? rows.round[i] != ZT__PII_ROUND_WORN + 1 + k
+                     : by_round ? rows.round[i] != 4 && rows.round[i] <= ZT__PII_ROUND_WORN
+                                : (int)(i % FOLDS) != k;
         uint8_t *file = NULL;
         size_t fl = 0;
         struct zt_hlr m;
@@ -167,19 +174,45 @@ int train_names_cv(const char *src)
                 struct zt_hlr mo = m;
                 mo.threshold += -1.0 + 0.5 * o;
                 zt__pii_set_name_model(d, &mo);
-                score_row(d, rows.text[i], rows.gold[i], &model[o], verbose && o == 2);
+                struct counts c1 = {0};
+                score_row(d, rows.text[i], rows.gold[i], &c1, verbose && o == 2);
+                model[o].tp += c1.tp;
+                model[o].fp += c1.fp;
+                model[o].fn += c1.fn;
+                if (lowo) {
+                    wr[k][o].tp += c1.tp;
+                    wr[k][o].fp += c1.fp;
+                    wr[k][o].fn += c1.fn;
+                }
             }
         }
         zt__pii_set_name_model(d, NULL);
         zt_free(file);
     }
     printf("names.clf: %zu candidates (%zu persons) from %zu rows, %s\n", set.n, pos, rows.n,
-           by_round ? "trained on rounds 1-2, tested on round 4" : "5-fold cross-validation by row (row i in fold i % 5)");
+           lowo       ? "leave one worn writer out (tuning rows always trained), pooled"
+           : by_round ? "trained on rounds 1-2 (and 5-6), tested on round 4"
+                      : "5-fold cross-validation by row (row i in fold i % 5)");
     print_counts("rules alone", &rules);
     for (int o = 0; o < N_OFF; o++) {
         char what[64];
         snprintf(what, sizeof what, "rules or model >= %+.1f", -1.0 + 0.5 * o);
         print_counts(what, &model[o]);
+        if (!lowo) continue;
+        double sum = 0, worst = 2;
+        int wk = 0;
+        for (int k = 0; k < ZT__PII_N_WORN; k++) {
+            const struct counts *c = &wr[k][o];
+            double r = c->tp + c->fn ? (double)c->tp / (double)(c->tp + c->fn) : 1.0;
+            double p = c->tp + c->fp ? (double)c->tp / (double)(c->tp + c->fp) : 1.0;
+            sum += r;
+            if (r < worst) {
+                worst = r;
+                wk = k;
+            }
+            if (getenv("ZT_CV_ROWS")) printf("      writer %d: P %.3f R %.3f\n", k + 1, p, r);
+        }
+        printf("    recall by writer: mean %.3f, worst %.3f (writer %d)\n", sum / ZT__PII_N_WORN, worst, wk + 1);
     }
     ret = 0;
 out:

@@ -15,6 +15,10 @@ extern const unsigned char zt__model_spam_chat[];
 extern const size_t zt__model_spam_chat_len;
 extern const unsigned char zt__model_harass[];
 extern const size_t zt__model_harass_len;
+extern const unsigned char zt__model_sent_pos[];
+extern const size_t zt__model_sent_pos_len;
+extern const unsigned char zt__model_sent_neg[];
+extern const size_t zt__model_sent_neg_len;
 
 static struct zt_hlr builtin[ZT__CLF_N];
 static int builtin_rc[ZT__CLF_N];
@@ -24,6 +28,10 @@ static void builtin_init(void)
 {
     builtin_rc[ZT__CLF_SPAM_CHAT] = zt_hlr_parse(zt__model_spam_chat, zt__model_spam_chat_len, &builtin[ZT__CLF_SPAM_CHAT]);
     builtin_rc[ZT__CLF_HARASS] = zt_hlr_parse(zt__model_harass, zt__model_harass_len, &builtin[ZT__CLF_HARASS]);
+    builtin_rc[ZT__CLF_SENT_POS] =
+        zt_hlr_parse(zt__model_sent_pos, zt__model_sent_pos_len, &builtin[ZT__CLF_SENT_POS]);
+    builtin_rc[ZT__CLF_SENT_NEG] =
+        zt_hlr_parse(zt__model_sent_neg, zt__model_sent_neg_len, &builtin[ZT__CLF_SENT_NEG]);
 }
 
 /* An unparsable built-in model (a broken build) scores every text as "no":
@@ -156,4 +164,11 @@ bool zt__clf_addressed(const char *text, size_t len)
             if (strcmp(w, person_words[k]) == 0) return true;
     }
     return false;
+}
+
+int zt__sentiment_decide(double mpos, double mneg, double c, double w, double neutral)
+{
+    double sp = mpos + w * c, sn = mneg - w * c;
+    if (sp < neutral && sn < neutral) return 2;
+    return sp >= sn ? 0 : 1;
 }

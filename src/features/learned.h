@@ -24,10 +24,13 @@
 #include <stdint.h>
 
 #include "zentalk/zt_ml.h"
+#include "zentalk/zt_sentiment.h"
 
 enum zt__clf_which {
     ZT__CLF_SPAM_CHAT, /* chat scams (spam_chat.tsv) against ordinary chat */
     ZT__CLF_HARASS,    /* harassment, threats, doxxing against allowed chat */
+    ZT__CLF_SENT_POS,  /* chat sentiment: positive against negative and neutral (round 10) */
+    ZT__CLF_SENT_NEG,  /* chat sentiment: negative against positive and neutral (round 10) */
     ZT__CLF_N
 };
 
@@ -63,6 +66,19 @@ int zt__clf_score(const struct zt_hlr *m, const char *text, size_t len, double *
  * "tu", "dich", "você", "jij", ...: the languages of the tuning sets). */
 bool zt__clf_addressed(const char *text, size_t len);
 
+/* Chat sentiment (round 10): the class of a text from the two sentiment
+ * heads' margins (mpos, mneg: zt__clf_margin() of ZT__CLF_SENT_POS and
+ * ZT__CLF_SENT_NEG) and chat mode's compound c: the scores mpos + w c and
+ * mneg - w c; neutral when both are below neutral, else the larger. 0
+ * positive, 1 negative, 2 neutral. */
+int zt__sentiment_decide(double mpos, double mneg, double c, double w, double neutral);
+
+/* Chat mode without the heads (sentiment.c): the rules' compound that
+ * zt__sentiment_decide() takes, for cross-validation. As
+ * zt_sentiment_score_mode(). */
+int zt__sentiment_chat_rules(const struct zt_sentiment *s, const char *text, size_t len,
+                             struct zt_sentiment_result *out);
+
 /* ---- training (learned_train.c) ---- */
 
 struct zt__clf_example {
@@ -70,7 +86,17 @@ struct zt__clf_example {
     size_t len;
     int label;   /* 1 yes, 0 no */
     int source;  /* which tuning file: ZT__CLF_SRC_* */
+    int writer;  /* 0: tests/data/tune/; k >= 1: the k-th worn set of zt__clf_worn_dir() */
 };
+
+/* The worn held-out sets (read, now development data; issue 16 round 10):
+ * tests/data/heldout/, heldout3/ ... heldout9/, one writer each. Their rows
+ * train the models beside the tuning sets; `zt-train-clf cv` with
+ * ZT_CV_WRITERS=1 leaves one writer out at a time. */
+#define ZT__CLF_N_WRITERS 8
+
+/* The directory under tests/data/ of worn writer k (1..ZT__CLF_N_WRITERS), or NULL. */
+const char *zt__clf_worn_dir(int k);
 
 enum zt__clf_source {
     ZT__CLF_SRC_ROUND1,    /* the labelled rows of round 1 (tests/data/tune/) */
@@ -81,12 +107,16 @@ enum zt__clf_source {
     ZT__CLF_SRC_ROUND4,    /* round4/ */
     ZT__CLF_SRC_ORDINARY4, /* round4/ordinary_chat.tsv (as ORDINARY; kept apart for `zt-train-clf cv` by batch) */
     ZT__CLF_SRC_ROUND6,    /* round6/ (the spam model only) */
-    ZT__CLF_SRC_ORDINARY6  /* round6/ordinary_chat.tsv (as ORDINARY4) */
+    ZT__CLF_SRC_ORDINARY6, /* round6/ordinary_chat.tsv (as ORDINARY4) */
+    ZT__CLF_SRC_ROUND5,    /* round5/ (the sentiment heads only) */
+    ZT__CLF_SRC_WORN,      /* the labelled rows of a worn set (spam_chat.tsv, moderation.tsv) */
+    ZT__CLF_SRC_WORN_ORDINARY /* a worn set's ordinary_chat.tsv (as ORDINARY) */
 };
 
 /* An ordinary-chat row (any round's): counted for the false-positive rate. */
 #define ZT__CLF_SRC_IS_ORDINARY(s) \
-    ((s) == ZT__CLF_SRC_ORDINARY || (s) == ZT__CLF_SRC_ORDINARY4 || (s) == ZT__CLF_SRC_ORDINARY6)
+    ((s) == ZT__CLF_SRC_ORDINARY || (s) == ZT__CLF_SRC_ORDINARY4 || (s) == ZT__CLF_SRC_ORDINARY6 || \
+     (s) == ZT__CLF_SRC_WORN_ORDINARY)
 
 /* The recipe of model `which`: its parameters. */
 const struct zt_hlr_params *zt__clf_recipe(enum zt__clf_which which);
@@ -95,7 +125,7 @@ const struct zt_hlr_params *zt__clf_recipe(enum zt__clf_which which);
 const char *zt__clf_name(enum zt__clf_which which);
 
 /* The training examples of model `which` read from the tuning sets under
- * src_dir/tests/data/tune/ (rounds 1-4); *bufs holds their texts.
+ * src_dir/tests/data/tune/ (rounds 1-6) and the worn sets; *bufs holds their texts.
  * ZT_ENOTFOUND, ZT_EIO, ZT_ENOMEM. */
 int zt__clf_examples(enum zt__clf_which which, const char *src_dir, struct zt__clf_example **ex, size_t *n,
                      char ***bufs, size_t *n_bufs);

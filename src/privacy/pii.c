@@ -35,6 +35,7 @@ struct zt_pii_detector {
     pcre2_match_context *mctx; /* match and depth limits (no runaway backtracking) */
     struct names *names;       /* PERSON_NAME: the first-name list, or NULL (no names found) */
     const struct zt_hlr *name_model; /* PERSON_NAME: the context scorer (pii_internal.h), or NULL */
+    double name_word_gate;           /* PERSON_NAME: ZT__PII_WORD_GATE (pii_internal.h) */
 };
 
 #define CUSTOM_MATCH_LIMIT 1000000
@@ -2312,8 +2313,21 @@ static double name_margin(const struct zt_hlr *m, const struct nfeat *f)
 
 /* cand: when not NULL, each capitalised candidate is reported with its
  * features and the rules' confidence before the model (training). */
-static void scan_names(const struct names *nm, const struct zt_hlr *model, const char *t, size_t len,
-                       struct cands *c, zt__pii_name_cand_fn cand, void *ud)
+/* Round 10: [s, ...) opens a sentence (the message's start, or after . ! ? : ; a
+ * new line, a quote, a bracket, a dash or a byte beyond ASCII): a capital
+ * there says nothing of a name. */
+static bool sentence_start(const char *t, size_t s)
+{
+    size_t q = s;
+    while (q > 0 && t[q - 1] == ' ') q--;
+    if (q == 0) return true;
+    unsigned char c = (unsigned char)t[q - 1];
+    return c == '.' || c == '!' || c == '?' || c == ':' || c == ';' || c == '\n' || c == '"' || c == '(' ||
+           c == '-' || c == '*' || c >= 0x80;
+}
+
+static void scan_names(const struct names *nm, const struct zt_hlr *model, double word_gate, const char *t,
+                       size_t len, struct cands *c, zt__pii_name_cand_fn cand, void *ud)
 {
     if (!nm || !nm->n) return;
     struct eheads eh = {0};
@@ -2380,7 +2394,10 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
         /* round 9: a capitalised word whose national insurance or social security number follows
          * ("Lewis's NINO is ...", "Gemma's SSN"): a person, even where the word lists call it a word */
         if (f == 2 && !lower && possessive_id(t, len, e)) f = -1;
-        if (f == 2) {
+        /* round 10: a capitalised word the lists call a word, inside a sentence ("my cousin Gemma is
+         * here", "ask Lewis"): a candidate that only the model decides, at a margin word_gate higher */
+        bool word_cand = f == 2 && !lower && !at && (model || cand) && !sentence_start(t, s);
+        if (f == 2 && !word_cand) {
             s = e;
             continue;
         }
@@ -2472,11 +2489,12 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, const
          * below 0.5 is a person when the model says so */
         if (!lower && conf < 0.8 && conf > 0 && starts_email(&eh, c, t, len, s, e)) conf = 0.8;
         bool model_yes = false;
+        if (word_cand) conf = 0.01; /* the rules' cues were written for listed names and unknown words */
         if (!lower && (model || cand) && conf > 0) {
             struct nfeat nf;
             name_features(t, len, s, e, f, titled, at, &nf);
             if (cand) cand(s, e, nf.h, nf.n, conf, ud);
-            double mz = name_margin(model, &nf);
+            double mz = name_margin(model, &nf) - (word_cand ? word_gate : 0.0);
             model_yes = mz >= 0;
             if (model_yes && conf < 0.5) conf = mz >= 1.0 ? 0.6 : 0.5;
         }
@@ -2625,6 +2643,7 @@ int zt_pii_detector_new(const struct zt_cfg_privacy *privacy, struct zt_pii_dete
         goto out;
     }
     d->name_model = zt__pii_name_model_builtin();
+    d->name_word_gate = ZT__PII_WORD_GATE;
     pcre2_set_match_limit(d->mctx, CUSTOM_MATCH_LIMIT);
     pcre2_set_depth_limit(d->mctx, CUSTOM_DEPTH_LIMIT);
     size_t n = privacy ? privacy->n_extra_patterns : 0;
@@ -2771,7 +2790,8 @@ int zt_pii_detect(const struct zt_pii_detector *d, const char *text, size_t len,
         scan_ssn(text, len, &c);
         scan_nino(text, len, &c);
         scan_address(text, len, &c);
-        scan_names(d ? d->names : NULL, d ? d->name_model : NULL, text, len, &c, NULL, NULL);
+        scan_names(d ? d->names : NULL, d ? d->name_model : NULL, d ? d->name_word_gate : 0.0, text, len, &c, NULL,
+                   NULL);
         scan_custom(d, text, len, &c);
     }
     int rc = c.err ? c.err : resolve(&c, out);
@@ -2787,12 +2807,17 @@ void zt__pii_set_name_model(struct zt_pii_detector *d, const struct zt_hlr *m)
     d->name_model = m;
 }
 
+void zt__pii_set_name_word_gate(struct zt_pii_detector *d, double gate)
+{
+    d->name_word_gate = gate;
+}
+
 int zt__pii_name_candidates(const struct zt_pii_detector *d, const char *text, size_t len, zt__pii_name_cand_fn fn,
                             void *ud)
 {
     if (!d || !d->names) return ZT_ENOTFOUND;
     struct cands c = {0};
-    scan_names(d->names, NULL, text, len, &c, fn, ud);
+    scan_names(d->names, NULL, 0.0, text, len, &c, fn, ud);
     zt_free(c.v);
     return c.err;
 }
