@@ -1252,20 +1252,28 @@ out:
     return rc;
 }
 
+/* A finished job (done) from the store whose move to `to` is legal, in *t
+ * and its worker in *w. */
+static int finished_get(struct zt_sched *s, const char *job_id, enum zt_job_state to, struct orch_job *t, struct row *w)
+{
+    int rc = zt_store_bind_text(s->q_get, 1, job_id, SIZE_MAX);
+    if (!rc) {
+        rc = zt_store_step(s->q_get);
+        rc = rc == ZT_STORE_ROW ? read_row(s->q_get, t, w) : rc == ZT_STORE_DONE ? ZT_ENOTFOUND : rc;
+    }
+    zt_store_reset(s->q_get);
+    if (rc) return rc;
+    return zt_job_transition_legal(t->state, to) ? 0 : ZT_EINVAL;
+}
+
 /* A finished job (done) from the store, moved to `to`. */
 static int finished_move(struct zt_sched *s, const char *job_id, enum zt_job_state to, enum zt_outcome o,
                          int64_t now, char worker[static ZT_IDENTITY_ID_SIZE])
 {
     struct orch_job t;
     struct row w;
-    int rc = zt_store_bind_text(s->q_get, 1, job_id, SIZE_MAX);
-    if (!rc) {
-        rc = zt_store_step(s->q_get);
-        rc = rc == ZT_STORE_ROW ? read_row(s->q_get, &t, &w) : rc == ZT_STORE_DONE ? ZT_ENOTFOUND : rc;
-    }
-    zt_store_reset(s->q_get);
+    int rc = finished_get(s, job_id, to, &t, &w);
     if (rc) return rc;
-    if (!zt_job_transition_legal(t.state, to)) return ZT_EINVAL;
     enum zt_job_state from = t.state;
     t.state = to;
     t.updated = now;
@@ -1291,16 +1299,9 @@ int orch_sched_verdict_peek_locked(struct zt_sched *s, const char *job_id, enum 
     if (orch_map_get(&s->jobs, job_id)) return ZT_EINVAL;
     struct orch_job t;
     struct row w;
-    int rc = zt_store_bind_text(s->q_get, 1, job_id, SIZE_MAX);
-    if (!rc) {
-        rc = zt_store_step(s->q_get);
-        rc = rc == ZT_STORE_ROW ? read_row(s->q_get, &t, &w) : rc == ZT_STORE_DONE ? ZT_ENOTFOUND : rc;
-    }
-    zt_store_reset(s->q_get);
-    if (rc) return rc;
-    if (!zt_job_transition_legal(t.state, to)) return ZT_EINVAL;
-    zt_strlcpy(worker, w.worker, ZT_IDENTITY_ID_SIZE);
-    return 0;
+    int rc = finished_get(s, job_id, to, &t, &w);
+    if (!rc) zt_strlcpy(worker, w.worker, ZT_IDENTITY_ID_SIZE);
+    return rc;
 }
 
 void orch_sched_rejected_hook(struct zt_sched *s, const char *job_id, const char *worker)
