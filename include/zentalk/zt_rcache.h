@@ -206,8 +206,10 @@ ZT_NODISCARD int zt_rcache_hit_receipt(const struct zt_rcache_entry *e, const ch
  * a wallet caller) and ZT_ERANGE (the balance does not cover it) are the
  * caller's to pay, others the ledger's. */
 ZT_NODISCARD int zt_rcache_hit_bill(struct zt_chain *chain, const struct zt_config *cfg, const char *identity,
-                                    const char *provider, char job_hex[static 2 * ZT_RCACHE_JOB_ID_LEN + 1],
-                                    char *why, size_t n);
+                                    const char *provider, const char *job_hex, char *why, size_t n);
+
+/* A fresh random job id for a hit, as lower-case hex. */
+void zt_rcache_hit_job_id(char job_hex[static 2 * ZT_RCACHE_JOB_ID_LEN + 1]);
 
 /* A hit answered as a new job (for the job.completed webhook, outcome
  * "cache"): the new job's id, the caller, the model asked, the worker that
@@ -224,18 +226,20 @@ struct zt_rcache_hit_end {
 void zt_rcache_set_on_hit(struct zt_rcache *c, void (*fn)(void *ud, const struct zt_rcache_hit_end *e), void *ud);
 
 struct zt_identity;
-/* A hit, answered: billed (zt_rcache_hit_bill for identity, this gateway
- * gw's node id the provider), the on-hit hook told, and proved
- * (zt_rcache_hit_receipt, signed by gw at now_s). */
+/* A hit, answered: proved (zt_rcache_hit_receipt, signed by gw at now_s,
+ * for a fresh job id), then billed (zt_rcache_hit_bill for identity, this
+ * gateway gw's node id the provider) and the on-hit hook told. */
 struct zt_rcache_hit {
     char job_hex[2 * ZT_RCACHE_JOB_ID_LEN + 1]; /* the new job's id */
+    bool proof_failed;                          /* the cached receipt did not verify (nothing billed) */
     bool billed;                                /* the bill went through and the hook was told */
     char why[200];                              /* the bill refused: why */
 };
-/* 0: billed and proved (rcpt: the cached worker receipt, verified; out:
- * the cache receipt). Not billed (h->billed false): zt_rcache_hit_bill's
- * error with h->why (ZT_EPERM, ZT_ERANGE: the caller's to pay). Billed
- * but not proved: zt_rcache_hit_receipt's error (ZT_ECRYPTO, ZT_EINVAL). */
+/* 0: proved and billed (rcpt: the cached worker receipt, verified; out:
+ * the cache receipt). Not proved (h->proof_failed): zt_rcache_hit_receipt's
+ * error (ZT_ECRYPTO, ZT_EINVAL); nobody billed, no hook. Proved but not
+ * billed (h->billed false): zt_rcache_hit_bill's error with h->why
+ * (ZT_EPERM, ZT_ERANGE: the caller's to pay). */
 ZT_NODISCARD int zt_rcache_hit(struct zt_rcache *c, struct zt_chain *chain, const struct zt_config *cfg,
                                const struct zt_identity *gw, const char *identity, const char *model,
                                const struct zt_rcache_entry *e, uint64_t now_s, struct zt_rcache_hit *h,

@@ -70,12 +70,16 @@ int zt_rcache_hit_receipt(const struct zt_rcache_entry *e, const char *job_hex, 
     return zt_rcache_receipt_sign(&cr, gateway_sk, out);
 }
 
-int zt_rcache_hit_bill(struct zt_chain *chain, const struct zt_config *cfg, const char *identity, const char *provider,
-                       char job_hex[static 2 * ZT_RCACHE_JOB_ID_LEN + 1], char *why, size_t n)
+void zt_rcache_hit_job_id(char job_hex[static 2 * ZT_RCACHE_JOB_ID_LEN + 1])
 {
     uint8_t jid[ZT_RCACHE_JOB_ID_LEN];
     randombytes_buf(jid, sizeof jid);
     zt_hex_encode(job_hex, jid, sizeof jid);
+}
+
+int zt_rcache_hit_bill(struct zt_chain *chain, const struct zt_config *cfg, const char *identity, const char *provider,
+                       const char *job_hex, char *why, size_t n)
+{
     if (!chain) return 0;
     zt_u128 price = 0;
     const char *ps = cfg->chain.price_cache_hit;
@@ -89,13 +93,21 @@ int zt_rcache_hit(struct zt_rcache *c, struct zt_chain *chain, const struct zt_c
                   struct zt_rcache_hit *h, struct zt_env_receipt *rcpt, uint8_t out[static ZT_RCACHE_RECEIPT_LEN])
 {
     memset(h, 0, sizeof *h);
-    int rc = zt_rcache_hit_bill(chain, cfg, identity, zt_identity_id(gw), h->job_hex, h->why, sizeof h->why);
+    zt_rcache_hit_job_id(h->job_hex);
+    /* proved first: an entry whose receipt does not verify is answered
+     * with an error and charges nobody */
+    int rc = zt_rcache_hit_receipt(e, h->job_hex, zt_identity_sign_pk(gw), zt_identity_sign_sk(gw), now_s, rcpt, out);
+    if (rc) {
+        h->proof_failed = true;
+        return rc;
+    }
+    rc = zt_rcache_hit_bill(chain, cfg, identity, zt_identity_id(gw), h->job_hex, h->why, sizeof h->why);
     if (rc) return rc;
     h->billed = true;
     const struct zt_rcache_hit_end end = {.job_id = h->job_hex, .user = identity, .model = model, .worker = e->worker,
                                           .prompt_tokens = e->prompt_tokens, .completion_tokens = e->completion_tokens};
-    zt__rcache_note_hit(c, &end); /* billed: a job, whether or not its proof holds */
-    return zt_rcache_hit_receipt(e, h->job_hex, zt_identity_sign_pk(gw), zt_identity_sign_sk(gw), now_s, rcpt, out);
+    zt__rcache_note_hit(c, &end);
+    return 0;
 }
 
 int zt_rcache_req_begin(struct zt_rcache *c, const char *scope, bool chat, const char *model, uint32_t max_tokens,

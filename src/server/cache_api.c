@@ -74,15 +74,14 @@ bool zt__cache_lookup(const struct zt__cache_env *env, struct zt__req_ctx *cx, j
     uint8_t crb[ZT_RCACHE_RECEIPT_LEN];
     int rc = zt_rcache_hit(env->cache, env->chain, cfg, env->id, cx->principal.identity, model, &e,
                            (uint64_t)(zt_time_real_ms() / 1000), &h, &rcpt, crb);
-    if (!h.billed) {
+    if (h.proof_failed) {
+        zt_http_resp_error(resp, 500, "internal",
+                           rc == ZT_ECRYPTO ? "a cached receipt does not verify" : "the cache receipt cannot be signed");
+    } else if (!h.billed) {
         bool pay = rc == ZT_EPERM || rc == ZT_ERANGE;
         zt_http_resp_error(resp, pay ? 402 : 503, pay ? "payment_required" : "unavailable", h.why);
     } else {
-        if (rc)
-            zt_http_resp_error(resp, 500, "internal",
-                               rc == ZT_ECRYPTO ? "a cached receipt does not verify" : "the cache receipt cannot be signed");
-        else
-            answer_hit(cx, chat, model, stream, include_usage, &e, &h, &rcpt, crb, resp);
+        answer_hit(cx, chat, model, stream, include_usage, &e, &h, &rcpt, crb, resp);
         zt__req_note_privacy(cx, 0, "cache");
         zt__req_note_job(cx, h.job_hex);
         zt_log(ZT_LOG_DEBUG, "result_cache_hit", "job_id=%s model=%s request_id=%s", h.job_hex, model,
