@@ -10,6 +10,7 @@
 #include "orch_verdict.h"
 #include "zentalk/zt_metrics.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_endian.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
 #include "zentalk/zt_verifier.h"
@@ -71,8 +72,8 @@ const char *zt_verify_reason_name(enum zt_verify_reason r)
 static uint64_t draw(const struct zt_verifier *v, const char *tag, const char *a, uint32_t round, const char *b)
 {
     crypto_generichash_state h;
-    uint8_t out[16], z = 0, r[4] = {(uint8_t)round, (uint8_t)(round >> 8), (uint8_t)(round >> 16),
-                                    (uint8_t)(round >> 24)};
+    uint8_t out[16], z = 0, r[4];
+    zt_put_le32(r, round);
     crypto_generichash_init(&h, v->secret, ZT_VERIFIER_SECRET_LEN, sizeof out);
     crypto_generichash_update(&h, (const uint8_t *)tag, strlen(tag));
     crypto_generichash_update(&h, &z, 1);
@@ -81,8 +82,7 @@ static uint64_t draw(const struct zt_verifier *v, const char *tag, const char *a
     crypto_generichash_update(&h, r, sizeof r);
     if (b) crypto_generichash_update(&h, (const uint8_t *)b, strlen(b));
     crypto_generichash_final(&h, out, sizeof out);
-    uint64_t x = 0;
-    for (int i = 0; i < 8; i++) x = x << 8 | out[i];
+    uint64_t x = zt_get_be64(out);
     sodium_memzero(&h, sizeof h);
     return x;
 }
