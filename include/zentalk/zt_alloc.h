@@ -40,10 +40,6 @@ void zt_free(void *p);
 /* Number of live allocations made through these wrappers. */
 int64_t zt_alloc_live(void);
 
-/* Make the allocation n calls from now fail (1 = the next one), then every
- * later one succeeds again. n = 0 disables injection. For tests only. */
-void zt_alloc_fail_after(int64_t n);
-
 /* Overflow-checked a*b; returns 0 and sets *out, or ZT_ERANGE. */
 ZT_NODISCARD int zt_mul_size(size_t a, size_t b, size_t *out);
 

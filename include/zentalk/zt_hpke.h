@@ -208,17 +208,4 @@ ZT_NODISCARD int zt_hpke_open(struct zt_hpke_suite suite, const struct zt_hpke_p
                               size_t aad_len, const uint8_t *ct, size_t ct_len, uint8_t *pt,
                               size_t pt_size);
 
-/* ---- Deterministic and test entry points --------------------------------
- * For known-answer tests only. Reusing an ephemeral key across messages
- * destroys HPKE's security: production code calls zt_hpke_setup_sender(). */
-
-/* setup_sender with the ephemeral private key sk_e given instead of drawn
- * (derive it with zt_hpke_derive_keypair(ikmE) to reproduce RFC 9180 A). */
-ZT_NODISCARD int zt_hpke_setup_sender_fixed_ephemeral(struct zt_hpke_suite suite,
-                                                      const struct zt_hpke_params *params,
-                                                      const uint8_t pk_r[static ZT_HPKE_PK_LEN],
-                                                      const uint8_t sk_e[static ZT_HPKE_SK_LEN],
-                                                      uint8_t enc[static ZT_HPKE_ENC_LEN],
-                                                      struct zt_hpke_ctx **out);
-
 #endif

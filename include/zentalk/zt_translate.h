@@ -132,10 +132,6 @@ bool zt_translate_has_detector(const struct zt_translate *t);
 ZT_NODISCARD int zt_translate_detect(struct zt_translate *t, const char *text, size_t len,
                                      char lang3[static 4], double *confidence);
 
-/* For tests: the process id of the pair's pipeline number idx, or -1 when
- * it is not running. */
-int zt_translate_debug_pid(struct zt_translate *t, const char *source3, const char *target3, unsigned idx);
-
 /* ---- the request of POST /v1/features/translate ---- */
 
 struct json_t;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
+#include "alloc_int.h"
 
 static atomic_int_fast64_t live;
 static atomic_int_fast64_t fail_countdown; /* 0 = off */

@@ -29,4 +29,17 @@ void zt__hpke_ctx_secrets(const struct zt_hpke_ctx *ctx, uint8_t key[static ZT_H
 /* Jump the sequence number (to reach seq 255 or the overflow edge). */
 void zt__hpke_ctx_set_seq(struct zt_hpke_ctx *ctx, uint64_t seq);
 
+/* ---- Deterministic and test entry points --------------------------------
+ * For known-answer tests only. Reusing an ephemeral key across messages
+ * destroys HPKE's security: production code calls zt_hpke_setup_sender(). */
+
+/* setup_sender with the ephemeral private key sk_e given instead of drawn
+ * (derive it with zt_hpke_derive_keypair(ikmE) to reproduce RFC 9180 A). */
+ZT_NODISCARD int zt_hpke_setup_sender_fixed_ephemeral(struct zt_hpke_suite suite,
+                                                      const struct zt_hpke_params *params,
+                                                      const uint8_t pk_r[static ZT_HPKE_PK_LEN],
+                                                      const uint8_t sk_e[static ZT_HPKE_SK_LEN],
+                                                      uint8_t enc[static ZT_HPKE_ENC_LEN],
+                                                      struct zt_hpke_ctx **out);
+
 #endif

@@ -30,6 +30,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
+#include "translate_int.h"
 #include "zentalk/zt_sync.h"
 #include "zentalk/zt_time.h"
 #include "zentalk/zt_translate.h"

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "zentalk/zt_alloc.h"
+#include "../../src/core/alloc_int.h" /* zt_alloc_fail_after */
 
 #define ZT_TEST_SKIPPED 77
 

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../src/core/alloc_int.h"
 #include "../../src/net/dht_int.h"
 #include "harness.h"
 #include "zentalk/zt_alloc.h"

@@ -27,6 +27,7 @@
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_annotate.h"
 #include "zentalk/zt_translate.h"
+#include "../../src/features/translate_int.h"
 #include "zt_test.h"
 
 #define MODES "/usr/share/apertium/modes"
