@@ -107,11 +107,10 @@ ZT_NODISCARD int zt_verifier_settle(struct zt_verifier *v, struct zt_sched *s, c
  * once, outside the registry's lock, with the job's (last) worker and the
  * checkers in the majority (those not wrong). Not called when undecided,
  * or when the job could not be moved (unknown, or moved before: a repeat).
- * A remote gateway's verdict (and the orchestrator's own) calls it just
- * before its settlement's store transaction instead, when the job will
- * move, and again after a crash if the settlement is taken over
- * (orch_verdict.h zt__verifier_settle_evidence): fn must treat a repeat
- * for the same job_id as done (the ledger keys its entries by it).
+ * A remote gateway's verdict (and the orchestrator's own) calls it once
+ * its settlement's store transaction has committed, when the job moved
+ * (orch_verdict.h zt__verifier_settle_evidence); fn should still treat a
+ * repeat for the same job_id as done (the ledger keys its entries by it).
  * The orchestrator does not depend on the ledger: this is its only
  * window. NULL: none. */
 typedef void (*zt_verifier_verdict_fn)(void *ud, const char *job_id, enum zt_verify_verdict verdict,

@@ -18,9 +18,8 @@
  * passed means not settled (its orchestrator died between the claim and
  * the commit, or is still running late): the next take claims it over.
  * A late first settlement then finds the row no longer its own and rolls
- * back. The ledger's hook is another store handle and runs before the
- * transaction (zt__verifier_settle_evidence); its entries are keyed by
- * the job id, so the takeover's second run of it pays nothing twice. */
+ * back. The ledger's hook is another store handle and runs after the
+ * commit (zt__verifier_settle_evidence), from what the transaction did. */
 #include <string.h>
 
 #include <sodium.h>

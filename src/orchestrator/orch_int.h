@@ -178,10 +178,6 @@ bool orch_revoked_refuses(const struct zt_registry *r, const char *node_id, cons
  * ZT_EINVAL: the job is active, or the move is not legal (moved before). */
 ZT_NODISCARD int orch_sched_verdict_locked(struct zt_sched *s, const char *job_id, enum zt_job_state to,
                                            enum zt_outcome o, int64_t now_ms, char worker[static ZT_IDENTITY_ID_SIZE]);
-/* Whether orch_sched_verdict_locked would move it now (0; *worker the job's
- * worker), reading only. With r->mu held. */
-ZT_NODISCARD int orch_sched_verdict_peek_locked(struct zt_sched *s, const char *job_id, enum zt_job_state to,
-                                                char worker[static ZT_IDENTITY_ID_SIZE]);
 /* The node's hook on a confirmed mismatch (zt_sched_set_on_rejected), if
  * any, for worker; takes r->mu to read it and calls it outside. */
 void orch_sched_rejected_hook(struct zt_sched *s, const char *job_id, const char *worker);

@@ -125,14 +125,14 @@ struct zt__settle_req {
     size_t n_checkers;
     int64_t now_ms;
 };
-/* zt_verifier_settle exactly once per evidence id (verifier.c): the node's
- * hooks (the ledger: its own store handle, keyed by the job id, so a
- * repeat pays nothing) are called first, outside the lock, when the job
- * will move; then the job's move and the nodes' reputations are written
- * with the claim marked used, in one transaction (zt__evidence_commit).
- * A crash anywhere before the commit leaves the claim pending and nothing
- * of the store's settlement written: past the deadline another verdict
- * takes it over and settles it (the ledger's part again, a replay).
+/* zt_verifier_settle exactly once per evidence id (verifier.c): the job's
+ * move and the nodes' reputations are written with the claim marked used,
+ * in one transaction (zt__evidence_commit); then, from what it did, the
+ * node's hooks (the ledger: its own store handle, keyed by the job id),
+ * outside the lock: only a committed verdict is paid (review10 F2).
+ * A crash before the commit leaves the claim pending and nothing written:
+ * past the deadline another verdict takes it over and settles it. A crash
+ * between the commit and the hook leaves the verdict settled and unpaid.
  * Returns as zt__evidence_commit; ZT_EINVAL (the id given back) for bad
  * arguments or a scheduler on another store handle. */
 ZT_NODISCARD int zt__verifier_settle_evidence(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN],

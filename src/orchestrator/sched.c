@@ -1292,18 +1292,6 @@ int orch_sched_verdict_locked(struct zt_sched *s, const char *job_id, enum zt_jo
     return orch_map_get(&s->jobs, job_id) ? ZT_EINVAL : finished_move(s, job_id, to, o, now_ms, worker);
 }
 
-int orch_sched_verdict_peek_locked(struct zt_sched *s, const char *job_id, enum zt_job_state to,
-                                   char worker[static ZT_IDENTITY_ID_SIZE])
-{
-    worker[0] = '\0';
-    if (orch_map_get(&s->jobs, job_id)) return ZT_EINVAL;
-    struct orch_job t;
-    struct row w;
-    int rc = finished_get(s, job_id, to, &t, &w);
-    if (!rc) zt_strlcpy(worker, w.worker, ZT_IDENTITY_ID_SIZE);
-    return rc;
-}
-
 void orch_sched_rejected_hook(struct zt_sched *s, const char *job_id, const char *worker)
 {
     if (!worker || !worker[0]) return;

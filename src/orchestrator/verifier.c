@@ -271,25 +271,20 @@ int zt__verifier_settle_evidence(struct zt__evidence *e, const uint8_t id[static
         zt__evidence_settle(e, id, false);
         return ZT_EINVAL;
     }
-    /* 1. what the transaction will do to the job (only the holder of the
-     * claim moves it), then the node's hooks first: the ledger is another
-     * store handle (its own connection, or another database) and cannot
-     * join the transaction; its entries are keyed by the job id, so a
-     * takeover that runs them again pays nothing twice */
-    char rejected[ZT_IDENTITY_ID_SIZE] = "";
-    enum zt_job_state to = q->verdict == ZT_VERDICT_WORKER_WRONG ? ZT_JOB_STATE_FAILED : ZT_JOB_STATE_VERIFIED;
-    pthread_mutex_lock(&q->v->reg->mu);
-    bool moves = q->verdict != ZT_VERDICT_UNDECIDED &&
-                 orch_sched_verdict_peek_locked(q->s, q->job_id, to, rejected) == 0;
-    pthread_mutex_unlock(&q->v->reg->mu);
-    if (to != ZT_JOB_STATE_FAILED || !moves) rejected[0] = '\0';
-    settle_hooks(q->v, q->s, q, rejected, moves);
-    /* 2. the job's move and the reputations with the claim marked used,
-     * one transaction */
+    /* 1. the job's move and the reputations with the claim marked used,
+     * one transaction (only the holder of the claim commits it) */
     struct settle a = {.v = q->v, .s = q->s, .q = q};
     int rc = zt__evidence_commit(e, id, settle_tx_body, &a);
-    if (!rc) settle_count(q->v, q->verdict);
-    return rc;
+    if (rc) return rc;
+    settle_count(q->v, q->verdict);
+    /* 2. then the node's hooks (the ledger's slash and bonus), from what the
+     * committed transaction did: only a committed verdict is ever paid
+     * (review10 F2). The ledger is another store handle (its own
+     * connection, or another database) and cannot join the transaction:
+     * a crash between the commit and the hook leaves the verdict settled
+     * and unpaid (docs/internals/orchestrator.md) */
+    settle_hooks(q->v, q->s, q, a.rejected, a.moved);
+    return 0;
 }
 
 void zt_verifier_set_on_settled(struct zt_verifier *v, zt_verifier_verdict_fn fn, void *ud)

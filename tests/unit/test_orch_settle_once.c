@@ -12,9 +12,10 @@
  *    once; a replay after that is refused. Before, the pending row read as
  *    used past its deadline and the retry was refused (the job stayed
  *    unsettled);
- *  - the same, killed inside the ledger's hook (the ledger's entries made,
- *    the store's settlement not): the takeover settles the store, and the
- *    ledger's second run pays nothing twice;
+ *  - the same, killed inside the ledger's hook (which runs after the
+ *    commit, review10 F2): settled and paid once, the evidence used;
+ *  - a verdict that does not commit (its claim taken over by another
+ *    orchestrator's different verdict) pays nothing in the ledger;
  *  - a settlement that runs past its claim's deadline while another
  *    orchestrator takes it over and settles: the late one's transaction
  *    rolls back (ZT_EEXIST), nothing charged twice, in the store or in its
@@ -78,12 +79,19 @@ struct orch {
 
 static bool kill_in_hook; /* the child: die inside the ledger's hook, after the ledger's writes */
 
+/* test_uncommitted_verdict_pays_nothing: what runs inside the first
+ * verdict's ledger hook (another orchestrator's takeover), once */
+static void (*in_hook)(void);
+
 /* node.c's adapter: the verifier's hook to the ledger */
 static void chain_verified(void *ud, const char *job_id, enum zt_verify_verdict verdict, const char *worker,
                            const char *const *honest, size_t n_honest)
 {
     zt_chain_verified(ud, job_id, worker, verdict == ZT_VERDICT_WORKER_WRONG, honest, n_honest);
     if (kill_in_hook) raise(SIGKILL);
+    void (*f)(void) = in_hook;
+    in_hook = NULL;
+    if (f) f();
 }
 
 static struct zt_chain *chain_open(void)
@@ -203,16 +211,21 @@ static void net_free(struct net *n)
 
 /* The verdict: a's output was wrong, b (honest) says so: a is slashed
  * (10 tokens, to b) and banned, b gets the bonus (5) and a completed. */
-static int settle_at(struct orch *o, const struct net *n, int64_t now)
+static int settle_verdict_at(struct orch *o, const struct net *n, enum zt_verify_verdict verdict, int64_t now)
 {
     static const bool wrong[] = {false};
     const char *workers[] = {n->ida}, *checkers[] = {n->idb};
-    const struct zt__settle_req q = {.v = o->v, .s = o->s, .job_id = n->job, .verdict = ZT_VERDICT_WORKER_WRONG,
+    const struct zt__settle_req q = {.v = o->v, .s = o->s, .job_id = n->job, .verdict = verdict,
                                      .workers = workers, .n_workers = 1, .checkers = checkers, .wrong = wrong,
                                      .n_checkers = 1, .now_ms = now};
     uint8_t id[ZT__ONCE_ID_LEN];
     evidence_id(id);
     return zt__verifier_settle_evidence(o->e, id, &q);
+}
+
+static int settle_at(struct orch *o, const struct net *n, int64_t now)
+{
+    return settle_verdict_at(o, n, ZT_VERDICT_WORKER_WRONG, now);
 }
 
 static enum zt__once_rc take_at(struct orch *o, int64_t now)
@@ -290,10 +303,24 @@ static void crash_then_takeover(enum crash_point point)
 
     /* a second orchestrator on the same store (and the same ledger) */
     assert_int_equal(orch_open(&o), 0);
-    /* the ledger's part ran in the hook, the store's did not */
-    assert_true(balance(o.c, ZT_LEDGER_STAKE, n.ida) == (point == IN_LEDGER_HOOK ? 140 * TOKEN : 150 * TOKEN));
     struct zt_job_info ji;
     assert_int_equal(zt_sched_job_get(o.s, n.job, &ji), 0);
+    if (point == IN_LEDGER_HOOK) {
+        /* the hook runs after the commit (review10 F2): settled and paid,
+         * the evidence used, nothing to take over */
+        assert_int_equal(ji.state, ZT_JOB_STATE_FAILED);
+        assert_int_equal(take_at(&o, T1 + 5), ZT__ONCE_USED);
+        settled_once(&o, &n, 1);
+        orch_close(&o);
+        assert_int_equal(orch_open(&o), 0);
+        assert_int_equal(take_at(&o, T1 + 30001), ZT__ONCE_USED);
+        settled_once(&o, &n, 1);
+        orch_close(&o);
+        net_free(&n);
+        return;
+    }
+    /* nothing of the settlement ran: not the store's, not the ledger's */
+    assert_true(balance(o.c, ZT_LEDGER_STAKE, n.ida) == 150 * TOKEN);
     assert_int_equal(ji.state, ZT_JOB_STATE_DONE);
     /* the dead claim is live until its deadline: retry (503 evidence_busy) */
     assert_int_equal(take_at(&o, T1 + 5), ZT__ONCE_PENDING);
@@ -358,17 +385,67 @@ static void test_late_settlement_rolls_back(void **state)
     net_free(&n);
 }
 
+/* review10 F2: a verdict pays in the ledger only once committed, and the
+ * ledger agrees with the job's state. a settles "worker wrong"; inside its
+ * ledger hook, b (past a's claim deadline) tries to take the evidence over
+ * and settle "agreed". Before, a's hook ran on a peek before a's commit:
+ * b took the claim over and verified the job, a's commit rolled back, and
+ * the worker was slashed for a job the store says was verified. Now a has
+ * committed before its hook runs: b finds the evidence used. */
+static struct orch *race_b;
+static const struct net *race_n;
+static enum zt__once_rc race_take;
+static int race_settle = -1;
+
+static void race_in_hook(void)
+{
+    race_take = take_at(race_b, T1 + 30001);
+    if (race_take == ZT__ONCE_TAKEN) race_settle = settle_verdict_at(race_b, race_n, ZT_VERDICT_AGREED, T1 + 30001);
+}
+
+static void test_uncommitted_verdict_pays_nothing(void **state)
+{
+    (void)state;
+    struct orch a, b;
+    struct net n;
+    net_start(&a, &n);
+    assert_int_equal(orch_open(&b), 0);
+    race_b = &b;
+    race_n = &n;
+    race_settle = -1;
+    assert_int_equal(take_at(&a, T1), ZT__ONCE_TAKEN);
+    in_hook = race_in_hook;
+    int rc = settle_at(&a, &n, T1 + 1);
+    in_hook = NULL;
+    struct zt_job_info ji;
+    assert_int_equal(zt_sched_job_get(b.s, n.job, &ji), 0);
+    zt_u128 stake = balance(b.c, ZT_LEDGER_STAKE, n.ida);
+    /* whatever happened, the ledger agrees with the job's state */
+    if (ji.state == ZT_JOB_STATE_VERIFIED) assert_true(stake == 150 * TOKEN);
+    else assert_true(stake == 140 * TOKEN);
+    /* and what happens now: a committed first, b found the evidence used */
+    assert_int_equal(rc, 0);
+    assert_int_equal(ji.state, ZT_JOB_STATE_FAILED);
+    assert_int_equal(race_take, ZT__ONCE_USED);
+    assert_int_equal(race_settle, -1);
+    audit_ok(b.c);
+    orch_close(&b);
+    orch_close(&a);
+    net_free(&n);
+}
+
 int main(void)
 {
     json_set_alloc_funcs(zt_malloc, zt_free);
     zt_log_set_level(ZT_LOG_OFF);
 #define T(f) cmocka_unit_test_setup_teardown(f, orch_setup, teardown)
     const struct CMUnitTest tests[] = {T(test_crash_after_claim), T(test_crash_in_ledger_hook),
-                                       T(test_late_settlement_rolls_back)};
+                                       T(test_late_settlement_rolls_back), T(test_uncommitted_verdict_pays_nothing)};
     int failures = cmocka_run_group_tests_name("orch_settle_once_sqlite", tests, NULL, NULL);
 #define P(f) cmocka_unit_test_setup_teardown(f, orch_setup_pg, teardown)
     const struct CMUnitTest pg_tests[] = {P(test_crash_after_claim), P(test_crash_in_ledger_hook),
-                                          P(test_late_settlement_rolls_back)};
+                                          P(test_late_settlement_rolls_back),
+                                          P(test_uncommitted_verdict_pays_nothing)};
     failures += zt_test_pg_run("orch_settle_once_postgres", pg_tests);
     return zt_test_exit(failures);
 }
