@@ -1269,12 +1269,13 @@ int zt_gw_job_start(struct zt_gw_job *j)
 {
     struct zt_gw_runner *r = j->r;
     atomic_fetch_add(&j->refs, 1); /* the connection's close */
+    bool had_slot = j->slot;
+    j->slot = false; /* the thread's once spawned: set before, j is the thread's after (review10 F7) */
     int rc = zt_job_pool_spawn(r->pool, j->scheduled ? run_sched : run_static, j);
     if (rc) {
+        j->slot = had_slot;
         atomic_fetch_sub(&j->refs, 1);
         if (j->scheduled && unlink_waiting(r, j)) r->place.cancel(r->place.ud, j->sched_id);
-    } else {
-        j->slot = false; /* the thread's now */
     }
     return rc;
 }
