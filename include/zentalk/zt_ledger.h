@@ -129,14 +129,21 @@ ZT_NODISCARD int zt_ledger_audit(struct zt_ledger *l, char *why, size_t cap);
  * own and chain_version (the version the refusal named for the chain), the
  * restored mark cleared, so the next rebuild keeps it and replays only the
  * orchestrator's jobs; the new version in *v. ZT_EINVAL when chain_version
- * is negative. */
+ * is negative. On a ledger awaiting its rebuild (zt_ledger_clear) this is
+ * the way back: the awaiting mark goes too, and the emptied ledger is the
+ * database's from then on (database sync publishes it, deletes included). */
 ZT_NODISCARD int zt_ledger_prefer_database(struct zt_ledger *l, int64_t chain_version, int64_t *v);
 /* Take the chain's: every ledger row deleted (accounts, transactions,
  * entries, escrows, earnings, batches) and the minted total set to 0, in
  * one transaction, so the ledger is a fresh seed and the next rebuild
  * restores the chain's. The handle's system accounts are gone with the
  * rest: free l after this and open the ledger again (zt_ledger_new makes
- * them). */
+ * them). The same transaction marks the ledger awaiting its rebuild
+ * (ledger_version.restored = -1): until a rebuild from the mesh replays a
+ * chain's ledger, every ledger write (on any handle, of any orchestrator
+ * on the database) fails with ZT_EBUSY, and database sync publishes none
+ * of the ledger's tables, so the deletes never reach a chain. Run the
+ * rebuild right after. */
 ZT_NODISCARD int zt_ledger_clear(struct zt_ledger *l);
 
 /* ---- jobs: escrow, settlement, refund, stake, slash ---------------------- */

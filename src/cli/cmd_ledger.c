@@ -42,7 +42,10 @@ static const char USAGE[] =
     "(zentalk-node --rebuild-from-mesh): database marks the database's ledger newer than\n"
     "the chain's version V (the one the refusal named), so the rebuild keeps it and\n"
     "replays this orchestrator's jobs only; chain empties the ledger (for good: --yes),\n"
-    "so the rebuild restores the chain's.\n";
+    "so the rebuild restores the chain's, and marks it awaiting that rebuild: until the\n"
+    "rebuild replays a chain, every ledger write on the database (any orchestrator's)\n"
+    "is refused as busy and database sync publishes nothing of the ledger (so the\n"
+    "deletes never reach a chain). Run the rebuild at once after it.\n";
 
 int zt__cli_ledger_open(const char *config_dir, const char *data_dir, struct zt_config *cfg, struct zt_store **st,
                         struct zt_ledger **l)
@@ -267,7 +270,9 @@ int zt__cli_ledger(int argc, char **argv)
             l = NULL;
             rc = zt_ledger_new(st, &l); /* its system accounts again: a fresh seed */
         }
-        if (!rc) printf("ledger emptied: a rebuild restores the chain's ledger\n");
+        if (!rc)
+            printf("ledger emptied and marked awaiting a rebuild (ledger writes refused until then): run "
+                   "zentalk-node --rebuild-from-mesh now to restore the chain's ledger\n");
     } else if (wallet) {
         char norm[43];
         rc = zt_ledger_set_wallet(l, op[1], op[2]);

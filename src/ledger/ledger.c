@@ -256,6 +256,7 @@ int zt_ledger_new(struct zt_store *st, struct zt_ledger **out)
         zt_ledger_free(l);
         return rc;
     }
+    l->seeding = true; /* the system accounts, also in a ledger awaiting its rebuild */
     if ((rc = zt_ledger_system_account(l, ZT_LEDGER_FEE, &l->fee_id)) ||
         (rc = zt_ledger_system_account(l, ZT_LEDGER_TREASURY, &l->treasury_id)) ||
         (rc = zt_ledger_system_account(l, ZT_LEDGER_ESCROW, &l->escrow_id)) ||
@@ -263,6 +264,7 @@ int zt_ledger_new(struct zt_store *st, struct zt_ledger **out)
         zt_ledger_free(l);
         return rc;
     }
+    l->seeding = false;
     *out = l;
     return 0;
 }
@@ -292,13 +294,59 @@ void zt_ledger_free(struct zt_ledger *l)
  * updates was changed since (40001 again). SQLite's BEGIN IMMEDIATE
  * already queues writers: nothing to do there. Held to commit; sent with
  * the BEGIN in one round trip (zt_store_tx_first). */
-int zt__ledger_write_tx(struct zt_ledger *l, zt_store_tx_fn fn, void *ud)
+static int write_tx(struct zt_ledger *l, zt_store_tx_fn fn, void *ud)
 {
     return zt_store_tx_first(l->st,
                              zt_store_dialect(l->st) == ZT_STORE_DIALECT_POSTGRES
                                  ? "LOCK TABLE ledger_version IN SHARE ROW EXCLUSIVE MODE"
                                  : NULL,
                              fn, ud);
+}
+
+/* A ledger awaiting its rebuild (review10 F1): zt_ledger_clear (`zentalk
+ * ledger prefer chain --yes`) emptied it and set ledger_version.restored
+ * to ZT__LEDGER_AWAITING (-1) in the same transaction. A real version is
+ * never negative and NULL means never restored, so -1 is that mark and
+ * nothing else. Until a rebuild from the mesh replays the chain's ledger
+ * (src/mesh/dbsync.c replay_tx sets restored to the chain's version,
+ * which clears it), every ledger writer refuses with ZT_EBUSY: another
+ * orchestrator on the same PostgreSQL must not settle into the emptied
+ * ledger (its rows would make the rebuild keep it; its gateway retries),
+ * and database sync publishes none of the ledger tables meanwhile. Read
+ * under the writers' lock, in the writer's own transaction. */
+struct gated {
+    zt_store_tx_fn fn;
+    void *ud;
+};
+
+static int gated_body(struct zt_store *st, void *ud)
+{
+    struct gated *g = ud;
+    struct zt_store_stmt *q = NULL;
+    int64_t restored = 0;
+    int rc = zt_store_prepare(st, "SELECT restored FROM ledger_version WHERE id = 1", &q);
+    if (!rc) rc = zt__ledger_row(q);
+    if (!rc) {
+        rc = zt_store_column_i64(q, 0, &restored);
+        if (rc == ZT_ENOTFOUND) rc = 0, restored = 0; /* NULL: never restored */
+    }
+    zt_store_stmt_free(q);
+    if (rc) return rc;
+    if (restored == ZT__LEDGER_AWAITING) {
+        zt_log_rl(ZT_LOG_WARN, 1, "ledger_awaiting_rebuild",
+                  "detail=\"the ledger was emptied for a rebuild from the mesh (zentalk ledger prefer chain) and "
+                  "takes no write until that rebuild (zentalk-node --rebuild-from-mesh) restores it: refused, "
+                  "retry later\"");
+        return ZT_EBUSY;
+    }
+    return g->fn(st, g->ud);
+}
+
+int zt__ledger_write_tx(struct zt_ledger *l, zt_store_tx_fn fn, void *ud)
+{
+    if (l->seeding) return write_tx(l, fn, ud);
+    struct gated g = {.fn = fn, .ud = ud};
+    return write_tx(l, gated_body, &g);
 }
 
 /* ---- the ways out of a refused rebuild (zt_ledger.h) ------------------------- */
@@ -331,7 +379,7 @@ int zt_ledger_prefer_database(struct zt_ledger *l, int64_t chain_version, int64_
 {
     if (!l || !v || chain_version < 0 || chain_version == INT64_MAX) return ZT_EINVAL;
     struct prefer_args a = {.chain = chain_version};
-    int rc = zt__ledger_write_tx(l, prefer_body, &a);
+    int rc = write_tx(l, prefer_body, &a); /* clears the awaiting mark too (zt_ledger.h) */
     if (!rc) *v = a.v;
     return rc;
 }
@@ -339,17 +387,20 @@ int zt_ledger_prefer_database(struct zt_ledger *l, int64_t chain_version, int64_
 static int clear_body(struct zt_store *st, void *ud)
 {
     (void)ud;
-    /* children before the rows they reference */
+    /* children before the rows they reference; then the awaiting mark
+     * (zt__ledger_write_tx): the deletes' change-log entries are never
+     * published, and no writer fills the ledger before the rebuild */
     return zt_store_exec(st, "DELETE FROM ledger_batch_leaves; DELETE FROM ledger_batch_items;"
                              " DELETE FROM ledger_batches; DELETE FROM ledger_earnings; DELETE FROM ledger_escrows;"
                              " DELETE FROM ledger_entries; DELETE FROM ledger_txs; DELETE FROM ledger_accounts;"
-                             " UPDATE ledger_totals SET v = '0' WHERE k = 'minted'");
+                             " UPDATE ledger_totals SET v = '0' WHERE k = 'minted';"
+                             " UPDATE ledger_version SET restored = -1 WHERE id = 1");
 }
 
 int zt_ledger_clear(struct zt_ledger *l)
 {
     if (!l) return ZT_EINVAL;
-    return zt__ledger_write_tx(l, clear_body, NULL);
+    return write_tx(l, clear_body, NULL); /* a second clear while awaiting: the same */
 }
 
 /* run a statement with no rows to completion */

@@ -17,7 +17,15 @@ struct zt_ledger {
     /* PostgreSQL only (NULL on SQLite): a transaction's balances and
      * entries in one statement each, rows as array parameters */
     struct zt_store_stmt *q_bal_many, *q_bal_set_many, *q_ent_ins_many;
+    /* zt_ledger_new making the system accounts: its writes pass a ledger
+     * awaiting its rebuild (zt__ledger_write_tx) */
+    bool seeding;
 };
+
+/* ledger_version.restored of a ledger awaiting its rebuild from the mesh
+ * (zt_ledger_clear; zt__ledger_write_tx): a real version is never
+ * negative, and NULL means never restored */
+#define ZT__LEDGER_AWAITING (-1)
 
 /* s is 1..max printable ASCII bytes, no space (account owners, transaction
  * keys, job ids) */

@@ -789,12 +789,25 @@ static int log_complete(struct zt_dbsync *s, const struct zt__dbs_table *t, bool
 
 /* The change-log entries now in the store, oldest first (up to
  * CHANGES_MAX): their counters into *out (zt_free), how many in *n. */
-static int log_read(struct zt_dbsync *s, int64_t **out, size_t *n)
+static int log_read(struct zt_dbsync *s, bool no_ledger, int64_t **out, size_t *n)
 {
     struct zt_store_stmt *q = NULL;
     int64_t *v = NULL;
     size_t k = 0, cap = 0;
-    int rc = zt_store_prepare(s->o.st, "SELECT n FROM dbsync_changes WHERE pub = ? ORDER BY n LIMIT ?", &q);
+    /* no_ledger (a ledger awaiting its rebuild): the ledger tables' entries
+     * are not read, so they stay for a round after the rebuild */
+    struct zt_buf b;
+    zt_buf_init(&b, SQL_MAX);
+    int rc = zt_buf_append_str(&b, "SELECT n FROM dbsync_changes WHERE pub = ?");
+    for (size_t t = 0, first = 1; t < zt__dbs_n_tables && !rc && no_ledger; t++) {
+        if (zt__dbs_tables[t].own_jobs) continue;
+        rc = zt_buf_appendf(&b, "%s'%s'", first ? " AND tbl NOT IN (" : ", ", zt__dbs_tables[t].name);
+        first = 0;
+    }
+    if (!rc && no_ledger) rc = zt_buf_append_str(&b, ")");
+    if (!rc) rc = zt_buf_append_str(&b, " ORDER BY n LIMIT ?");
+    if (!rc) rc = zt_store_prepare(s->o.st, b.data, &q);
+    zt_buf_deinit(&b);
     if (!rc) rc = zt_store_bind_text(q, 1, s->pub, strlen(s->pub));
     if (!rc) rc = zt_store_bind_i64(q, 2, CHANGES_MAX);
     while (next_row(q, &rc)) {
@@ -867,10 +880,13 @@ static int log_done_tx(struct zt_store *st, void *ud)
 /* ---- the ledger version (src/ledger/ledger.c, schema step 3) --------------------------- */
 
 /* The ledger's version *v and the one a rebuild restored (*restored; -1:
- * never restored). ZT_ENOTFOUND when the ledger has no version (not
- * migrated to it, or no ledger in this store). */
-static int lver_get(struct zt_store *st, int64_t *v, int64_t *restored)
+ * never restored), and whether the ledger awaits its rebuild (*awaiting:
+ * zt_ledger_clear stored -1 in restored, a value no version takes, NULL
+ * being never restored; *restored is -1 then too). ZT_ENOTFOUND when the
+ * ledger has no version (not migrated to it, or no ledger in this store). */
+static int lver_get(struct zt_store *st, int64_t *v, int64_t *restored, bool *awaiting)
 {
+    *awaiting = false;
     int ver = 0;
     if (zt_store_owner_version(st, "ledger", &ver) != 0 || ver < 3) return ZT_ENOTFOUND;
     struct zt_store_stmt *q = NULL;
@@ -880,6 +896,7 @@ static int lver_get(struct zt_store *st, int64_t *v, int64_t *restored)
         rc = zt_store_column_i64(q, 0, v);
         if (!rc) {
             rc = zt_store_column_i64(q, 1, restored);
+            if (!rc && *restored < 0) *awaiting = true, *restored = -1;
             if (rc == ZT_ENOTFOUND) rc = 0, *restored = -1;
         }
     } else {
@@ -1201,6 +1218,7 @@ struct round_read {
     struct tombs *tombs; /* the published rows the snapshot no longer has */
     int64_t lver, *log;
     size_t n_log;
+    bool awaiting; /* the ledger awaits its rebuild: its tables not read */
 };
 
 static int round_read_tx(struct zt_store *st, void *ud)
@@ -1214,12 +1232,21 @@ static int round_read_tx(struct zt_store *st, void *ud)
     memset(r->all_rows, 0, zt__dbs_n_tables * sizeof *r->all_rows);
     tombs_free(r->tombs);
     int64_t restored;
-    int rc = lver_get(s->o.st, &r->lver, &restored);
+    r->awaiting = false;
+    int rc = lver_get(s->o.st, &r->lver, &restored, &r->awaiting);
     if (rc == ZT_ENOTFOUND) rc = 0, r->lver = 0;
     if (!rc && zt__dbs_round_hook) zt__dbs_round_hook(zt__dbs_round_hook_ud);
-    if (!rc) rc = log_read(s, &r->log, &r->n_log);
+    /* a ledger awaiting its rebuild (zt_ledger_clear, review10 F1): none of
+     * its tables is published (no row, no tombstone: the clear's deletes
+     * would empty the ledger of every chain they reached), and their log
+     * entries stay. After the rebuild a later round reads them: a row the
+     * replay restored as it was published hashes the same and a key it
+     * has again gets no tombstone, so only real differences go out (the
+     * replay logs its own writes too, for every other publisher) */
+    if (!rc) rc = log_read(s, r->awaiting, &r->log, &r->n_log);
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
         if (!s->logged[t] || (!r->whole[t] && !r->n_log)) continue; /* absent, or nothing changed */
+        if (r->awaiting && !zt__dbs_tables[t].own_jobs) continue;
         /* a table truncated (PostgreSQL) is read whole: every published
          * row it no longer has gets a tombstone */
         int64_t top = r->n_log ? r->log[r->n_log - 1] : -1, truncs = 0;
@@ -1284,7 +1311,12 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
     bool all_rows_v[ZT__DBS_MAX_TABLES] = {false};
     struct round_read rr = {.s = s, .whole = whole, .all = all, .all_rows = all_rows_v, .tombs = &tombs};
     if (!rc) rc = zt_store_read_tx(s->o.st, round_read_tx, &rr);
-    int64_t lver = rr.lver;
+    /* a ledger awaiting its rebuild: the segment carries the chain's ledger
+     * as it was (the last segment's version), and a ledger table read
+     * whole is not marked complete (it was not read) */
+    int64_t lver = rr.awaiting ? (int64_t)s->lver : rr.lver;
+    for (size_t t = 0; t < zt__dbs_n_tables && rr.awaiting; t++)
+        if (!zt__dbs_tables[t].own_jobs) mark[t] = false;
     log = rr.log, n_log = rr.n_log;
     if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_rows WHERE pub = ? AND tbl = ? AND k = ?", &q);
     struct round rd = {.s = s, .body = &body, .pend = pend};
@@ -2122,12 +2154,16 @@ static int replay_tx(struct zt_store *st, void *ud)
      * chain is replayed first; a database changed since its rebuild is
      * never overwritten by an older chain */
     int64_t rest = -1;
-    bool versioned = false;
-    rc = lver_get(st, &r->db_v, &rest);
+    bool versioned = false, awaiting = false;
+    rc = lver_get(st, &r->db_v, &rest, &awaiting);
     if (rc == ZT_ENOTFOUND) rc = 0, r->db_v = -1;
     else if (!rc) versioned = true;
     if (rc) return rc;
     bool same = false;
+    /* emptied for this (zt_ledger_clear): a fresh seed whatever its
+     * version, the chain's taken; the version written below clears the
+     * mark */
+    if (awaiting) r->ledger = true;
     if (!r->ledger && !versioned) {
         snprintf(r->kept, sizeof r->kept, "the database's ledger has no version: kept");
     } else if (!r->ledger) {

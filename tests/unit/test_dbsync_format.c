@@ -1702,11 +1702,24 @@ static void test_rebuild_take_chain(void **state)
     const char *const take[] = {"ledger", "prefer", "chain", "--yes", NULL};
     assert_int_equal(cli(c.db, take, "ledger emptied"), 0);
     assert_int_equal(num(st, MINTS), 0);
+    /* awaiting the rebuild: a write on another handle is refused */
+    int64_t user = 0;
+    assert_int_equal(zt_ledger_new(st, &l), 0);
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000b9", NULL, &user),
+                     ZT_EBUSY);
+    assert_int_equal(zt_ledger_mint(l, "take-1", 1, 5, NULL, NULL), ZT_EBUSY);
+    zt_ledger_free(l);
     assert_int_equal(rebuild_as(&c, true, st, why, sizeof why), 0);
     assert_int_equal(num(st, MINTS), 2);
     assert_int_equal(num(st, PAYOUT_C3), 0);
     assert_int_equal(num(st, LVER), c.vb);
     assert_int_equal(num(st, LREST), c.vb);
+    /* the rebuild cleared the mark: writes go in again */
+    assert_int_equal(zt_ledger_new(st, &l), 0);
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000b9", NULL, &user), 0);
+    assert_int_equal(zt_ledger_mint(l, "take-1", user, 5, NULL, NULL), 0);
+    zt_ledger_free(l);
+    assert_int_equal(num(st, MINTS), 3);
     zt_store_close(st);
     chains_free(&c);
 }
@@ -1881,6 +1894,102 @@ static void test_rebuild_clawback(void **state)
     zt_identity_free(id);
 }
 
+/* review10 F1: `zentalk ledger prefer chain --yes` (zt_ledger_clear, then
+ * zt_ledger_new) on a ledger already published, then a round before the
+ * rebuild (another orchestrator on the database, or this node started
+ * after a failed rebuild). The clear marks the ledger awaiting its
+ * rebuild: a ledger write is refused (ZT_EBUSY); the round publishes the
+ * job changed meanwhile and nothing of the ledger (no row, no tombstone),
+ * its segment at the chain's ledger version as it was; the ledger tables'
+ * log entries stay. A rebuild from that head into a database emptied the
+ * same way takes the chain's ledger (its transactions and earnings), the
+ * chain's version restored, which clears the mark: a write succeeds. The
+ * old code published a tombstone for every ledger row at a higher ledger
+ * version, and the rebuild restored an empty ledger. */
+static void test_clear_round(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    struct pub p = {0};
+    jobs_open("clr", &p);
+    struct zt_ledger *l = NULL;
+    assert_int_equal(zt_ledger_new(p.st, &l), 0);
+    int64_t user = 0, prov = 0;
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000b1", NULL, &user), 0);
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_PROVIDER, "p-1", NULL, &prov), 0);
+    assert_int_equal(zt_ledger_mint(l, "m-1", user, 10000, NULL, NULL), 0);
+    assert_int_equal(zt_ledger_reserve(l, "job-c", user, 1000), 0);
+    assert_int_equal(zt_ledger_settle(l, "job-c", prov, 400, 10, 5), 0);
+    int64_t txs = num(p.st, "SELECT COUNT(*) FROM ledger_txs");
+    assert_true(txs >= 2);
+    pub_start(&p, id);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&p, id, 1, &b, &seg);
+    assert_true(in_body(&seg, "\"job-c\""));
+    uint64_t v1 = seg.ledger_version;
+    assert_true(v1 > 0);
+    /* what the CLI does */
+    assert_int_equal(zt_ledger_clear(l), 0);
+    zt_ledger_free(l);
+    l = NULL;
+    assert_int_equal(zt_ledger_new(p.st, &l), 0);
+    assert_int_equal(num(p.st, LREST), -1);
+    assert_int_equal(num(p.st, "SELECT COUNT(*) FROM ledger_txs"), 0);
+    int64_t v_clear = num(p.st, LVER);
+    assert_int_equal(zt_ledger_mint(l, "m-2", 1, 5, NULL, NULL), ZT_EBUSY);
+    assert_int_equal(zt_ledger_reserve(l, "job-d", 1, 5), ZT_EBUSY);
+    assert_int_equal(num(p.st, LVER), v_clear);
+    int64_t logged = log_entries(p.st);
+    assert_true(logged > 0);
+    /* the round: the job only */
+    put_job(p.st, "job-clr", 1, 1, 1767225600000, 0, zt_identity_id(id));
+    publish_want(&p, id, 1, &b, &seg);
+    assert_true(in_body(&seg, "\"job-clr\""));
+    assert_false(in_body(&seg, "\"-ledger_"));
+    assert_false(in_body(&seg, "[\"ledger_"));
+    assert_true(seg.ledger_version == v1);
+    assert_int_equal(log_entries(p.st), logged); /* the ledger's entries stay, the job's went */
+    publish_want(&p, id, 0, &b, &seg);
+    char *head = head_of(p.s, id);
+    zt_ledger_free(l);
+    /* the rebuild into a database emptied the same way: the mark goes */
+    struct chains c;
+    memset(&c, 0, sizeof c);
+    struct zt_store *st = fresh_store(&c, "clr-rebuilt");
+    assert_int_equal(zt_ledger_new(st, &l), 0);
+    assert_int_equal(zt_ledger_clear(l), 0);
+    zt_ledger_free(l);
+    assert_int_equal(zt_ledger_new(st, &l), 0);
+    assert_int_equal(zt_ledger_mint(l, "m-3", 1, 5, NULL, NULL), ZT_EBUSY);
+    zt_ledger_free(l);
+    struct zt_dbsync_opts o = {.st = st, .mesh = p.m, .id = id, .tmp_dir = p.tdir, .interval_s = 1};
+    struct zt_dbsync *s = NULL;
+    assert_int_equal(zt_dbsync_new(&o, &s), 0);
+    struct rounds r = {.rec = {{head}}, .n = 1};
+    char why[1536];
+    int rc = zt__dbs_rebuild(s, fake_get, &r, 10000, why, sizeof why);
+    printf("# rebuild clr-rebuilt: %s (%s)\n", why, zt_strerror(rc));
+    zt_dbsync_free(s);
+    assert_int_equal(rc, 0);
+    assert_int_equal(num(st, "SELECT COUNT(*) FROM ledger_txs"), txs); /* the old code: 0 */
+    assert_int_equal(num(st, EARNING("job-c")), 1);
+    assert_int_equal(num(st, "SELECT COUNT(*) FROM sched_jobs WHERE job_id = 'job-clr'"), 1);
+    assert_int_equal(num(st, LREST), (int64_t)v1);
+    assert_int_equal(num(st, LVER), (int64_t)v1);
+    assert_int_equal(zt_ledger_new(st, &l), 0);
+    assert_int_equal(zt_ledger_audit(l, why, sizeof why), 0);
+    assert_int_equal(zt_ledger_mint(l, "m-3", user, 5, NULL, NULL), 0);
+    assert_true(num(st, LVER) > (int64_t)v1); /* writes count again */
+    zt_ledger_free(l);
+    zt_store_close(st);
+    zt_free(head);
+    zt_buf_deinit(&b);
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
 /* Deletes replayed in order: a row inserted, deleted, inserted again
  * (three rounds) ends as the last insert; one deleted and inserted again
  * within one round goes out as the row (no tombstone); one of a
@@ -2040,6 +2149,7 @@ int main(void)
         cmocka_unit_test(test_round_snapshot),
         cmocka_unit_test(test_rebuild_version),
         cmocka_unit_test(test_rebuild_clawback),
+        cmocka_unit_test(test_clear_round),
         cmocka_unit_test(test_tombstone_order),
         cmocka_unit_test(test_truncate),
     };
@@ -2052,7 +2162,7 @@ int main(void)
                                         P(test_migrate_v2), P(test_v2_not_claimed), P(test_ledger_version), P(test_round_snapshot),
                                         P(test_rebuild_version), P(test_rebuild_order), P(test_rebuild_changed),
                                         P(test_rebuild_both_changed), P(test_rebuild_take_chain), P(test_rebuild_tie),
-                                        P(test_rebuild_clawback), P(test_tombstone_order), P(test_truncate)};
+                                        P(test_rebuild_clawback), P(test_clear_round), P(test_tombstone_order), P(test_truncate)};
     failures += zt_test_pg_run("dbsync_postgres", pg_tests);
 #undef P
     if (zt_alloc_live() != live) {
