@@ -489,12 +489,13 @@ static int count_pub(struct zt_store *st, const char *sql, const char *pub, int6
  * those of dbsync schema 2, one log for a single publisher) dropped. */
 static int drop_triggers(struct zt_store *st, const char *prefix, const char *n)
 {
-    char sql[512];
+    char sql[1024];
     if (zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES)
         snprintf(sql, sizeof sql,
                  "DROP TRIGGER IF EXISTS %s_%s ON %s; DROP FUNCTION IF EXISTS %s_%s();"
+                 "DROP TRIGGER IF EXISTS %s_%s_d ON %s; DROP FUNCTION IF EXISTS %s_%s_d();"
                  "DROP TRIGGER IF EXISTS %s_%s_t ON %s; DROP FUNCTION IF EXISTS %s_%s_t();",
-                 prefix, n, n, prefix, n, prefix, n, n, prefix, n);
+                 prefix, n, n, prefix, n, prefix, n, n, prefix, n, prefix, n, n, prefix, n);
     else
         snprintf(sql, sizeof sql,
                  "DROP TRIGGER IF EXISTS %s_%s_i; DROP TRIGGER IF EXISTS %s_%s_u; DROP TRIGGER IF EXISTS %s_%s_d;", prefix,
@@ -542,7 +543,12 @@ struct trig {
  * replaced): every row inserted or updated adds (t, its first column) to
  * dbsync_changes once per subscriber, every row deleted the same with del
  * 1, a TRUNCATE (PostgreSQL) one entry with del 2; in the writer's
- * transaction, whichever process writes. */
+ * transaction, whichever process writes. Each kind has a trigger (and on
+ * PostgreSQL a function) of its own: a binary from before dbsync step 6
+ * still running on the same PostgreSQL (a rolling upgrade) makes its
+ * dbsync_log_<t> again, AFTER INSERT OR UPDATE, whenever its log mark is
+ * gone (step 6 deletes them all); that replaces only the insert / update
+ * trigger and its function, and deletes stay logged (review10 F4). */
 static int log_triggers_tx(struct zt_store *st, void *ud)
 {
     const struct trig *x = ud;
@@ -553,18 +559,21 @@ static int log_triggers_tx(struct zt_store *st, void *ud)
     if (zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES)
         len = snprintf(sql, sizeof sql,
                        "CREATE OR REPLACE FUNCTION dbsync_log_%s() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
-                       " IF TG_OP = 'DELETE' THEN"
-                       " INSERT INTO dbsync_changes(pub, tbl, %s, del) SELECT pub, '%s', OLD.%s, 1 FROM dbsync_subs;"
-                       " ELSE INSERT INTO dbsync_changes(pub, tbl, %s) SELECT pub, '%s', NEW.%s FROM dbsync_subs;"
-                       " END IF; RETURN NULL; END $f$;"
-                       "CREATE OR REPLACE TRIGGER dbsync_log_%s AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW"
+                       " INSERT INTO dbsync_changes(pub, tbl, %s) SELECT pub, '%s', NEW.%s FROM dbsync_subs;"
+                       " RETURN NULL; END $f$;"
+                       "CREATE OR REPLACE TRIGGER dbsync_log_%s AFTER INSERT OR UPDATE ON %s FOR EACH ROW"
                        " EXECUTE FUNCTION dbsync_log_%s();"
+                       "CREATE OR REPLACE FUNCTION dbsync_log_%s_d() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+                       " INSERT INTO dbsync_changes(pub, tbl, %s, del) SELECT pub, '%s', OLD.%s, 1 FROM dbsync_subs;"
+                       " RETURN NULL; END $f$;"
+                       "CREATE OR REPLACE TRIGGER dbsync_log_%s_d AFTER DELETE ON %s FOR EACH ROW"
+                       " EXECUTE FUNCTION dbsync_log_%s_d();"
                        "CREATE OR REPLACE FUNCTION dbsync_log_%s_t() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
                        " INSERT INTO dbsync_changes(pub, tbl, del) SELECT pub, '%s', 2 FROM dbsync_subs;"
                        " RETURN NULL; END $f$;"
                        "CREATE OR REPLACE TRIGGER dbsync_log_%s_t AFTER TRUNCATE ON %s FOR EACH STATEMENT"
                        " EXECUTE FUNCTION dbsync_log_%s_t();",
-                       n, k, n, c, k, n, c, n, n, n, n, n, n, n, n);
+                       n, k, n, c, n, n, n, n, k, n, c, n, n, n, n, n, n, n, n);
     else
         len = snprintf(sql, sizeof sql,
                        "CREATE TRIGGER IF NOT EXISTS dbsync_log_%s_i AFTER INSERT ON %s BEGIN"
@@ -1100,9 +1109,41 @@ static int key_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* v (a row's JSON value of column c) bound to parameter i of q. */
+static int bind_json(struct zt_store_stmt *q, int i, const struct zt__dbs_col *c, json_t *v)
+{
+    if (json_is_null(v)) return zt_store_bind_null(q, i);
+    if (c->type == ZT__DBS_INT) return zt_store_bind_i64(q, i, (int64_t)json_integer_value(v));
+    if (c->type == ZT__DBS_TEXT) return zt_store_bind_text(q, i, json_string_value(v), json_string_length(v));
+    size_t n = json_string_length(v) / 2;
+    uint8_t *b = zt_malloc(n ? n : 1);
+    int rc = b ? zt_hex_decode_str(b, n, json_string_value(v), ZT_HEX_LOWER) : ZT_ENOMEM;
+    if (!rc) rc = zt_store_bind_blob(q, i, b, n);
+    zt_free(b);
+    return rc;
+}
+
+/* Whether t has a row of key ka (a JSON array of its key's values),
+ * whoever owns it: q selects t's rows of a key (find_tombs). */
+static int key_exists(struct zt_store_stmt *q, const struct zt__dbs_table *t, json_t *ka, bool *yes)
+{
+    zt_store_reset(q);
+    int rc = 0;
+    for (size_t i = 0; i < t->n_key && !rc; i++) rc = bind_json(q, (int)i + 1, &t->cols[i], json_array_get(ka, i));
+    if (!rc) rc = zt_store_step(q);
+    *yes = rc == ZT_STORE_ROW;
+    rc = rc == ZT_STORE_ROW || rc == ZT_STORE_DONE ? 0 : rc < 0 ? rc : ZT_EIO;
+    zt_store_reset(q);
+    return rc;
+}
+
 /* The tombstone of published key k (JSON text) of table ti, unless the
- * round read a row of that key (keys: sorted, nk of them). */
-static int tomb_add(struct tombs *tombs, size_t ti, const char *k, size_t kl, const char **keys, size_t nk)
+ * round read a row of that key (keys: sorted, nk of them), or (exists:
+ * an own_jobs table's) the table still has a row of that key: a job that
+ * moved to another orchestrator (sched.c SQL_TAKE, SQL_ADOPT) left our
+ * rows but was not deleted (review10 F3). */
+static int tomb_add(struct tombs *tombs, size_t ti, const char *k, size_t kl, const char **keys, size_t nk,
+                    struct zt_store_stmt *exists)
 {
     char *key = zt_strndup(k, kl);
     if (!key) return ZT_ENOMEM;
@@ -1113,6 +1154,14 @@ static int tomb_add(struct tombs *tombs, size_t ti, const char *k, size_t kl, co
     int rc = ZT_EIO; /* a published key that is not a JSON array of the key's values */
     const struct zt__dbs_table *t = &zt__dbs_tables[ti];
     json_t *ka = json_loadb(k, kl, 0, NULL), *a = json_array();
+    bool moved = false;
+    int x = exists && json_is_array(ka) && json_array_size(ka) == t->n_key ? key_exists(exists, t, ka, &moved) : 0;
+    if (x || moved) {
+        json_decref(a);
+        json_decref(ka);
+        zt_free(key);
+        return x;
+    }
     char name[80];
     snprintf(name, sizeof name, "%c%s", ZT__DBS_TOMB, t->name);
     if (!a || json_array_append_new(a, json_string(name))) rc = ZT_ENOMEM;
@@ -1166,6 +1215,17 @@ static int find_tombs(struct zt_dbsync *s, size_t ti, bool all_rows, int64_t top
     /* the published keys: all of the table's, or those of each first
      * column (the whole key when it has one column, else its prefix) */
     size_t nf = all_rows ? 1 : json_array_size(firsts);
+    /* own_jobs: the round read our rows only; a key is deleted only when
+     * no row of it is left, whoever's (tomb_add) */
+    struct zt_store_stmt *ex = NULL;
+    if (!rc && nf && t->own_jobs) {
+        struct zt_buf eb;
+        zt_buf_init(&eb, SQL_MAX);
+        rc = zt_buf_appendf(&eb, "SELECT 1 FROM %s WHERE ", t->name);
+        for (size_t i = 0; i < t->n_key && !rc; i++) rc = zt_buf_appendf(&eb, "%s%s = ?", i ? " AND " : "", t->cols[i].name);
+        if (!rc) rc = zt_store_prepare(s->o.st, eb.data, &ex);
+        zt_buf_deinit(&eb);
+    }
     if (!rc && nf)
         rc = zt_store_prepare(s->o.st,
                               all_rows       ? "SELECT k FROM dbsync_rows WHERE pub = ? AND tbl = ?"
@@ -1192,10 +1252,11 @@ static int find_tombs(struct zt_dbsync *s, size_t ti, bool all_rows, int64_t top
             const char *k;
             size_t kl;
             rc = zt_store_column_text(q, 0, &k, &kl);
-            if (!rc) rc = tomb_add(tombs, ti, k, kl, keys, got->n);
+            if (!rc) rc = tomb_add(tombs, ti, k, kl, keys, got->n, ex);
         }
         zt_free(pre);
     }
+    zt_store_stmt_free(ex);
     zt_store_stmt_free(q);
     json_decref(firsts);
     zt_free(keys);
@@ -1964,19 +2025,28 @@ static int upsert_sql(struct zt_store *st, const struct zt__dbs_table *t, char *
     if (!rc) rc = zt_buf_append_str(&b, t->n_key < t->n_cols ? ") DO UPDATE SET " : ") DO NOTHING");
     for (size_t i = t->n_key; i < t->n_cols && !rc; i++)
         rc = zt_buf_appendf(&b, "%s%s = excluded.%s", i > t->n_key ? ", " : "", t->cols[i].name, t->cols[i].name);
+    /* own_jobs: a job another orchestrator holds is not taken back by an
+     * older image of ours (it moved: sched.c SQL_TAKE and SQL_ADOPT stamp
+     * `updated`); ours, or one that an older image of another's holds (a
+     * database where that one was rebuilt first), is (review10 F3) */
+    if (!rc && t->own_jobs)
+        rc = zt_buf_appendf(&b, " WHERE %s.orch = excluded.orch OR %s.updated < excluded.updated", t->name, t->name);
     if (!rc && b.len >= cap) rc = ZT_ETOOBIG;
     if (!rc) memcpy(out, b.data, b.len + 1);
     zt_buf_deinit(&b);
     return rc;
 }
 
-/* DELETE FROM t WHERE its key's columns = ? */
+/* DELETE FROM t WHERE its key's columns = ? (own_jobs: AND orch = ?,
+ * the replayed chain's publisher: a tombstone of ours never deletes a job
+ * another orchestrator holds now; review10 F3) */
 static int delete_sql(const struct zt__dbs_table *t, char *out, size_t cap)
 {
     struct zt_buf b;
     zt_buf_init(&b, cap);
     int rc = zt_buf_appendf(&b, "DELETE FROM %s WHERE ", t->name);
     for (size_t i = 0; i < t->n_key && !rc; i++) rc = zt_buf_appendf(&b, "%s%s = ?", i ? " AND " : "", t->cols[i].name);
+    if (!rc && t->own_jobs) rc = zt_buf_append_str(&b, " AND orch = ?");
     if (!rc && b.len >= cap) rc = ZT_ETOOBIG;
     if (!rc) memcpy(out, b.data, b.len + 1);
     zt_buf_deinit(&b);
@@ -1995,19 +2065,10 @@ static int replay_row(void *ud, const struct zt__dbs_table *t, bool del, json_t 
      * what differs goes out as a change) */
     bool skip = !r->ledger && !t->own_jobs;
     /* a tombstone: the row of its key deleted, its image no longer published */
-    for (int i = 0; i < (del ? t->n_key : t->n_cols) && !rc && !skip; i++) {
-        json_t *v = json_array_get(a, (size_t)i + 1);
-        if (json_is_null(v)) rc = zt_store_bind_null(q, i + 1);
-        else if (t->cols[i].type == ZT__DBS_INT) rc = zt_store_bind_i64(q, i + 1, (int64_t)json_integer_value(v));
-        else if (t->cols[i].type == ZT__DBS_TEXT) rc = zt_store_bind_text(q, i + 1, json_string_value(v), json_string_length(v));
-        else {
-            size_t n = json_string_length(v) / 2;
-            uint8_t *b = zt_malloc(n ? n : 1);
-            rc = b ? zt_hex_decode_str(b, n, json_string_value(v), ZT_HEX_LOWER) : ZT_ENOMEM;
-            if (!rc) rc = zt_store_bind_blob(q, i + 1, b, n);
-            zt_free(b);
-        }
-    }
+    for (int i = 0; i < (del ? t->n_key : t->n_cols) && !rc && !skip; i++)
+        rc = bind_json(q, i + 1, &t->cols[i], json_array_get(a, (size_t)i + 1));
+    /* the chain is ours (zt_dbsync_rebuild replays its own publisher's) */
+    if (!rc && !skip && del && t->own_jobs) rc = zt_store_bind_text(q, t->n_key + 1, r->s->pub, strlen(r->s->pub));
     if (!rc && !skip) rc = run_done(q);
     char *key = rc ? NULL : key_of(t, a);
     uint8_t h[ROW_HASH];

@@ -14,7 +14,10 @@
  * published as a tombstone and not brought back by a rebuild (the ledger
  * audits), insert / delete / insert again of one key replayed in order,
  * a two-column key's tombstone, a TRUNCATE (PostgreSQL) and a delete no
- * trigger logged (a read whole). The publisher's tests run again on a real
+ * trigger logged (a read whole); a job taken over by another
+ * orchestrator is not a delete, and a rebuild leaves that one's newer row
+ * (review10 F3); an old binary's trigger leaves deletes logged
+ * (PostgreSQL, review10 F4). The publisher's tests run again on a real
  * PostgreSQL (tests/common/zt_test_servers.h), with one of its own: a
  * long transaction whose lower counter commits after a round. */
 #include <setjmp.h>
@@ -1801,13 +1804,10 @@ static void test_rebuild_tie(void **state)
 
 /* A store rebuilt from id's chain (head rec) with p's mesh: a fresh one
  * (the data directory lost, the keys restored). The result; why says more. */
-static int rebuild_fresh(struct pub *p, struct zt_identity *id, char *head, const char *name, struct zt_store **out,
-                         char *why, size_t cap)
+static int rebuild_into(struct pub *p, struct zt_identity *id, char *head, const char *name, struct zt_store *st,
+                        char *why, size_t cap)
 {
-    struct chains c;
-    memset(&c, 0, sizeof c);
-    *out = fresh_store(&c, name);
-    struct zt_dbsync_opts o = {.st = *out, .mesh = p->m, .id = id, .tmp_dir = p->tdir, .interval_s = 1};
+    struct zt_dbsync_opts o = {.st = st, .mesh = p->m, .id = id, .tmp_dir = p->tdir, .interval_s = 1};
     struct zt_dbsync *s = NULL;
     assert_int_equal(zt_dbsync_new(&o, &s), 0);
     struct rounds r = {.rec = {{head}}, .n = 1};
@@ -1815,6 +1815,15 @@ static int rebuild_fresh(struct pub *p, struct zt_identity *id, char *head, cons
     printf("# rebuild %s: %s (%s)\n", name, why, zt_strerror(rc));
     zt_dbsync_free(s);
     return rc;
+}
+
+static int rebuild_fresh(struct pub *p, struct zt_identity *id, char *head, const char *name, struct zt_store **out,
+                         char *why, size_t cap)
+{
+    struct chains c;
+    memset(&c, 0, sizeof c);
+    *out = fresh_store(&c, name);
+    return rebuild_into(p, id, head, name, *out, why, cap);
 }
 
 static bool tomb_in(const struct zt_dbsync_segment *seg, const char *tbl, long long key)
@@ -2126,6 +2135,170 @@ static void test_truncate(void **state)
     zt_identity_free(id);
 }
 
+/* Review10 F3: a job of ours (job-t) taken over by another orchestrator
+ * (sched.c SQL_TAKE / SQL_ADOPT set orch and `updated`) is not a delete:
+ * the next round read whole (the log marks gone, as dbsync step 6 does)
+ * sends no tombstone for it, while job-d, deleted, gets one. Rebuilt from
+ * our chain into a database where the other orchestrator holds both (its
+ * rows newer than our images): neither is taken back (the upsert) nor
+ * deleted (job-d's tombstone: our rows only); job-k, ours, comes back.
+ * Into one where the other's job-t is an older image (that orchestrator
+ * rebuilt first from an older chain): ours replaces it. Before: a
+ * tombstone for job-t, and the replay overwrote or deleted the other's
+ * rows. */
+static void test_takeover_tomb(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    const char *me = zt_identity_id(id);
+    struct pub p = {0};
+    jobs_open("takeover", &p);
+    struct zt_ledger *l = NULL;
+    assert_int_equal(zt_ledger_new(p.st, &l), 0);
+    zt_ledger_free(l);
+    int64_t now = zt_time_real_ms();
+    put_job(p.st, "job-t", 1, 2, now - 5000, 0, me);
+    put_job(p.st, "job-d", 2, 3, now - 5000, now - 5000, me);
+    put_job(p.st, "job-k", 3, 3, now - 5000, now - 5000, me);
+    pub_start(&p, id);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&p, id, 1, &b, &seg);
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-t\","));
+    char sql[300];
+    snprintf(sql, sizeof sql, "UPDATE sched_jobs SET orch = 'zt1other', updated = %lld WHERE job_id = 'job-t';"
+             "DELETE FROM sched_jobs WHERE job_id = 'job-d'", (long long)(now - 1000));
+    assert_int_equal(zt_store_exec(p.st, sql), 0);
+    /* an incremental round: job-d's delete entry, job-t not ours any more */
+    publish_want(&p, id, 1, &b, &seg);
+    assert_true(in_body(&seg, "[\"-sched_jobs\",\"job-d\"]\n"));
+    assert_false(in_body(&seg, "job-t"));
+    assert_int_equal(seg.n_rows, 1);
+    /* a round read whole (the marks gone, as step 6 does): job-t still not a delete */
+    assert_int_equal(zt_store_exec(p.st, "DELETE FROM dbsync_marks WHERE tbl LIKE 'log:%'"), 0);
+    assert_int_equal(zt_store_exec(p.st, "UPDATE sched_jobs SET tokens = 1 WHERE job_id = 'job-k'"), 0);
+    zt_dbsync_free(p.s);
+    struct zt_dbsync_opts o = {.st = p.st2, .mesh = p.m, .id = id, .tmp_dir = p.tdir, .interval_s = 1};
+    assert_int_equal(zt_dbsync_new(&o, &p.s), 0);
+    publish_want(&p, id, 1, &b, &seg);
+    assert_false(in_body(&seg, "job-t")); /* the old code: ["-sched_jobs","job-t"] */
+    assert_true(in_body(&seg, "[\"sched_jobs\",\"job-k\","));
+    assert_int_equal(seg.n_rows, 1);
+    char *head = head_of(p.s, id);
+    char why[1536];
+    struct chains c;
+    memset(&c, 0, sizeof c);
+    struct zt_store *st = NULL;
+    if (!pg_db[0]) { /* SQLite: a store of our own, rebuilt only when empty: our rows come back, job-d stays deleted */
+        assert_int_equal(rebuild_fresh(&p, id, head, "takeover-rebuilt", &st, why, sizeof why), 0);
+        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM sched_jobs WHERE orch = '%s' AND (job_id = 'job-t' AND state = 2"
+                 " OR job_id = 'job-k' AND tokens = 1)", me);
+        assert_int_equal(num(st, sql), 2);
+        assert_int_equal(num(st, "SELECT COUNT(*) FROM sched_jobs"), 2);
+        zt_store_close(st);
+        goto out;
+    }
+    /* a shared PostgreSQL: the other orchestrator's newer rows stay */
+    st = fresh_store(&c, "takeover-other");
+    snprintf(sql, sizeof sql, "UPDATE sched_jobs SET state = 3, tokens = 7, updated = %lld", (long long)now);
+    put_job(st, "job-t", 1, 2, now - 1000, 0, "zt1other");
+    put_job(st, "job-d", 2, 2, now - 1000, 0, "zt1other");
+    assert_int_equal(zt_store_exec(st, sql), 0);
+    assert_int_equal(rebuild_into(&p, id, head, "takeover-other", st, why, sizeof why), 0);
+    assert_int_equal(num(st, "SELECT COUNT(*) FROM sched_jobs WHERE job_id = 'job-t' AND orch = 'zt1other' AND tokens = 7"),
+                     1); /* the old code: ours (orch, tokens 0) */
+    assert_int_equal(num(st, "SELECT COUNT(*) FROM sched_jobs WHERE job_id = 'job-d' AND orch = 'zt1other'"),
+                     1); /* the old code: deleted */
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM sched_jobs WHERE job_id = 'job-k' AND orch = '%s' AND tokens = 1", me);
+    assert_int_equal(num(st, sql), 1);
+    zt_store_close(st);
+    /* an older image of the other's job-t: ours is newer and replaces it */
+    memset(&c, 0, sizeof c);
+    st = fresh_store(&c, "takeover-stale");
+    put_job(st, "job-t", 1, 1, now - 9000, 0, "zt1other");
+    assert_int_equal(rebuild_into(&p, id, head, "takeover-stale", st, why, sizeof why), 0);
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM sched_jobs WHERE job_id = 'job-t' AND orch = '%s' AND state = 2", me);
+    assert_int_equal(num(st, sql), 1);
+    assert_int_equal(num(st, "SELECT COUNT(*) FROM sched_jobs WHERE job_id = 'job-d'"), 0);
+    zt_store_close(st);
+out:
+    zt_free(head);
+    zt_buf_deinit(&b);
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
+/* Review10 F4 (PostgreSQL): a binary from before dbsync step 6 on the
+ * same database (a rolling upgrade) makes its trigger again, as it does
+ * when its log mark is gone: CREATE OR REPLACE of dbsync_log_<t>, AFTER
+ * INSERT OR UPDATE, its function reading NEW only. Deletes are still
+ * logged (their own trigger, dbsync_log_<t>_d) and go out as tombstones;
+ * zt_dbsync_unlog of the last publisher drops every trigger. Before: one
+ * trigger for the three, replaced, and no delete logged any more. */
+#define TRIGS                                                                                              \
+    "SELECT COUNT(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"                             \
+    " WHERE c.relnamespace = current_schema()::regnamespace AND t.tgname LIKE 'dbsync\\_log\\_%'"
+
+static void test_old_trigger(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    struct pub p = {0};
+    jobs_open("oldtrig", &p);
+    struct zt_ledger *l = NULL;
+    assert_int_equal(zt_ledger_new(p.st, &l), 0);
+    zt_ledger_free(l);
+    assert_int_equal(zt_store_exec(p.st, "INSERT INTO ledger_totals(k, v) VALUES('o1', '1');"
+                                         "INSERT INTO ledger_totals(k, v) VALUES('o2', '1')"),
+                     0);
+    put_job(p.st, "job-o", 1, 3, zt_time_real_ms(), 0, zt_identity_id(id));
+    pub_start(&p, id);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&p, id, 1, &b, &seg);
+    assert_true(in_body(&seg, "[\"ledger_totals\",\"o1\",\"1\"]"));
+    /* the old binary's SQL (src/mesh/dbsync.c before segment format 3) */
+    static const char *const old[][3] = {{"ledger_totals", "kt", "k"}, {"sched_jobs", "kt", "job_id"}};
+    for (size_t i = 0; i < 2; i++) {
+        char sql[1024];
+        snprintf(sql, sizeof sql,
+                 "CREATE OR REPLACE FUNCTION dbsync_log_%s() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+                 " INSERT INTO dbsync_changes(pub, tbl, %s) SELECT pub, '%s', NEW.%s FROM dbsync_subs;"
+                 " RETURN NULL; END $f$;"
+                 "CREATE OR REPLACE TRIGGER dbsync_log_%s AFTER INSERT OR UPDATE ON %s FOR EACH ROW"
+                 " EXECUTE FUNCTION dbsync_log_%s();",
+                 old[i][0], old[i][1], old[i][0], old[i][2], old[i][0], old[i][0], old[i][0]);
+        assert_int_equal(zt_store_exec(p.st, sql), 0);
+    }
+    assert_int_equal(zt_store_exec(p.st, "DELETE FROM ledger_totals WHERE k = 'o1';"
+                                         "UPDATE ledger_totals SET v = '2' WHERE k = 'o2';"
+                                         "DELETE FROM sched_jobs WHERE job_id = 'job-o'"),
+                     0);
+    publish_want(&p, id, 1, &b, &seg);
+    assert_true(in_body(&seg, "[\"-ledger_totals\",\"o1\"]\n")); /* the old code: no segment */
+    assert_true(in_body(&seg, "[\"-sched_jobs\",\"job-o\"]\n"));
+    assert_true(in_body(&seg, "[\"ledger_totals\",\"o2\",\"2\"]\n"));
+    assert_int_equal(seg.n_rows, 3);
+    /* TRUNCATE still logged */
+    assert_int_equal(zt_store_exec(p.st, "TRUNCATE ledger_totals"), 0);
+    publish_want(&p, id, 1, &b, &seg);
+    assert_true(in_body(&seg, "[\"-ledger_totals\",\"o2\"]\n"));
+    /* the last publisher leaves: no trigger or function of the log is left (in this test's schema) */
+    assert_int_equal(num(p.st, TRIGS " AND tgname = 'dbsync_log_ledger_totals_d'"), 1);
+    zt_dbsync_free(p.s);
+    p.s = NULL;
+    assert_int_equal(zt_dbsync_unlog(p.st, zt_identity_id(id)), 0);
+    assert_int_equal(num(p.st, TRIGS), 0);
+    assert_int_equal(num(p.st, "SELECT COUNT(*) FROM pg_proc WHERE pronamespace = current_schema()::regnamespace"
+                               " AND proname LIKE 'dbsync\\_log\\_%'"),
+                     0);
+    zt_buf_deinit(&b);
+    pub_close(&p);
+    zt_identity_free(id);
+}
+
 int main(void)
 {
     if (zt_hash_init() != 0) return 1;
@@ -2152,6 +2325,7 @@ int main(void)
         cmocka_unit_test(test_clear_round),
         cmocka_unit_test(test_tombstone_order),
         cmocka_unit_test(test_truncate),
+        cmocka_unit_test(test_takeover_tomb),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
     /* the publisher on a real PostgreSQL: the change log's triggers in its dialect */
@@ -2162,7 +2336,8 @@ int main(void)
                                         P(test_migrate_v2), P(test_v2_not_claimed), P(test_ledger_version), P(test_round_snapshot),
                                         P(test_rebuild_version), P(test_rebuild_order), P(test_rebuild_changed),
                                         P(test_rebuild_both_changed), P(test_rebuild_take_chain), P(test_rebuild_tie),
-                                        P(test_rebuild_clawback), P(test_clear_round), P(test_tombstone_order), P(test_truncate)};
+                                        P(test_rebuild_clawback), P(test_clear_round), P(test_tombstone_order), P(test_truncate),
+                                        P(test_takeover_tomb), P(test_old_trigger)};
     failures += zt_test_pg_run("dbsync_postgres", pg_tests);
 #undef P
     if (zt_alloc_live() != live) {
