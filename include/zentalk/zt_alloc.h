@@ -33,6 +33,16 @@ void *zt_array_grow(void *p, size_t *cap, size_t need, size_t elem, size_t first
  * updated when the array moves. ZT_ENOMEM with nothing changed:
  *     return zt_array_push(&a->v, &a->n, &a->cap, &item, sizeof item, 16); */
 ZT_NODISCARD int zt_array_push(void *pv, size_t *n, size_t *cap, const void *x, size_t elem, size_t first);
+/* The end of a constructor that built obj step by step and holds the first
+ * error in rc: rc == 0 hands obj to the caller through *out and gives 0;
+ * otherwise obj is freed with free_fn (which must accept what was built so
+ * far) and rc is given back, *out untouched. The one "on error unwind, else
+ * hand out" tail of the tree:
+ *     int rc = step_one(x);
+ *     if (!rc) rc = step_two(x);
+ *     return ZT_HAND_OUT(rc, x, x_free, out);
+ * rc and obj are evaluated more than once: pass plain variables. */
+#define ZT_HAND_OUT(rc, obj, free_fn, out) ((rc) ? ((free_fn)(obj), (rc)) : (*(out) = (obj), 0))
 char *zt_strdup(const char *s);
 char *zt_strndup(const char *s, size_t n);
 void zt_free(void *p);

@@ -262,12 +262,7 @@ int zt_sealed_writer_new(const struct zt_env_header *hdr, const uint8_t worker_s
     w->chunk = zt_malloc(FRAME_MAX);
     if (w->chunk) rc = zt_env_result_sealer_new(hdr, worker_sk, sh, &w->s);
     if (!rc) rc = zt_buf_append(out, sh, sizeof sh);
-    if (rc) {
-        zt_sealed_writer_free(w);
-        return rc;
-    }
-    *wout = w;
-    return 0;
+    return ZT_HAND_OUT(rc, w, zt_sealed_writer_free, wout);
 }
 
 static int seal_pieces(struct zt_sealed_writer *w, const char *text, size_t len, struct zt_buf *out)

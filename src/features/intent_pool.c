@@ -40,12 +40,7 @@ int zt_intent_pool_new(const struct zt_intent_model *m, struct zt_intent_pool **
     if (!p) return ZT_ENOMEM;
     p->m = m;
     int rc = zt_fair_new(INTENT_THREADS, INTENT_QUEUE, INTENT_PER_CALLER, &p->pool);
-    if (rc) {
-        zt_free(p);
-        return rc;
-    }
-    *out = p;
-    return 0;
+    return ZT_HAND_OUT(rc, p, zt_free, out);
 }
 
 void zt_intent_pool_free(struct zt_intent_pool *p)

@@ -231,12 +231,7 @@ static int tokenize(const char *text, size_t len, struct zt_token **toks, size_t
     struct zt_token *t = zt_calloc(total, sizeof *t);
     if (!t) return ZT_ENOMEM;
     rc = zt_text_tokenize(text, len, t, total, n);
-    if (rc) {
-        zt_free(t);
-        return rc;
-    }
-    *toks = t;
-    return 0;
+    return ZT_HAND_OUT(rc, t, zt_free, toks);
 }
 
 static int cmp_tok(const void *a, const void *b)

@@ -59,12 +59,7 @@ int zt_stopwords_parse(const char *text, size_t len, struct zt_stopwords **out)
     for (size_t i = 0; i < sw->n_lang; i++) qsort(sw->lang[i].h, sw->lang[i].n, sizeof(uint64_t), cmp_u64);
     sw->en = zt_stopwords_lang_index(sw, "en");
 out:
-    if (rc) {
-        zt_stopwords_free(sw);
-        return rc;
-    }
-    *out = sw;
-    return 0;
+    return ZT_HAND_OUT(rc, sw, zt_stopwords_free, out);
 }
 
 ZT_ASSET_LOADER(zt_stopwords_load, struct zt_stopwords, ZT_STOPWORDS_KIND, ZT_STOPWORDS_VERSION, zt_stopwords_parse)

@@ -44,12 +44,7 @@ int zt_translate_svc_new(const struct zt_translate_svc_opts *o, struct zt_transl
     s->timeout_ms = o->timeout_ms;
     if (o->model) zt_strlcpy(s->model, o->model, sizeof s->model);
     int rc = zt_fair_new(POOL_THREADS, POOL_QUEUE, POOL_PER_CALLER, &s->pool);
-    if (rc) {
-        zt_free(s);
-        return rc;
-    }
-    *out = s;
-    return 0;
+    return ZT_HAND_OUT(rc, s, zt_free, out);
 }
 
 void zt_translate_svc_set_infer(struct zt_translate_svc *s, struct zt_infer *ms)

@@ -27,18 +27,9 @@ int zt_infer_attest_new(struct zt_infer *inf, const struct zt_identity *id, stru
     if (!a) return ZT_ENOMEM;
     a->id = id;
     a->inf = inf;
-    if (zt_attest_hashes_new(zt_infer_model_count(inf), &a->hashes) != 0) {
-        zt_free(a);
-        return ZT_ENOMEM;
-    }
-    int rc = zt_attest_self_sha256(a->binary_sha256);
-    if (rc) {
-        zt_attest_hashes_free(a->hashes);
-        zt_free(a);
-        return rc;
-    }
-    *out = a;
-    return 0;
+    int rc = zt_attest_hashes_new(zt_infer_model_count(inf), &a->hashes) != 0 ? ZT_ENOMEM : 0;
+    if (!rc) rc = zt_attest_self_sha256(a->binary_sha256);
+    return ZT_HAND_OUT(rc, a, zt_infer_attest_free, out);
 }
 
 void zt_infer_attest_free(struct zt_infer_attest *a)

@@ -183,12 +183,7 @@ static int job_acquire(struct zt_infer *inf, const char *model, struct zt_infer_
     if (!j) return zt__infer_fail(err, ZT_ENOMEM, "overloaded", "out of memory");
     j->inf = inf;
     int rc = zt__infer_acquire(inf, model, &j->runner, &j->entry, err);
-    if (rc) {
-        zt_free(j);
-        return rc;
-    }
-    *out = j;
-    return 0;
+    return ZT_HAND_OUT(rc, j, zt_free, out);
 }
 
 /* The builders' last step: tokenize the prompt (when rc is 0) and hand

@@ -494,12 +494,7 @@ static int masked_copy(const json_t *req, enum zt_job_kind kind, const struct zt
             if (!c || json_object_set_new(json_array_get(m, i), "content", c) != 0) rc = ZT_ENOMEM;
         }
     }
-    if (rc) {
-        json_decref(copy);
-        return rc;
-    }
-    *out = copy;
-    return 0;
+    return ZT_HAND_OUT(rc, copy, json_decref, out);
 }
 
 int zt_job_build(const json_t *req, enum zt_job_kind kind, const struct zt_privacy_verdict *verdict, char **out,

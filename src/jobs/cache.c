@@ -115,12 +115,7 @@ int zt_rcache_new(const struct zt_rcache_opts *o, struct zt_rcache **out)
     rc = redis ? zt__rcache_redis_new(o->redis_url, o->timeout_ms > 0 ? o->timeout_ms : 2000, o->ttl_s, &c->ops, &c->b)
                : zt__rcache_mem_new(o->max_bytes, &c->ops, &c->b);
 out:
-    if (rc) {
-        zt_rcache_free(c);
-        return rc;
-    }
-    *out = c;
-    return 0;
+    return ZT_HAND_OUT(rc, c, zt_rcache_free, out);
 }
 
 void zt_rcache_free(struct zt_rcache *c)

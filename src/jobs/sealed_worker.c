@@ -62,14 +62,12 @@ int zt_sealed_worker_new(const struct zt_identity *id, struct zt_infer *ms, cons
     if (sp && sc && zt_u128_parse_tokens(sp, strlen(sp), &pp) == 0 && zt_u128_parse_tokens(sc, strlen(sc), &pc) == 0)
         sj->price = pp > pc ? pp : pc;
     size_t ids = cfg->encryption.replay_ids > 0 ? (size_t)cfg->encryption.replay_ids : ZT_SEALED_WORKER_REPLAY_IDS;
+    int rc = 0;
     if ((cfg->node.role_mask & ZT_ROLE_WORKER) &&
         (zt_env_replay_new(ids, &sj->replay) != 0 ||
-         zt_replay_share_new(ids, (uint64_t)cfg->encryption.job_ttl_s, &sj->shares) != 0)) {
-        zt_sealed_worker_free(sj);
-        return ZT_ENOMEM;
-    }
-    *out = sj;
-    return 0;
+         zt_replay_share_new(ids, (uint64_t)cfg->encryption.job_ttl_s, &sj->shares) != 0))
+        rc = ZT_ENOMEM;
+    return ZT_HAND_OUT(rc, sj, zt_sealed_worker_free, out);
 }
 
 void zt_sealed_worker_free(struct zt_sealed_worker *sj)

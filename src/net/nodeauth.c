@@ -157,12 +157,8 @@ int zt_nodeauth_verifier_new(size_t cache_max, struct zt_nodeauth_verifier **out
     pthread_mutex_init(&v->mu, NULL); /* first: zt_nodeauth_verifier_free undoes any step below */
     v->max = cache_max;
     v->e = zt_calloc(cache_max, sizeof *v->e);
-    if (!v->e || zt_hindex_init(&v->ix, cache_max, cache_max) != 0) {
-        zt_nodeauth_verifier_free(v);
-        return ZT_ENOMEM;
-    }
-    *out = v;
-    return 0;
+    int rc = !v->e || zt_hindex_init(&v->ix, cache_max, cache_max) != 0 ? ZT_ENOMEM : 0;
+    return ZT_HAND_OUT(rc, v, zt_nodeauth_verifier_free, out);
 }
 
 void zt_nodeauth_verifier_free(struct zt_nodeauth_verifier *v)

@@ -56,12 +56,8 @@ int zt_peers_new(struct zt_peers **out)
 {
     struct zt_peers *p = zt_calloc(1, sizeof *p);
     if (!p) return ZT_ENOMEM;
-    if (pthread_rwlock_init(&p->lock, NULL) != 0) {
-        zt_free(p);
-        return ZT_ENOMEM;
-    }
-    *out = p;
-    return 0;
+    int rc = pthread_rwlock_init(&p->lock, NULL) != 0 ? ZT_ENOMEM : 0;
+    return ZT_HAND_OUT(rc, p, zt_free, out); /* no lock to destroy */
 }
 
 void zt_peers_free(struct zt_peers *p)

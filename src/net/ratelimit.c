@@ -43,15 +43,12 @@ int zt_ratelimit_new(double rps, double burst, size_t max_keys, struct zt_rateli
     rl->burst = burst;
     rl->max = max_keys;
     rl->head = rl->tail = NIL;
+    int rc = 0;
     if (rps > 0) {
         rl->e = zt_calloc(max_keys, sizeof *rl->e);
-        if (!rl->e || zt_hindex_init(&rl->ix, max_keys, max_keys * 2) != 0) {
-            zt_ratelimit_free(rl);
-            return ZT_ENOMEM;
-        }
+        if (!rl->e || zt_hindex_init(&rl->ix, max_keys, max_keys * 2) != 0) rc = ZT_ENOMEM;
     }
-    *out = rl;
-    return 0;
+    return ZT_HAND_OUT(rc, rl, zt_ratelimit_free, out);
 }
 
 void zt_ratelimit_free(struct zt_ratelimit *rl)

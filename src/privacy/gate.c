@@ -25,12 +25,7 @@ int zt_privacy_gate_new(const struct zt_cfg_privacy *privacy, struct zt_privacy_
     if (!g) return ZT_ENOMEM;
     int rc = zt_pii_detector_new(privacy, &g->pii, errs);
     if (!rc) rc = zt_privacy_policy_new(privacy, g->pii, &g->policy, errs);
-    if (rc) {
-        zt_privacy_gate_free(g);
-        return rc;
-    }
-    *out = g;
-    return 0;
+    return ZT_HAND_OUT(rc, g, zt_privacy_gate_free, out);
 }
 
 void zt_privacy_gate_free(struct zt_privacy_gate *g)

@@ -28,12 +28,7 @@ int zt_privacy_layer_new(const struct zt_config *cfg, struct zt_privacy_layer **
     if (!pv) return ZT_ENOMEM;
     pv->cfg = cfg;
     int rc = zt_privacy_gate_new(&cfg->privacy, &pv->gate, errs);
-    if (rc) {
-        zt_privacy_layer_free(pv);
-        return rc;
-    }
-    *out = pv;
-    return 0;
+    return ZT_HAND_OUT(rc, pv, zt_privacy_layer_free, out);
 }
 
 int zt_privacy_layer_open_audit(struct zt_privacy_layer *pv, const struct zt_identity *id, struct zt_store *st,

@@ -2678,12 +2678,7 @@ int zt_pii_detector_new(const struct zt_cfg_privacy *privacy, struct zt_pii_dete
         d->n_custom++;
     }
 out:
-    if (rc) {
-        zt_pii_detector_free(d);
-        return rc;
-    }
-    *out = d;
-    return 0;
+    return ZT_HAND_OUT(rc, d, zt_pii_detector_free, out);
 }
 
 int zt_pii_detector_set_names(struct zt_pii_detector *d, const void *payload, size_t len)

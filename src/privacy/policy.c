@@ -77,12 +77,7 @@ int zt_privacy_policy_new(const struct zt_cfg_privacy *privacy, const struct zt_
         p->n_rules++;
     }
 out:
-    if (rc) {
-        zt_privacy_policy_free(p);
-        return rc;
-    }
-    *out = p;
-    return 0;
+    return ZT_HAND_OUT(rc, p, zt_privacy_policy_free, out);
 }
 
 void zt_privacy_policy_free(struct zt_privacy_policy *p)

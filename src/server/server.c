@@ -813,12 +813,7 @@ int zt_server_new(const struct zt_server_deps *d, struct zt_server **out)
                                zt_str_starts_with(host, "127.");
     int rc = build_routes(s);
     if (!rc) rc = register_metrics(s);
-    if (rc) {
-        zt_server_free(s);
-        return rc;
-    }
-    *out = s;
-    return 0;
+    return ZT_HAND_OUT(rc, s, zt_server_free, out);
 }
 
 int zt_server_start(struct zt_server *s)

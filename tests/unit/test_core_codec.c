@@ -1,7 +1,7 @@
 /* test_core_codec.c: known-answer tests for the core helpers written once
  * for the whole tree: hex (zt_hex.h), byte order (zt_endian.h), bounded
  * whole-file reads (zt_file.h), FNV-1a, a file's SHA-256 and the chained index (zt_hash.h) and array growth
- * (zt_array_grow in zt_alloc.h). */
+ * (zt_array_grow in zt_alloc.h) and a constructor's hand-out tail (ZT_HAND_OUT). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -480,6 +480,59 @@ static void test_array_grow(void **state)
     zt_free(c);
 }
 
+/* ---- a constructor's tail ------------------------------------------------- */
+
+struct thing {
+    int *parts;
+};
+
+static int things_freed;
+
+static void thing_free(struct thing *t)
+{
+    if (!t) return;
+    things_freed++;
+    zt_free(t->parts);
+    zt_free(t);
+}
+
+/* A constructor in the shape ZT_HAND_OUT serves: the step's error or 0. */
+static int thing_new(int step_rc, struct thing **out)
+{
+    struct thing *t = zt_calloc(1, sizeof *t);
+    if (!t) return ZT_ENOMEM;
+    int rc = step_rc;
+    if (!rc) {
+        t->parts = zt_calloc(4, sizeof *t->parts);
+        if (!t->parts) rc = ZT_ENOMEM;
+    }
+    return ZT_HAND_OUT(rc, t, thing_free, out);
+}
+
+static void test_hand_out(void **state)
+{
+    (void)state;
+    things_freed = 0;
+    struct thing *t = NULL;
+    assert_int_equal(thing_new(0, &t), 0); /* success: handed out, not freed */
+    assert_non_null(t);
+    assert_non_null(t->parts);
+    assert_int_equal(things_freed, 0);
+    thing_free(t);
+    assert_int_equal(things_freed, 1);
+    /* A step's error: given back, the object freed, *out untouched. */
+    struct thing *sentinel = (struct thing *)&things_freed;
+    t = sentinel;
+    assert_int_equal(thing_new(ZT_EPARSE, &t), ZT_EPARSE);
+    assert_ptr_equal(t, sentinel);
+    assert_int_equal(things_freed, 2);
+    /* A later step failing (the second allocation): the partial object freed. */
+    zt_alloc_fail_after(2);
+    assert_int_equal(thing_new(0, &t), ZT_ENOMEM);
+    assert_ptr_equal(t, sentinel);
+    assert_int_equal(things_freed, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +545,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sha256_file, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_chain, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_array_grow, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_hand_out, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
