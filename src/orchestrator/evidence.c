@@ -95,12 +95,7 @@ int zt__evidence_open(struct zt_registry *reg, size_t max, struct zt__evidence *
     if (!rc) rc = zt_store_prepare_all(reg->st, e, STMTS, N_STMTS);
     pthread_mutex_unlock(&reg->mu);
     if (!rc) rc = zt__once_new(max, &e->mem);
-    if (rc) {
-        zt__evidence_free(e);
-        return rc;
-    }
-    *out = e;
-    return 0;
+    return ZT_HAND_OUT(rc, e, zt__evidence_free, out);
 }
 
 void zt__evidence_free(struct zt__evidence *e)
