@@ -59,12 +59,7 @@ int zt_orch_role_new_remote(const struct zt_config *cfg, const struct zt_identit
     if (!o) return ZT_ENOMEM;
     int rc = zt_orch_client_new(cfg->node.orchestrator, cfg->node.orchestrator_token, id, own_desc, ud, &o->remote,
                                 err);
-    if (rc) {
-        zt_orch_role_free(o);
-        return rc;
-    }
-    *out = o;
-    return 0;
+    return ZT_HAND_OUT(rc, o, zt_orch_role_free, out);
 }
 
 void zt_orch_role_set_sink(struct zt_orch_role *o, zt_orch_event_fn fn, void *ud)

@@ -565,12 +565,7 @@ int zt_queue_open(const struct zt_queue_opts *o, struct zt_queue **out)
         if (rc == ZT_EINVAL) zt_log(ZT_LOG_ERROR, "queue_bad_url", "backend=redis reason=\"want redis://[:password@]host[:port][/db]\"");
         if (!rc) rc = redis_connect(q);
     }
-    if (rc) {
-        zt_queue_free(q);
-        return rc;
-    }
-    *out = q;
-    return 0;
+    return ZT_HAND_OUT(rc, q, zt_queue_free, out);
 }
 
 int zt_queue_open_config(const struct zt_config *cfg, const char *consumer, struct zt_queue **out,
