@@ -58,6 +58,7 @@ int zt_search_new(const struct zt_search_opts *o, struct zt_search **out)
     if (sodium_init() < 0) return ZT_ECRYPTO;
     struct zt_search *s = zt_calloc(1, sizeof *s);
     if (!s) return ZT_ENOMEM;
+    pthread_mutex_init(&s->mu, NULL); /* first: zt_search_free undoes any step below */
     int rc = ZT_ENOMEM;
     s->nk = sodium_malloc(sizeof *s->nk);
     s->uk = sodium_malloc(sizeof *s->uk);
@@ -72,7 +73,6 @@ int zt_search_new(const struct zt_search_opts *o, struct zt_search **out)
         rc = ZT_EUNSUPPORTED;
         goto out;
     }
-    pthread_mutex_init(&s->mu, NULL);
     s->store = o->store;
     s->embed = o->embed;
     s->stop = o->stop;
@@ -85,13 +85,9 @@ int zt_search_new(const struct zt_search_opts *o, struct zt_search **out)
     s->min_sim = o->min_similarity;
     s->max_msgs = o->max_messages_per_user > 0 ? (uint64_t)o->max_messages_per_user : 0;
     s->max_bytes = o->max_bytes_per_user > 0 ? (uint64_t)o->max_bytes_per_user : 0;
-    *out = s;
-    return 0;
+    rc = 0;
 out:
-    if (s->nk) sodium_free(s->nk);
-    if (s->uk) sodium_free(s->uk);
-    zt_free(s);
-    return rc;
+    return ZT_HAND_OUT(rc, s, zt_search_free, out);
 }
 
 void zt_search_free(struct zt_search *s)
