@@ -339,6 +339,32 @@ static void test_ratelimit_bucket(void **state)
     assert_int_equal(zt_ratelimit_new(1, 1, 0, &rl), ZT_EINVAL);
 }
 
+/* Every allocation of the limiter failing in turn: ZT_ENOMEM, nothing
+ * handed out and nothing leaked, then it is built. */
+static void test_ratelimit_alloc_failures(void **state)
+{
+    (void)state;
+    int64_t live = zt_alloc_live();
+    int failed = 0;
+    for (int64_t n = 1; n < 16; n++) {
+        struct zt_ratelimit *rl = NULL;
+        zt_alloc_fail_after(n);
+        int rc = zt_ratelimit_new(2, 4, 16, &rl);
+        zt_alloc_fail_after(0);
+        if (rc == 0) {
+            assert_non_null(rl);
+            zt_ratelimit_free(rl);
+            break;
+        }
+        assert_int_equal(rc, ZT_ENOMEM);
+        assert_null(rl);
+        assert_int_equal(zt_alloc_live(), live);
+        failed++;
+    }
+    assert_true(failed >= 2); /* the object, its entries (and the index) */
+    assert_int_equal(zt_alloc_live(), live);
+}
+
 static void test_ratelimit_lru(void **state)
 {
     (void)state;
@@ -382,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_audience_array),  cmocka_unit_test(test_alg_none_and_others),
         cmocka_unit_test(test_tampered_payload), cmocka_unit_test(test_parse_header),
         cmocka_unit_test(test_ratelimit_bucket), cmocka_unit_test(test_ratelimit_lru),
+        cmocka_unit_test(test_ratelimit_alloc_failures),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

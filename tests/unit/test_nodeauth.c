@@ -408,6 +408,29 @@ static void test_peers_discovered(void **state)
     zt_peers_free(p);
 }
 
+/* Every allocation of the verifier failing in turn: ZT_ENOMEM, nothing
+ * handed out, nothing leaked (test_no_leaks), then it is built. */
+static void test_verifier_alloc_failures(void **state)
+{
+    (void)state;
+    int failed = 0;
+    for (int64_t n = 1; n < 16; n++) {
+        struct zt_nodeauth_verifier *v = NULL;
+        zt_alloc_fail_after(n);
+        int rc = zt_nodeauth_verifier_new(8, &v);
+        zt_alloc_fail_after(0);
+        if (rc == 0) {
+            assert_non_null(v);
+            zt_nodeauth_verifier_free(v);
+            break;
+        }
+        assert_int_equal(rc, ZT_ENOMEM);
+        assert_null(v);
+        failed++;
+    }
+    assert_true(failed >= 2); /* the object, its entries (and the index) */
+}
+
 static void test_no_leaks(void **state)
 {
     (void)state;
@@ -425,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_parse_malformed),
         cmocka_unit_test(test_peers_file),
         cmocka_unit_test(test_peers_discovered),
+        cmocka_unit_test(test_verifier_alloc_failures),
         cmocka_unit_test(test_no_leaks),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
