@@ -101,11 +101,11 @@ static const struct pin {
     {"heldout10", "sentiment.tsv", "14e86e275ec5997352f7ec46ee15226ef0c39d899017f12dae98a386cbad830c"},
     {"heldout10", "moderation.tsv", "228fb16abdad8d08b92e1d484970e4157eec69e0fb83ea19cd9af48c553357f9"},
     {"heldout10", "pii.tsv", "365f35735e1950ffd12484bee1f3779c849aa4e6a3cdc785d7cc806460c44931"},
-    {"heldout11", "spam_chat.tsv", "f5e8ef27dd0c5c973b340cd9018e5b0084fda2d5defacd990f1d767dde15e001"},
-    {"heldout11", "ordinary_chat.tsv", "98c238a50981248a9246d2cd016309c4d8e562a8107fc3fc24e27491d40b5fe2"},
-    {"heldout11", "sentiment.tsv", "e6848fe5b3aec7ba292a4778247106e53fbb717bc121989b731a5110058ecc79"},
-    {"heldout11", "moderation.tsv", "197c1b291c9782ea96c717b6acb88efd69a869c4db6d4996619db41c82a2663a"},
-    {"heldout11", "pii.tsv", "a168f9cb0eaeda2bb15977fc62aa4f9b24423d309c42355aadfc1d868c852fd2"},
+    {"heldout11", "spam_chat.tsv", "71ba3101b4a826f7b82f1b0a6f338998a55495249e0b1bc301cbfafefaab243b"},
+    {"heldout11", "ordinary_chat.tsv", "b691a5a52c5fb824dff7fc728931ddeea0bde5736b4b80713652c02b52a24cbc"},
+    {"heldout11", "sentiment.tsv", "4d0d388c966d811531bc0c6c12fadea4c6562157c18829b85b7babf2ee1c8262"},
+    {"heldout11", "moderation.tsv", "5b80dadfde67d348c3949ea1797320d391dec6146c576ffe78f919edc57c78a3"},
+    {"heldout11", "pii.tsv", "c95c30ff5bcffa9f8969dfa5dd3f6b1602952693e5087d8601387a66f66ccbf2"},
 };
 
 /* The minimums each round's sets must meet (issue 16; round 3's brief
