@@ -344,6 +344,12 @@ struct zt_cfg_orch_verification {
     int64_t max_replicas;    /* replicated execution: most extra workers */
     int64_t verdict_wait_s;  /* a leased job's missing verdict: the orchestrator decides it then */
 };
+struct zt_cfg_orch_leases { /* leases of gateways in other processes (zt_lease.h) */
+    int64_t max_per_caller;  /* open at once per caller (gateway node id, else token identity, else address) */
+    int64_t idle_s;          /* no call about it this long: reclaimed */
+    int64_t start_s;         /* an assignment handed out and not reported started this long: reclaimed */
+    int64_t max_s;           /* a lease whose job is not done this long after it opened: reclaimed */
+};
 struct zt_cfg_orchestrator {
     int64_t heartbeat_expiry_ms;
     int64_t record_window_ms;
@@ -357,6 +363,7 @@ struct zt_cfg_orchestrator {
     struct zt_cfg_orch_queue queue;
     struct zt_cfg_orch_score score;
     struct zt_cfg_orch_verification verification;
+    struct zt_cfg_orch_leases leases;
 };
 
 struct zt_config {

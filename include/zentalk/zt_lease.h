@@ -68,26 +68,54 @@ struct zt_lease_call {
     const char *method, *target, *raw;
     size_t raw_len;
     const char *client_addr; /* the fair-queueing client when the body names none */
+    /* the caller's authenticated identity (its bearer token's subject, or
+     * "node:..." for a node-signed request), or NULL / "" for none: with a
+     * gateway signature it is the gateway's node id, else this, else
+     * client_addr, whose share of the leases a new lease counts against */
+    const char *principal;
     /* park the call (may be called with the table's lock held; must not
      * call back into it): a waiter, or NULL when it cannot be parked */
     struct zt_lease_waiter *(*defer)(void *ud);
     void *defer_ud;
 };
 
-/* reg, sched and vf are borrowed and must outlive the table.
- * verdict_wait_ms: a checked job's verdict missing this long after its
- * last check activity is decided here from the signed chains held
- * (orchestrator.verification.verdict_wait_s). ZT_ENOMEM. */
+/* Most leases open at once, all callers (past it a new lease is 503). */
+#define ZT_LEASES_MAX 4096
+
+/* The table's bounds and deadlines (orchestrator.leases and
+ * orchestrator.verification.verdict_wait_s); a zero field takes its
+ * default (in parentheses). Times are on this process's monotonic clock. */
+struct zt_lease_opts {
+    /* a checked job's verdict missing this long after its last check
+     * activity is decided here from the signed chains held (30 s) */
+    int64_t verdict_wait_ms;
+    /* leases one caller (its signed gateway node id, else its principal,
+     * else its address) may open, at most ZT_LEASES_MAX (1024); past it a
+     * new lease is 429 lease_limit. Leases opened to continue a job placed
+     * before (a takeover from the shared store) count but are never
+     * refused by it. */
+    size_t max_per_caller;
+    int64_t idle_ms;  /* no call about a lease this long: reclaimed (120 s) */
+    int64_t start_ms; /* an assignment handed out, not reported started this long: reclaimed (60 s) */
+    int64_t max_ms;   /* a lease open this long: reclaimed, whatever its calls (3600 s) */
+};
+
+/* reg, sched and vf are borrowed and must outlive the table; o may be
+ * NULL (the defaults). ZT_ENOMEM, ZT_EINVAL (max_per_caller over
+ * ZT_LEASES_MAX). */
 ZT_NODISCARD int zt_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_verifier *vf,
-                              int64_t verdict_wait_ms, struct zt_lease **out);
+                              const struct zt_lease_opts *o, struct zt_lease **out);
 /* Answers every parked call (stopping: 503 / 202) and frees the table. */
 void zt_lease_free(struct zt_lease *l);
 
 /* A scheduler event of a leased job: taken (true), else not a leased job. */
 bool zt_lease_event(struct zt_lease *l, const struct zt_sched_event *ev);
 /* Answer waits that ended, decide parked verdicts past their wait and the
- * orchestrator's own verdicts due, cancel leases idle for 120 s; all:
- * answer every parked call now (stopping; the jobs stay in the store). */
+ * orchestrator's own verdicts due, and reclaim the leases past a deadline
+ * of zt_lease_opts (idle, an assignment not started, open too long: its
+ * job cancelled unless done, a parked call answered 410 failed), all of
+ * them whatever their number; all: answer every parked call now
+ * (stopping; the jobs stay in the store). */
 void zt_lease_sweep(struct zt_lease *l, bool all);
 
 /* POST /v1/orchestrator/lease: body {"model","max_tokens",["client",
@@ -124,8 +152,15 @@ ZT_NODISCARD int zt_lease_check_report(struct zt_lease *l, json_t *body, const c
  * the workers' join and heartbeat answers: a new reference. */
 json_t *zt_lease_gateways(struct zt_lease *l);
 
-/* Refusals and takeovers, for the metrics. */
+/* Refusals, takeovers and the table's use, for the metrics. */
+enum zt_lease_reclaim { ZT_LEASE_IDLE = 0, ZT_LEASE_UNSTARTED, ZT_LEASE_MAX_AGE, ZT_LEASE_RECLAIM_N };
 struct zt_lease_counts {
+    size_t open;              /* leases open now */
+    size_t callers;           /* callers holding one or more */
+    size_t caller_most;       /* the most one caller holds */
+    uint64_t caller_limit;    /* new leases refused: the caller at orchestrator.leases.max_per_caller (429) */
+    uint64_t table_full;      /* new leases refused: ZT_LEASES_MAX open (503) */
+    uint64_t reclaimed[ZT_LEASE_RECLAIM_N]; /* leases ended by a deadline, by which */
     uint64_t not_gateway;     /* calls about another gateway's job (403) */
     uint64_t bad_sig;         /* a bad or replayed gateway signature (401) */
     uint64_t continued;       /* leases opened for jobs another orchestrator placed */
@@ -137,7 +172,10 @@ void zt_lease_counts(struct zt_lease *l, struct zt_lease_counts *out);
 /* The lease table's part of zentalk_orchestrator_refusals_total (the
  * family the orchestrator's routes register first; zt_metrics_add_part):
  * not_job_gateway, gateway_signature, check_limit, check_picks_full,
- * unproven_verdict. */
+ * unproven_verdict; and its own families zentalk_orchestrator_leases_open,
+ * _lease_callers, _lease_caller_most (gauges), _leases_refused_total
+ * {reason=caller_limit|table_full} and _leases_reclaimed_total
+ * {reason=idle|unstarted|max_age}. */
 struct zt_metrics;
 ZT_NODISCARD int zt_lease_register_metrics(struct zt_lease *l, struct zt_metrics *m);
 

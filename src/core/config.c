@@ -266,6 +266,21 @@ static const struct cfg_key orch_verif_keys[] = {
             "report is decided by the orchestrator from the signed chains it holds."),
 };
 TABLE(orch_verif_table, orch_verif_keys, struct zt_cfg_orch_verification, NULL);
+static const struct cfg_key orch_lease_keys[] = {
+    INT_KEY(struct zt_cfg_orch_leases, max_per_caller, 1024, 1, 4096,
+            "Leases a gateway in another process may hold open at once (POST /v1/orchestrator/lease; the caller is "
+            "its signed gateway node id, else its token's identity, else its address); past it: 429 lease_limit. "
+            "All callers together: 4096 (past it: 503)."),
+    INT_KEY(struct zt_cfg_orch_leases, idle_s, 120, 1, 86400,
+            "A lease nobody calls about for this long is reclaimed (its job cancelled, its worker's slot freed)."),
+    INT_KEY(struct zt_cfg_orch_leases, start_s, 60, 1, 3600,
+            "A lease whose assigned worker was handed out and not reported started this long after is reclaimed, "
+            "however often it is asked about."),
+    INT_KEY(struct zt_cfg_orch_leases, max_s, 3600, 1, 604800,
+            "A lease open this long is reclaimed, however often it is asked about (its job cancelled unless done; "
+            "a verdict being decided is waited for)."),
+};
+TABLE(orch_lease_table, orch_lease_keys, struct zt_cfg_orch_leases, NULL);
 static const struct cfg_key orch_keys[] = {
     INT_KEY(struct zt_cfg_orchestrator, heartbeat_expiry_ms, 30000, 1000, 600000,
             "A worker session with no heartbeat for this long expires (its jobs are requeued)."),
@@ -285,6 +300,9 @@ static const struct cfg_key orch_keys[] = {
     SECTION_KEY(struct zt_cfg_orchestrator, score, &orch_score_table, NULL, "Placement score weights."),
     SECTION_KEY(struct zt_cfg_orchestrator, verification, &orch_verif_table, NULL,
                 "Verification of results by other workers (docs/internals/orchestrator.md)."),
+    SECTION_KEY(struct zt_cfg_orchestrator, leases, &orch_lease_table, NULL,
+                "Leases of gateways in other processes: each caller's share and when a lease ends "
+                "(docs/internals/orchestrator.md \"Leases\")."),
 };
 TABLE(orch_table, orch_keys, struct zt_cfg_orchestrator, NULL);
 

@@ -14,8 +14,15 @@
  * The scheduler's events for leased jobs are taken here (never the local
  * router's: it would cancel an assignment no local request waits for): an
  * assignment answers the parked lease call, or is kept for the next one.
- * A leased job nobody asks about for LEASE_IDLE_MS (its gateway died) is
- * cancelled. Bounds: LEASE_MAX leased jobs open (past it 503).
+ * Leases end: one nobody asks about for opts.idle_ms (its gateway died),
+ * one whose assignment was handed out and not reported started within
+ * opts.start_ms, and one open opts.max_ms, however often it is asked
+ * about, are reclaimed by the sweep (the job cancelled unless done, the
+ * worker's slot freed). Bounds: LEASE_MAX leased jobs open (past it 503),
+ * opts.max_per_caller of them for one caller (past it 429 lease_limit):
+ * the caller is the signed gateway, else the request's principal, else
+ * its address, so that one caller opening leases as fast as it can leaves
+ * the others room.
  *
  * A gateway may sign its calls (the node request signature of
  * zt_nodeauth.h, under the Zentalk-Gateway-* header names the route
@@ -35,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orch_int.h"
 #include "orch_verdict.h"
 #include "zentalk/zt_lease.h"
 #include "zentalk/zt_registry.h"
@@ -50,7 +58,12 @@
 #include "zentalk/zt_time.h"
 
 #define LEASE_MAX ZT__LEASES_MAX /* the check-pick table holds all their picks (orch_verdict.h) */
-#define LEASE_IDLE_MS 120000
+#define LEASE_IDLE_MS 120000   /* defaults of struct zt_lease_opts */
+#define LEASE_START_MS 60000
+#define LEASE_AGE_MS 3600000
+#define LEASE_PER_CALLER 1024
+#define LEASE_CALLER_SIZE 200 /* "gw:", "id:" or "addr:" and the name (a principal: 127 bytes at most) */
+#define SWEEP_BATCH 64 /* leases decided or cancelled outside the lock per pass */
 #define WAIT_DEFAULT_MS 10000
 #define WAIT_MAX_MS 60000
 #define EVENTS "started, ok, error, stalled, unreachable, cancel, check, check_failed, verdict"
@@ -58,8 +71,17 @@
 
 #define LEASE_NODES_MAX ZT__VERDICT_NODES_MAX
 
+/* A caller's share of the table: its leases open (key owned here). */
+struct lease_caller {
+    size_t n;
+    char key[LEASE_CALLER_SIZE];
+};
+
 struct lease {
     struct lease *next;
+    struct lease_caller *who;           /* whose share it counts against */
+    uint64_t born, handed;              /* mono ms: opened; its assignment handed out (0: none pending start) */
+    bool started, done;                 /* reported started (this attempt); reported ok */
     char job_id[ZT_JOB_ID_SIZE];
     char gateway[ZT_IDENTITY_ID_SIZE];  /* the signed gateway whose job it is ("" = any admin caller) */
     char assigned[ZT_IDENTITY_ID_SIZE]; /* an assignment not yet handed out ("" = none) */
@@ -136,11 +158,22 @@ struct zt_lease {
     uint64_t n_picks_full;              /* of those: the pick table full (429 check_picks_full) */
     uint64_t next_gen;                  /* the next lease's gen (link_lease) */
     uint64_t verdict_wait_ms;           /* a checked job's verdict missing this long: decided here */
+    uint64_t idle_ms, start_ms, max_ms; /* when a lease is reclaimed (zt_lease_opts) */
+    size_t max_per_caller;
+    char msg_caller[160];               /* the 429 lease_limit message, naming the limit */
+    struct orch_map callers;            /* key -> struct lease_caller, those holding a lease */
+    uint64_t n_caller_limit, n_table_full; /* new leases refused */
+    uint64_t n_reclaimed[ZT_LEASE_RECLAIM_N];
 };
 
+static uint64_t ms_or(int64_t v, uint64_t dflt) { return v > 0 ? (uint64_t)v : dflt; }
+
 int zt_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_verifier *vf,
-                       int64_t verdict_wait_ms, struct zt_lease **out)
+                 const struct zt_lease_opts *o, struct zt_lease **out)
 {
+    static const struct zt_lease_opts none;
+    if (!o) o = &none;
+    if (o->max_per_caller > LEASE_MAX) return ZT_EINVAL;
     struct zt_lease *l = zt_calloc(1, sizeof *l);
     if (!l) return ZT_ENOMEM;
     if (zt__check_reports_new(&l->reports) != 0) {
@@ -159,7 +192,15 @@ int zt_lease_new(struct zt_registry *reg, struct zt_sched *sched, struct zt_veri
     l->reg = reg;
     l->sched = sched;
     l->vf = vf;
-    l->verdict_wait_ms = verdict_wait_ms > 0 ? (uint64_t)verdict_wait_ms : 30000;
+    l->verdict_wait_ms = ms_or(o->verdict_wait_ms, 30000);
+    l->idle_ms = ms_or(o->idle_ms, LEASE_IDLE_MS);
+    l->start_ms = ms_or(o->start_ms, LEASE_START_MS);
+    l->max_ms = ms_or(o->max_ms, LEASE_AGE_MS);
+    l->max_per_caller = o->max_per_caller ? o->max_per_caller : LEASE_PER_CALLER;
+    snprintf(l->msg_caller, sizeof l->msg_caller,
+             "this caller has as many leases open as one caller may (orchestrator.leases.max_per_caller = %zu); "
+             "retry after Retry-After",
+             l->max_per_caller);
     *out = l;
     return 0;
 }
@@ -241,12 +282,80 @@ static struct lease **find_gen(struct zt_lease *l, const char *job_id, uint64_t 
     return pp && (*pp)->gen == gen ? pp : NULL;
 }
 
-/* A new lease into the table, numbered. With l->mu. */
-static void link_lease(struct zt_lease *l, struct lease *ls)
+/* The caller of a call signed by gateway gw (""= unsigned), as its share
+ * is counted: "gw:<node id>", else "id:<principal>", else "addr:<address>". */
+static void caller_key(const struct zt_lease_call *call, const char *gw, char out[static LEASE_CALLER_SIZE])
+{
+    if (gw && gw[0]) snprintf(out, LEASE_CALLER_SIZE, "gw:%s", gw);
+    else if (call && call->principal && call->principal[0]) snprintf(out, LEASE_CALLER_SIZE, "id:%s", call->principal);
+    else snprintf(out, LEASE_CALLER_SIZE, "addr:%s", call && call->client_addr ? call->client_addr : "-");
+}
+
+/* Why a place in the table was not taken (take_place). */
+enum place_rc { PLACE_OK = 0, PLACE_FULL, PLACE_CALLER, PLACE_NOMEM };
+
+/* With l->mu: a place for a new lease of caller `key`, counted in the
+ * table and the caller's share before the lease exists (so that
+ * concurrent calls of one caller cannot pass its share): *who the share.
+ * capped: refused at the caller's max_per_caller (a new job); a lease that
+ * continues a job placed before is refused only by the table's bound. */
+static enum place_rc take_place(struct zt_lease *l, const char *key, bool capped, struct lease_caller **who)
+{
+    if (l->n >= LEASE_MAX) {
+        l->n_table_full++;
+        return PLACE_FULL;
+    }
+    struct lease_caller *c = orch_map_get(&l->callers, key);
+    if (c && capped && c->n >= l->max_per_caller) {
+        l->n_caller_limit++;
+        return PLACE_CALLER;
+    }
+    if (!c) {
+        c = zt_calloc(1, sizeof *c);
+        if (!c) return PLACE_NOMEM;
+        zt_strlcpy(c->key, key, sizeof c->key);
+        if (orch_map_put(&l->callers, c->key, c) != 0) {
+            zt_free(c);
+            return PLACE_NOMEM;
+        }
+    }
+    c->n++;
+    l->n++;
+    *who = c;
+    return PLACE_OK;
+}
+
+/* With l->mu: a place of take_place given back (its lease never made, or
+ * ended). */
+static void give_place(struct zt_lease *l, struct lease_caller *c)
+{
+    l->n--;
+    if (c && --c->n == 0) {
+        orch_map_del(&l->callers, c->key);
+        zt_free(c);
+    }
+}
+
+/* A new lease into the table, numbered, in the place taken for it
+ * (take_place). With l->mu. */
+static void link_lease(struct zt_lease *l, struct lease *ls, struct lease_caller *who)
 {
     ls->gen = ++l->next_gen;
+    ls->who = who;
+    ls->born = ls->touched = zt_time_mono_ms();
     ls->next = l->all;
     l->all = ls;
+}
+
+/* With l->mu: the lease *pp out of the table and freed (its place given
+ * back). */
+static void unlink_lease(struct zt_lease *l, struct lease **pp)
+{
+    struct lease *ls = *pp;
+    *pp = ls->next;
+    json_decref(ls->vbody);
+    give_place(l, ls->who);
+    zt_free(ls);
 }
 
 /* A worker as the gateway seals to it and checks its receipts. */
@@ -343,7 +452,11 @@ static void wake(struct zt_lease *l, struct lease *ls)
     if (!ls->waiter || (!ls->assigned[0] && !ls->failed)) return;
     json_t *j = NULL;
     int st = answer(l, ls->job_id, ls->assigned, ls->failed, &j);
-    if (st == 200) ls->assigned[0] = '\0'; /* handed out */
+    if (st == 200) { /* handed out: to be reported started within start_ms */
+        ls->assigned[0] = '\0';
+        ls->handed = zt_time_mono_ms();
+        ls->started = false;
+    }
     respond_async(ls->waiter, st, j);
     ls->waiter = NULL;
     ls->touched = zt_time_mono_ms();
@@ -410,8 +523,11 @@ static void seed(struct lease *ls, const char *worker, enum zt_job_state st)
  * orchestrator's on the shared store and gw is its gateway (taken over
  * here: zt_sched_job_adopt). -1 with res filled otherwise (404, 403
  * counted, 410 when the job ended failed). */
-static int take_lease(struct zt_lease *l, const char *job_id, const char *gw, struct zt_lease_res *res)
+static int take_lease(struct zt_lease *l, const struct zt_lease_call *call, const char *job_id, const char *gw,
+                      struct zt_lease_res *res)
 {
+    char key[LEASE_CALLER_SIZE];
+    caller_key(call, gw, key);
     pthread_mutex_lock(&l->mu);
     struct lease **pp = find(l, job_id);
     if (pp) {
@@ -425,7 +541,14 @@ static int take_lease(struct zt_lease *l, const char *job_id, const char *gw, st
         if (!ok) refuse_stranger(l, job_id, gw, res);
         return ok ? 0 : -1;
     }
+    /* a job placed before, continued for its gateway: it counts against
+     * the caller's share, but only the table's bound refuses it */
+    struct lease_caller *who = NULL;
     struct lease *ls = gw[0] && l->n < LEASE_MAX ? zt_calloc(1, sizeof *ls) : NULL;
+    if (ls && take_place(l, key, false, &who) != PLACE_OK) {
+        zt_free(ls);
+        ls = NULL;
+    }
     if (!ls) {
         pthread_mutex_unlock(&l->mu);
         res_error(res, 404, "unknown_job", "no leased job by that id (it ended, or another orchestrator has it)");
@@ -435,10 +558,8 @@ static int take_lease(struct zt_lease *l, const char *job_id, const char *gw, st
      * (the pump may place it at once) comes here, never to the router */
     zt_strlcpy(ls->job_id, job_id, sizeof ls->job_id);
     zt_strlcpy(ls->gateway, gw, sizeof ls->gateway);
-    ls->touched = zt_time_mono_ms();
     ls->taking = true;
-    link_lease(l, ls);
-    l->n++;
+    link_lease(l, ls, who);
     pthread_mutex_unlock(&l->mu);
     struct zt_job_info ji;
     memset(&ji, 0, sizeof ji);
@@ -452,9 +573,7 @@ static int take_lease(struct zt_lease *l, const char *job_id, const char *gw, st
     } else if (pp) {
         struct lease *gone = *pp;
         if (gone->waiter) respond_async(gone->waiter, 410, json_pack("{s:s,s:s}", "job_id", job_id, "state", "failed"));
-        *pp = gone->next;
-        zt_free(gone);
-        l->n--;
+        unlink_lease(l, pp);
     }
     pthread_mutex_unlock(&l->mu);
     if (rc == 0 && pp) {
@@ -475,6 +594,37 @@ static int take_lease(struct zt_lease *l, const char *job_id, const char *gw, st
     return -1;
 }
 
+/* A new lease refused (take_place's pr) for caller key: 429 at its share
+ * (cap), 503 with the table full or out of memory; with Retry-After. */
+static void refuse_place(const struct zt_lease *l, enum place_rc pr, const char *key, struct zt_lease_res *res)
+{
+    if (pr == PLACE_CALLER) {
+        zt_log_rl(ZT_LOG_WARN, 10, "lease_refused", "caller=%s why=lease_limit open=%zu", key, l->max_per_caller);
+        res->retry_after_s = 5;
+        res_error(res, 429, "lease_limit", l->msg_caller);
+    } else if (pr == PLACE_FULL) {
+        zt_log_rl(ZT_LOG_WARN, 10, "lease_refused", "caller=%s why=table_full open=%d", key, LEASE_MAX);
+        res->retry_after_s = 1;
+        res_error(res, 503, "overloaded", "too many leased jobs open (4096, all callers); retry after Retry-After");
+    } else {
+        res->retry_after_s = 1;
+        res_error(res, 503, "overloaded", "out of memory");
+    }
+}
+
+/* job_id's assignment was answered to its gateway: it is to be reported
+ * started within start_ms (the sweep). */
+static void handed_out(struct zt_lease *l, const char *job_id)
+{
+    pthread_mutex_lock(&l->mu);
+    struct lease **pp = find(l, job_id);
+    if (pp) {
+        (*pp)->handed = zt_time_mono_ms();
+        (*pp)->started = false;
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
 void zt_lease_counts(struct zt_lease *l, struct zt_lease_counts *out)
 {
     pthread_mutex_lock(&l->mu);
@@ -484,6 +634,17 @@ void zt_lease_counts(struct zt_lease *l, struct zt_lease_counts *out)
     out->verdict_refused = l->n_verdict_refused;
     out->check_refused = l->n_check_refused;
     out->picks_full = l->n_picks_full;
+    out->open = l->n;
+    out->callers = l->callers.n;
+    out->caller_most = 0;
+    for (size_t i = 0; i < l->callers.cap; i++) {
+        const struct orch_map_slot *sl = &l->callers.slots[i];
+        const struct lease_caller *c = sl->key && sl->key != orch_map_tomb ? sl->val : NULL;
+        if (c && c->n > out->caller_most) out->caller_most = c->n;
+    }
+    out->caller_limit = l->n_caller_limit;
+    out->table_full = l->n_table_full;
+    memcpy(out->reclaimed, l->n_reclaimed, sizeof out->reclaimed);
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -500,10 +661,52 @@ static int m_refused(void *ud, struct zt_metrics_out *out)
     return rc;
 }
 
+/* The table's own families (zt_metrics_out_index tells them apart). */
+static int m_leases(void *ud, struct zt_metrics_out *out)
+{
+    static const char *const reclaimed[ZT_LEASE_RECLAIM_N] = {"idle", "unstarted", "max_age"};
+    struct zt_lease_counts lc;
+    zt_lease_counts(ud, &lc);
+    switch (zt_metrics_out_index(out)) {
+    case 0:
+        return zt_metrics_emit_u64(out, NULL, NULL, lc.open);
+    case 1:
+        return zt_metrics_emit_u64(out, NULL, NULL, lc.callers);
+    case 2:
+        return zt_metrics_emit_u64(out, NULL, NULL, lc.caller_most);
+    case 3: {
+        int rc = zt_metrics_emit_u64(out, NULL, "reason=\"caller_limit\"", lc.caller_limit);
+        return rc ? rc : zt_metrics_emit_u64(out, NULL, "reason=\"table_full\"", lc.table_full);
+    }
+    default:
+        for (size_t i = 0; i < ZT_LEASE_RECLAIM_N; i++) {
+            int rc = zt_metrics_emitf_u64(out, NULL, lc.reclaimed[i], "reason=\"%s\"", reclaimed[i]);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+}
+
 int zt_lease_register_metrics(struct zt_lease *l, struct zt_metrics *m)
 {
-    return l ? zt_metrics_add_part(m, "zentalk_orchestrator_refusals_total", ZT_METRIC_COUNTER, m_refused, l)
-             : ZT_EINVAL;
+    static const struct zt_metrics_fam fams[] = {
+        {"zentalk_orchestrator_leases_open", "Leases of gateways in other processes open now (at most 4096).",
+         ZT_METRIC_GAUGE, m_leases},
+        {"zentalk_orchestrator_lease_callers", "Callers (gateways, principals, addresses) holding a lease now.",
+         ZT_METRIC_GAUGE, m_leases},
+        {"zentalk_orchestrator_lease_caller_most",
+         "Leases the caller holding the most holds now (at most orchestrator.leases.max_per_caller).", ZT_METRIC_GAUGE,
+         m_leases},
+        {"zentalk_orchestrator_leases_refused_total",
+         "New leases refused: caller_limit (the caller's share, 429), table_full (all 4096 open, 503).",
+         ZT_METRIC_COUNTER, m_leases},
+        {"zentalk_orchestrator_leases_reclaimed_total",
+         "Leases ended by a deadline: idle (no call), unstarted (handed out, not started), max_age (open too long).",
+         ZT_METRIC_COUNTER, m_leases},
+    };
+    if (!l) return ZT_EINVAL;
+    int rc = zt_metrics_add_part(m, "zentalk_orchestrator_refusals_total", ZT_METRIC_COUNTER, m_refused, l);
+    return rc ? rc : zt_metrics_add_fns(m, fams, sizeof fams / sizeof fams[0], l);
 }
 
 bool zt_lease_event(struct zt_lease *l, const struct zt_sched_event *ev)
@@ -513,16 +716,22 @@ bool zt_lease_event(struct zt_lease *l, const struct zt_sched_event *ev)
     struct lease **pp = find(l, ev->job_id);
     if (!pp && ev->kind == ZT_SCHED_EV_ADOPTED && ev->gateway[0] && l->n < LEASE_MAX) {
         /* a dead orchestrator's job, continued here: its gateway leases it
-         * here next (or, gone too, leaves it to the idle sweep) */
+         * here next (or, gone too, leaves it to the idle sweep); in its
+         * gateway's share, never refused by it */
+        char key[LEASE_CALLER_SIZE];
+        caller_key(NULL, ev->gateway, key);
+        struct lease_caller *who = NULL;
         struct lease *ls = zt_calloc(1, sizeof *ls);
+        if (ls && take_place(l, key, false, &who) != PLACE_OK) {
+            zt_free(ls);
+            ls = NULL;
+        }
         if (ls) {
             zt_strlcpy(ls->job_id, ev->job_id, sizeof ls->job_id);
             zt_strlcpy(ls->gateway, ev->gateway, sizeof ls->gateway);
-            ls->touched = zt_time_mono_ms();
             struct zt_job_info ji;
             if (ev->worker[0] && zt_sched_job_get(l->sched, ev->job_id, &ji) == 0) seed(ls, ev->worker, ji.state);
-            link_lease(l, ls);
-            l->n++;
+            link_lease(l, ls, who);
             l->n_continued++;
             pthread_mutex_unlock(&l->mu);
             return true;
@@ -577,12 +786,18 @@ void zt_lease_place(struct zt_lease *l, const struct zt_lease_call *call, json_t
                                "deadline_ms are non-negative integers");
             return;
         }
+        /* its place in the table and in its caller's share, taken before
+         * the job is placed (given back if it is not) */
+        char key[LEASE_CALLER_SIZE];
+        caller_key(call, gw, key);
+        struct lease_caller *who = NULL;
+        struct lease *ls = zt_calloc(1, sizeof *ls);
         pthread_mutex_lock(&l->mu);
-        bool full = l->n >= LEASE_MAX;
+        enum place_rc pr = ls ? take_place(l, key, true, &who) : PLACE_NOMEM;
         pthread_mutex_unlock(&l->mu);
-        if (full) {
-            res->retry_after_s = 1;
-            res_error(res, 503, "overloaded", "too many leased jobs open");
+        if (pr != PLACE_OK) {
+            zt_free(ls);
+            refuse_place(l, pr, key, res);
             return;
         }
         struct zt_job_req jr = {.client = client && client[0] ? client : call->client_addr,
@@ -595,6 +810,12 @@ void zt_lease_place(struct zt_lease *l, const struct zt_lease_call *call, json_t
         struct zt_sched_result sr;
         memset(&sr, 0, sizeof sr);
         int rc = zt_sched_submit(l->sched, &jr, zt_time_real_ms(), &sr);
+        if (rc) {
+            pthread_mutex_lock(&l->mu);
+            give_place(l, who);
+            pthread_mutex_unlock(&l->mu);
+            zt_free(ls);
+        }
         if (rc == ZT_EBUSY) {
             res->retry_after_s = sr.retry_after_s ? sr.retry_after_s : 1;
             res_error(res, 503, "queue_full", "the job queue is full; retry after Retry-After");
@@ -611,19 +832,11 @@ void zt_lease_place(struct zt_lease *l, const struct zt_lease_call *call, json_t
                                zt_strerror(rc));
             return;
         }
-        struct lease *ls = zt_calloc(1, sizeof *ls);
-        if (!ls) {
-            zt_ignore(zt_sched_job_cancel(l->sched, sr.job_id, zt_time_real_ms()));
-            res_error(res, 503, "overloaded", "out of memory");
-            return;
-        }
         zt_strlcpy(ls->job_id, sr.job_id, sizeof ls->job_id);
         zt_strlcpy(ls->gateway, gw, sizeof ls->gateway);
-        ls->touched = zt_time_mono_ms();
         if (sr.state == ZT_JOB_STATE_ASSIGNED) note_node(ls->ran, &ls->n_ran, sr.worker);
         pthread_mutex_lock(&l->mu);
-        link_lease(l, ls);
-        l->n++;
+        link_lease(l, ls, who);
         pthread_mutex_unlock(&l->mu);
         zt_strlcpy(id, sr.job_id, sizeof id);
         if (sr.state == ZT_JOB_STATE_ASSIGNED) zt_strlcpy(worker, sr.worker, sizeof worker);
@@ -633,7 +846,7 @@ void zt_lease_place(struct zt_lease *l, const struct zt_lease_call *call, json_t
             return;
         }
         zt_strlcpy(id, job_id, sizeof id);
-        if (take_lease(l, id, gw, res) < 0) return;
+        if (take_lease(l, call, id, gw, res) < 0) return;
     }
     pthread_mutex_lock(&l->mu);
     struct lease **pp = find(l, id);
@@ -662,6 +875,7 @@ void zt_lease_place(struct zt_lease *l, const struct zt_lease_call *call, json_t
     pthread_mutex_unlock(&l->mu);
     json_t *j = NULL;
     int st = answer(l, id, worker, failed, &j);
+    if (st == 200) handed_out(l, id);
     res_json(res, st, j);
 }
 
@@ -993,9 +1207,7 @@ static void end_lease(struct zt_lease *l, struct lease **pp)
     }
     drop_verdict(ls, 409, "verdict_pending", "the job's lease ended while this verdict waited");
     zt__check_reports_forget(l->reports, ls->job_id); /* its picks: no report is needed any more */
-    *pp = ls->next;
-    zt_free(ls);
-    l->n--;
+    unlink_lease(l, pp);
 }
 
 /* A verdict event (verdict_h) answered in res: 1 refused (422, counted),
@@ -1304,7 +1516,7 @@ bool zt_lease_report(struct zt_lease *l, const struct zt_lease_call *call, json_
         res_error(res, 400, "invalid_request", "event is one of " EVENTS);
         return false;
     }
-    if (take_lease(l, job_id, gw, res) < 0) return false;
+    if (take_lease(l, call, job_id, gw, res) < 0) return false;
     pthread_mutex_lock(&l->mu);
     struct lease **dp = find(l, job_id);
     const char *decided = dp ? (*dp)->decided : NULL;
@@ -1385,10 +1597,19 @@ bool zt_lease_report(struct zt_lease *l, const struct zt_lease_call *call, json_
         res_error(res, 400, "invalid_request", "event is one of " EVENTS);
         return false;
     }
-    if (ends) {
+    if (rc == 0 || ends) { /* what the lease's deadlines look at (reclaim_why) */
         pthread_mutex_lock(&l->mu);
         struct lease **pp = find(l, job_id);
-        if (pp) end_lease(l, pp);
+        if (pp && ends) {
+            end_lease(l, pp);
+        } else if (pp && strcmp(ev, "started") == 0) {
+            (*pp)->started = true;
+        } else if (pp && strcmp(ev, "ok") == 0) { /* done: its verification (if drawn) follows */
+            (*pp)->done = true;
+        } else if (pp && rc == 0 && st == ZT_JOB_STATE_QUEUED) { /* requeued: the next assignment has its own deadline */
+            (*pp)->handed = 0;
+            (*pp)->started = false;
+        }
         pthread_mutex_unlock(&l->mu);
     }
     if (rc) {
@@ -1401,11 +1622,32 @@ bool zt_lease_report(struct zt_lease *l, const struct zt_lease_call *call, json_
     return false;
 }
 
-void zt_lease_sweep(struct zt_lease *l, bool all)
+/* With l->mu: why the sweep reclaims ls at now (mono ms), or
+ * ZT_LEASE_RECLAIM_N to keep it. A lease whose verdict is being decided
+ * (pending, parked or in a thread) is kept until that is done; then: an
+ * assignment handed out and not reported started within start_ms, a
+ * lease open max_ms (both however often it is asked about), one nobody
+ * called about for idle_ms (and no call parked). A stamp later than now
+ * (a call since the clock was read) is not past, rather than wrapped
+ * around. */
+static enum zt_lease_reclaim reclaim_why(const struct zt_lease *l, const struct lease *ls, uint64_t now)
 {
-    if (!l) return;
+    bool pending = ls->wckpt_len && !ls->decided;
+    if (pending || ls->vwait || ls->deciding || ls->gw_busy || ls->owning || ls->taking) return ZT_LEASE_RECLAIM_N;
+    if (ls->handed && !ls->started && !ls->done && now > ls->handed && now - ls->handed >= l->start_ms)
+        return ZT_LEASE_UNSTARTED;
+    if (now > ls->born && now - ls->born >= l->max_ms) return ZT_LEASE_MAX_AGE;
+    if (!ls->waiter && now > ls->touched && now - ls->touched >= l->idle_ms) return ZT_LEASE_IDLE;
+    return ZT_LEASE_RECLAIM_N;
+}
+
+/* One pass of zt_lease_sweep: true when its cancel list filled up (more
+ * leases may be due: the caller runs another pass). */
+static bool sweep_pass(struct zt_lease *l, bool all)
+{
+    static const char *const why_names[ZT_LEASE_RECLAIM_N] = {"idle", "unstarted", "max_age"};
     uint64_t now = zt_time_mono_ms();
-    char cancel[16][ZT_JOB_ID_SIZE], decide[16][ZT_JOB_ID_SIZE], own[16][ZT_JOB_ID_SIZE];
+    char cancel[SWEEP_BATCH][ZT_JOB_ID_SIZE], decide[16][ZT_JOB_ID_SIZE], own[16][ZT_JOB_ID_SIZE];
     size_t n_cancel = 0, n_decide = 0, n_own = 0;
     bool own_last[16];
     pthread_mutex_lock(&l->mu);
@@ -1428,22 +1670,24 @@ void zt_lease_sweep(struct zt_lease *l, bool all)
         bool pending = ls->wckpt_len && !ls->decided;
         if (!all && pending && !ls->vwait && !ls->deciding && !ls->gw_busy && !ls->owning && now > ls->oact &&
             now - ls->oact >= l->verdict_wait_ms && now >= ls->onext && n_own < 16) {
-            own_last[n_own] = now - ls->oact >= LEASE_IDLE_MS;
+            own_last[n_own] = now - ls->oact >= l->idle_ms;
             zt_strlcpy(own[n_own++], ls->job_id, sizeof own[0]);
         }
-        /* touched may be later than now (stamped by a call since the
-         * clock was read): not idle, rather than wrapped around */
-        if (!ls->waiter && (all || (!pending && !ls->vwait && !ls->deciding && !ls->gw_busy && !ls->owning &&
-                                    now > ls->touched && now - ls->touched >= LEASE_IDLE_MS && n_cancel < 16))) {
-            /* its gateway asks no more: give its slot back (stopping: the
-             * jobs stay in the store for the next start; a verdict
-             * decided here settled the job already) */
-            if (!all && !ls->decided) zt_strlcpy(cancel[n_cancel++], ls->job_id, sizeof cancel[0]);
+        if (all && !ls->waiter) { /* stopping: the jobs stay in the store for the next start */
             zt__check_reports_forget(l->reports, ls->job_id);
-            json_decref(ls->vbody);
-            *pp = ls->next;
-            zt_free(ls);
-            l->n--;
+            unlink_lease(l, pp);
+            continue;
+        }
+        enum zt_lease_reclaim why = all || n_cancel == SWEEP_BATCH ? ZT_LEASE_RECLAIM_N : reclaim_why(l, ls, now);
+        if (why != ZT_LEASE_RECLAIM_N) {
+            /* its slot given back: the job cancelled, unless it was done
+             * (a verdict decided here settled it already); a call parked
+             * on it answered failed (410) */
+            l->n_reclaimed[why]++;
+            zt_log_rl(ZT_LOG_WARN, 10, "lease_reclaimed", "sched_job=%s gateway=%s why=%s", ls->job_id,
+                      ls->gateway[0] ? ls->gateway : "-", why_names[why]);
+            if (!ls->decided && !ls->done) zt_strlcpy(cancel[n_cancel++], ls->job_id, sizeof cancel[0]);
+            end_lease(l, pp);
             continue;
         }
         pp = &ls->next;
@@ -1452,6 +1696,13 @@ void zt_lease_sweep(struct zt_lease *l, bool all)
     for (size_t i = 0; i < n_decide; i++) resume_verdict(l, decide[i], true);
     for (size_t i = 0; i < n_own; i++) own_verdict(l, own[i], own_last[i]);
     for (size_t i = 0; i < n_cancel; i++) zt_ignore(zt_sched_job_cancel(l->sched, cancel[i], zt_time_real_ms()));
+    return n_cancel == SWEEP_BATCH;
+}
+
+void zt_lease_sweep(struct zt_lease *l, bool all)
+{
+    if (!l) return;
+    while (sweep_pass(l, all)) {}
 }
 
 void zt_lease_free(struct zt_lease *l)
@@ -1463,6 +1714,7 @@ void zt_lease_free(struct zt_lease *l)
     zt_nodeauth_verifier_free(l->nav);
     zt__check_reports_free(l->reports);
     zt__evidence_free(l->used);
+    orch_map_deinit(&l->callers); /* empty: every lease gave its place back */
     pthread_mutex_destroy(&l->mu);
     zt_free(l);
 }

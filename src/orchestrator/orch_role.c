@@ -40,9 +40,15 @@ int zt_orch_role_new(const struct zt_config *cfg, struct zt_registry *reg, struc
     const struct zt_cfg_orch_verification *cv = &cfg->orchestrator.verification;
     struct zt_verifier_opts vo = {.rate = cv->rate, .new_worker_jobs = (uint64_t)cv->new_worker_jobs,
                                   .low_reputation = cv->low_reputation, .off = !cv->enabled};
+    const struct zt_cfg_orch_leases *cl = &cfg->orchestrator.leases;
+    struct zt_lease_opts lo = {.verdict_wait_ms = cv->verdict_wait_s * 1000,
+                               .max_per_caller = (size_t)cl->max_per_caller,
+                               .idle_ms = cl->idle_s * 1000,
+                               .start_ms = cl->start_s * 1000,
+                               .max_ms = cl->max_s * 1000};
     if (zt_verifier_new(reg, &vo, NULL, &o->verifier) != 0 ||
         zt_nat_relay_new(cfg->orchestrator.heartbeat_expiry_ms, reg, &o->relay) != 0 ||
-        zt_lease_new(reg, sched, o->verifier, cv->verdict_wait_s * 1000, &o->lease) != 0) {
+        zt_lease_new(reg, sched, o->verifier, &lo, &o->lease) != 0) {
         zt_orch_role_free(o);
         return ZT_ENOMEM;
     }

@@ -31,6 +31,7 @@
 
 #include "zentalk/zt_identity.h"
 #include "zentalk/zt_jobs.h"
+#include "zentalk/zt_lease.h"
 #include "zentalk/zt_sched.h"
 #include "zentalk/zt_verifier.h"
 
@@ -168,7 +169,7 @@ ZT_NODISCARD int zt__verifier_settle_evidence(struct zt__evidence *e, const uint
  * grows as picks come. Reports are held for the window after they came,
  * at most ZT__CHECK_REPORTS_MAX (past it a report is refused until some
  * expire). */
-#define ZT__LEASES_MAX 4096 /* leased jobs open at once (lease.c) */
+#define ZT__LEASES_MAX ZT_LEASES_MAX /* leased jobs open at once (lease.c, zt_lease.h) */
 #define ZT__CHECK_PICKS_PER_GATEWAY 1024
 #define ZT__CHECK_PICKS_MAX (ZT__LEASES_MAX * ZT__VERDICT_NODES_MAX + ZT__CHECK_PICKS_PER_GATEWAY)
 #define ZT__CHECK_REPORTS_MAX 16384

@@ -327,9 +327,11 @@ static struct zt_lease_waiter *lease_defer(void *ud)
     return &lw->w;
 }
 
-/* What the lease table needs of the request besides its JSON body. */
-static void lease_call_of(struct zt_http_req *req, struct zt_lease_call *c)
+/* What the lease table needs of the request besides its JSON body: the
+ * caller as authenticated (its share of the leases) too. */
+static void lease_call_of(const struct zt__req_ctx *cx, struct zt_lease_call *c)
 {
+    struct zt_http_req *req = cx->req;
     memset(c, 0, sizeof *c);
     c->sig_node = zt_http_req_header(req, ZT__GW_H_NODE);
     c->sig_date = zt_http_req_header(req, ZT__GW_H_DATE);
@@ -339,6 +341,7 @@ static void lease_call_of(struct zt_http_req *req, struct zt_lease_call *c)
     c->target = zt_http_req_target(req);
     c->raw = zt_http_req_body(req, &c->raw_len);
     c->client_addr = zt_http_req_client_addr(req);
+    c->principal = cx->principal.identity;
     c->defer = lease_defer;
     c->defer_ud = req;
 }
@@ -349,7 +352,7 @@ void zt__orch_h_lease(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt_
     if (no_orchestrator(o, resp)) return;
     struct zt_lease_call call;
     struct zt_lease_res res;
-    lease_call_of(cx->req, &call);
+    lease_call_of(cx, &call);
     zt_lease_res_init(&res);
     zt_lease_place(o->lease, &call, body, o->cfg->encryption.remote_timeout_s * 1000, &res);
     if (res.status) lease_render(&res, resp); /* else parked: answered by its waiter */
@@ -362,7 +365,7 @@ void zt__orch_h_report(void *ud, struct zt__req_ctx *cx, json_t *body, struct zt
     if (no_orchestrator(o, resp)) return;
     struct zt_lease_call call;
     struct zt_lease_res res;
-    lease_call_of(cx->req, &call);
+    lease_call_of(cx, &call);
     zt_lease_res_init(&res);
     zt_ignore(zt_lease_report(o->lease, &call, body, &res)); /* refusals: counted by the lease */
     if (res.status) lease_render(&res, resp);

@@ -373,6 +373,12 @@ static void test_metrics(void **state)
         "zentalk_orchestrator_refusals_total{reason=\"unproven_verdict\"} 0\n",
         "zentalk_orchestrator_refusals_total{reason=\"queue_full\"} 0\n",
         "zentalk_orchestrator_refusals_total{reason=\"no_worker\"} 0\n",
+        "zentalk_orchestrator_leases_open 0\n",
+        "zentalk_orchestrator_lease_callers 0\n",
+        "zentalk_orchestrator_lease_caller_most 0\n",
+        "zentalk_orchestrator_leases_refused_total{reason=\"caller_limit\"} 0\n",
+        "zentalk_orchestrator_leases_refused_total{reason=\"table_full\"} 0\n",
+        "zentalk_orchestrator_leases_reclaimed_total{reason=\"unstarted\"} 0\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (!strstr(t, want[i])) printf("missing: %s", want[i]);
