@@ -12,8 +12,18 @@
  *    once; a replay after that is refused. Before, the pending row read as
  *    used past its deadline and the retry was refused (the job stayed
  *    unsettled);
- *  - the same, killed inside the ledger's hook (which runs after the
- *    commit, review10 F2): settled and paid once, the evidence used;
+ *  - the same, killed after the commit and before the ledger's hook, or
+ *    inside it after the ledger's writes (the hook runs after the
+ *    commit, review10 F2): settled, the evidence used, the settlement
+ *    outbox's row left; no sweep runs it while its lease is live, and
+ *    after a restart past the lease the sweeper pays exactly once (a
+ *    second run of the hook pays nothing: the ledger's job-id keys);
+ *  - two sweepers (two orchestrators, two threads) racing for that row:
+ *    run once, paid once;
+ *  - an orchestrator whose own clock is ahead does not take a live claim
+ *    over: the deadline is on the store's clock (review10 F5);
+ *  - a settlement's conflict retries leave the registry's lock free
+ *    during their back-off (review10 F6);
  *  - a verdict that does not commit (its claim taken over by another
  *    orchestrator's different verdict) pays nothing in the ledger;
  *  - a settlement that runs past its claim's deadline while another
@@ -23,6 +33,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -467,6 +478,65 @@ static void test_sweepers_race(void **state)
     net_free(&n);
 }
 
+/* review10 F6: a settlement's retries do not hold the registry's lock
+ * through their back-off. The transaction's body (run with the lock held)
+ * starts a thread that takes the lock (a registry read, as heartbeats and
+ * placement do) and asks for a retry (a conflict) until that thread got
+ * the lock, at most 10 tries (about 1.3 s of back-off). Holding the lock
+ * through the retries (before), the thread gets it only after the whole
+ * settlement, and the body runs out of tries without seeing it. */
+struct f6 {
+    struct orch *o;
+    pthread_t t;
+    bool started;
+    atomic_bool got;
+    int calls;
+    bool got_in_tx; /* the thread had the lock between two attempts */
+};
+
+static void *f6_reader(void *ud)
+{
+    struct f6 *f = ud;
+    struct zt_node_info ni;
+    zt_ignore(zt_registry_get(f->o->r, "zt1nobody", T1, &ni));
+    atomic_store(&f->got, true);
+    return NULL;
+}
+
+static int f6_body(void *ud)
+{
+    struct f6 *f = ud;
+    f->calls++;
+    if (!f->started) f->started = pthread_create(&f->t, NULL, f6_reader, f) == 0;
+    if (atomic_load(&f->got)) {
+        f->got_in_tx = true;
+        return 0;
+    }
+    return f->calls < 10 ? zt_store_retry(f->o->st) : 0;
+}
+
+static void test_retry_backoff_unlocked(void **state)
+{
+    (void)state;
+    struct orch a;
+    struct net n;
+    net_start(&a, &n);
+    a.st->tx_attempts = 10;
+    struct f6 f = {.o = &a};
+    atomic_init(&f.got, false);
+    assert_int_equal(take_at(&a, T1), ZT__ONCE_TAKEN);
+    uint8_t id[ZT__ONCE_ID_LEN];
+    evidence_id(id);
+    assert_int_equal(zt__evidence_commit(a.e, id, f6_body, &f), 0);
+    assert_true(f.started);
+    pthread_join(f.t, NULL);
+    assert_true(f.got_in_tx);
+    assert_true(f.calls >= 2);
+    assert_int_equal(take_at(&a, T1 + 1), ZT__ONCE_USED); /* committed with the last attempt */
+    orch_close(&a);
+    net_free(&n);
+}
+
 /* review10 F5: the claim's deadline is on the store's clock. An
  * orchestrator whose own clock runs 60 s ahead does not take a live claim
  * over (before: it did, at once); past the deadline on the store's clock
@@ -580,13 +650,13 @@ int main(void)
     const struct CMUnitTest tests[] = {T(test_crash_after_claim),        T(test_crash_in_ledger_hook),
                                        T(test_crash_before_ledger_hook), T(test_sweepers_race),
                                        T(test_skewed_clock_no_early_takeover), T(test_late_settlement_rolls_back),
-                                       T(test_uncommitted_verdict_pays_nothing)};
+                                       T(test_uncommitted_verdict_pays_nothing), T(test_retry_backoff_unlocked)};
     int failures = cmocka_run_group_tests_name("orch_settle_once_sqlite", tests, NULL, NULL);
 #define P(f) cmocka_unit_test_setup_teardown(f, orch_setup_pg, teardown)
     const struct CMUnitTest pg_tests[] = {P(test_crash_after_claim),        P(test_crash_in_ledger_hook),
                                           P(test_crash_before_ledger_hook), P(test_sweepers_race),
                                           P(test_skewed_clock_no_early_takeover), P(test_late_settlement_rolls_back),
-                                          P(test_uncommitted_verdict_pays_nothing)};
+                                          P(test_uncommitted_verdict_pays_nothing), P(test_retry_backoff_unlocked)};
     failures += zt_test_pg_run("orch_settle_once_postgres", pg_tests);
     return zt_test_exit(failures);
 }
