@@ -537,6 +537,51 @@ static void test_retry_backoff_unlocked(void **state)
     net_free(&n);
 }
 
+/* Malformed outbox rows (a verdict out of range, a checker id too long,
+ * an empty checker line: written by no binary of ours, but read from a
+ * shared store): the sweeper logs and leaves them, runs no hook, and
+ * does not crash. */
+static void put_raw(struct orch *o, const char *job, int64_t verdict, const char *worker, const char *honest)
+{
+    struct zt_store_stmt *q = NULL;
+    assert_int_equal(zt_store_prepare(o->st,
+                                      "INSERT INTO orch_settle_outbox(job_id, verdict, worker, rejected, honest, owner,"
+                                      " until) VALUES(?, ?, ?, '', ?, ?, 0)",
+                                      &q),
+                     0);
+    static const uint8_t owner[16] = {1};
+    assert_int_equal(zt_store_bind_text(q, 1, job, SIZE_MAX), 0);
+    assert_int_equal(zt_store_bind_i64(q, 2, verdict), 0);
+    assert_int_equal(zt_store_bind_text(q, 3, worker, SIZE_MAX), 0);
+    assert_int_equal(zt_store_bind_text(q, 4, honest, SIZE_MAX), 0);
+    assert_int_equal(zt_store_bind_blob(q, 5, owner, sizeof owner), 0);
+    assert_int_equal(zt_store_step(q), ZT_STORE_DONE);
+    zt_store_stmt_free(q);
+}
+
+static void test_outbox_bad_rows(void **state)
+{
+    (void)state;
+    struct orch a;
+    struct net n;
+    net_start(&a, &n);
+    char longid[200];
+    memset(longid, 'z', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    char honest[300];
+    snprintf(honest, sizeof honest, "%s\n\n", n.idb);
+    put_raw(&a, "00000000000000000000000000000001", 99, n.ida, "");
+    put_raw(&a, "00000000000000000000000000000002", ZT_VERDICT_WORKER_WRONG, longid, "");
+    put_raw(&a, "00000000000000000000000000000003", ZT_VERDICT_WORKER_WRONG, n.ida, longid);
+    put_raw(&a, "00000000000000000000000000000004", ZT_VERDICT_WORKER_WRONG, n.ida, honest);
+    assert_int_equal(sweep_shifted(&a, 0), 0);
+    assert_int_equal(outbox_rows(&a), 4);
+    assert_true(balance(a.c, ZT_LEDGER_STAKE, n.ida) == 150 * TOKEN); /* no hook ran */
+    assert_int_equal(sweep_shifted(&a, 60000), 0);
+    orch_close(&a);
+    net_free(&n);
+}
+
 /* review10 F5: the claim's deadline is on the store's clock. An
  * orchestrator whose own clock runs 60 s ahead does not take a live claim
  * over (before: it did, at once); past the deadline on the store's clock
@@ -650,13 +695,15 @@ int main(void)
     const struct CMUnitTest tests[] = {T(test_crash_after_claim),        T(test_crash_in_ledger_hook),
                                        T(test_crash_before_ledger_hook), T(test_sweepers_race),
                                        T(test_skewed_clock_no_early_takeover), T(test_late_settlement_rolls_back),
-                                       T(test_uncommitted_verdict_pays_nothing), T(test_retry_backoff_unlocked)};
+                                       T(test_uncommitted_verdict_pays_nothing), T(test_retry_backoff_unlocked),
+                                       T(test_outbox_bad_rows)};
     int failures = cmocka_run_group_tests_name("orch_settle_once_sqlite", tests, NULL, NULL);
 #define P(f) cmocka_unit_test_setup_teardown(f, orch_setup_pg, teardown)
     const struct CMUnitTest pg_tests[] = {P(test_crash_after_claim),        P(test_crash_in_ledger_hook),
                                           P(test_crash_before_ledger_hook), P(test_sweepers_race),
                                           P(test_skewed_clock_no_early_takeover), P(test_late_settlement_rolls_back),
-                                          P(test_uncommitted_verdict_pays_nothing), P(test_retry_backoff_unlocked)};
+                                          P(test_uncommitted_verdict_pays_nothing), P(test_retry_backoff_unlocked),
+                                          P(test_outbox_bad_rows)};
     failures += zt_test_pg_run("orch_settle_once_postgres", pg_tests);
     return zt_test_exit(failures);
 }
