@@ -301,18 +301,18 @@ static int settle_tx_body(void *ud)
     const struct zt__settle_req *q = t->a.q;
     struct zt__outbox_row *row = &t->row;
     memset(row, 0, sizeof *row);
-    /* the verifier's hook runs for a moved job with a worker; the
-     * scheduler's for a rejected worker (zt_verifier.h) */
-    bool verdict_hook = t->a.moved && q->n_workers && t->a.v->on_settled; /* reg->mu held */
-    t->has_row = verdict_hook || t->a.rejected[0];
+    /* the verifier's hook runs for a moved job with a worker
+     * (zt_verifier.h); the row carries the scheduler's rejected worker
+     * too. Without a verifier hook no row (nothing for a sweeper to pay):
+     * the scheduler's hook alone runs after the commit, once. */
+    t->has_row = t->a.moved && q->n_workers && t->a.v->on_settled; /* reg->mu held */
     if (!t->has_row) return 0;
     zt_strlcpy(row->job_id, q->job_id, sizeof row->job_id);
     row->verdict = q->verdict;
-    if (verdict_hook && zt_strlcpy(row->worker, q->workers[0], sizeof row->worker) >= sizeof row->worker)
-        return ZT_EINVAL;
+    if (zt_strlcpy(row->worker, q->workers[0], sizeof row->worker) >= sizeof row->worker) return ZT_EINVAL;
     zt_strlcpy(row->rejected, t->a.rejected, sizeof row->rejected);
     const char *honest[ZT_VERIFIER_HONEST_MAX];
-    size_t nh = verdict_hook ? honest_of(q, honest) : 0;
+    size_t nh = honest_of(q, honest);
     for (size_t i = 0; i < nh; i++)
         if (zt_strlcpy(row->honest[i], honest[i], sizeof row->honest[i]) >= sizeof row->honest[i]) return ZT_EINVAL;
     row->n_honest = nh;
@@ -379,6 +379,7 @@ int zt__verifier_settle_evidence(struct zt__evidence *e, const uint8_t id[static
      * deleted leaves it to a sweeper (zt__verifier_outbox_sweep), and the
      * ledger's job-id keys make a second run pay nothing */
     if (t.has_row) zt_ignore(outbox_run(e, q->v, q->s, &t.row)); /* logged; a sweep runs it again */
+    else if (t.a.rejected[0]) orch_sched_rejected_hook(q->s, q->job_id, t.a.rejected);
     return 0;
 }
 
