@@ -117,6 +117,11 @@ bool zt_lease_event(struct zt_lease *l, const struct zt_sched_event *ev);
  * them whatever their number; all: answer every parked call now
  * (stopping; the jobs stay in the store). */
 void zt_lease_sweep(struct zt_lease *l, bool all);
+/* The settlement outbox's sweep (at the first call, then at most every
+ * 2 s): the ledger's hooks of committed verdicts left unrun by a crash
+ * (of this or another orchestrator of the store) or a failed hook, once
+ * their lease passed (docs/internals/orchestrator.md). The pump calls it. */
+void zt_lease_outbox_sweep(struct zt_lease *l);
 
 /* POST /v1/orchestrator/lease: body {"model","max_tokens",["client",
  * "ctx_tokens","price_ceiling","deadline_ms","wait_ms","gateway"]} places

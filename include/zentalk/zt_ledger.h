@@ -611,8 +611,11 @@ bool zt_chain_stake_admit(void *ud, const char *node_id);
  * treasury takes the remainder, all of it when none). Then, any verdict,
  * each honest checker gets chain.verification_bonus from the fee account
  * (zt_ledger_verification_bonus: at most an equal share of what the fee
- * account holds). Each idempotent by job id; logged, counted in /metrics. */
-void zt_chain_verified(struct zt_chain *c, const char *job_id, const char *worker, bool worker_wrong,
+ * account holds). Each idempotent by job id; logged, counted in /metrics.
+ * 0, or the ledger's error (nothing or part done: a second call completes
+ * it, the done part replayed as a no-op; the orchestrator's settlement
+ * outbox calls it again). */
+ZT_NODISCARD int zt_chain_verified(struct zt_chain *c, const char *job_id, const char *worker, bool worker_wrong,
                        const char *const *honest, size_t n_honest);
 /* The verdict hook for a confirmed mismatch with no checker known
  * (zt_sched_set_on_rejected): zt_chain_verified(ud, job, worker, true,

@@ -183,6 +183,7 @@ struct zt_store {
     int64_t n_stmts;  /* live statements of zt_store_prepare (close warns when > 0) */
     int64_t n_retries; /* transactions zt_store_tx retried after a conflict (zt_store_tx_retries) */
     const char *tx_first; /* during zt_store_tx_first: its statement, for begin */
+    int64_t clock_shift_ms; /* zt_store_clock_shift: added to zt_store_clock_ms (tests) */
 };
 
 /* Backends embed this first in their statement. */
@@ -291,6 +292,32 @@ ZT_NODISCARD int zt_store_read_tx(struct zt_store *st, zt_store_tx_fn fn, void *
 /* How many times zt_store_tx on this handle retried a transaction after a
  * conflict since it was opened (benchmarks and tests read it). */
 int64_t zt_store_tx_retries(const struct zt_store *st);
+/* One try of zt_store_tx's transaction (attempt counts from 1), for a
+ * caller that must drop its own locks while it backs off (the registry's
+ * settlement, review10 F6): *again is set when it failed on a conflict
+ * that a retry may clear and attempt is below the handle's tries; the
+ * caller sleeps zt_store_tx_backoff(st, attempt) ms (its locks dropped)
+ * and tries attempt + 1.
+ * Inside an open transaction: as zt_store_tx (a savepoint; never again). */
+ZT_NODISCARD int zt_store_tx_try(struct zt_store *st, int attempt, zt_store_tx_fn fn, void *ud, bool *again);
+/* zt_store_tx's back-off after a failed attempt, in ms for the caller to
+ * sleep: 5, 10, 20 ... (at most 320) with jitter; counted in
+ * zt_store_tx_retries (call it where the handle is yours). */
+uint64_t zt_store_tx_backoff(struct zt_store *st, int attempt);
+
+/* ---- the store's clock ------------------------------------------------------- */
+
+/* The store's clock, unix ms: one clock for every process that shares the
+ * store, for deadlines that several of them write and compare (the
+ * evidence claims' and the settlement outbox's, orch_verdict.h).
+ * PostgreSQL: the server's clock_timestamp() (a round trip); SQLite: this
+ * machine's real-time clock (the database is on this machine). Plus the
+ * handle's shift (zt_store_clock_shift). */
+ZT_NODISCARD int zt_store_clock_ms(struct zt_store *st, int64_t *out);
+/* Test seam: this handle's store clock runs shift_ms ahead (negative:
+ * behind), so tests cross a deadline without sleeping. 0 by default. */
+void zt_store_clock_shift(struct zt_store *st, int64_t shift_ms);
+
 /* Return this from a transaction body to ask for a retry (an optimistic
  * check found the row changed): marks a conflict, returns ZT_EBUSY. */
 ZT_NODISCARD int zt_store_retry(struct zt_store *st);

@@ -112,8 +112,11 @@ ZT_NODISCARD int zt_verifier_settle(struct zt_verifier *v, struct zt_sched *s, c
  * (orch_verdict.h zt__verifier_settle_evidence); fn should still treat a
  * repeat for the same job_id as done (the ledger keys its entries by it).
  * The orchestrator does not depend on the ledger: this is its only
- * window. NULL: none. */
-typedef void (*zt_verifier_verdict_fn)(void *ud, const char *job_id, enum zt_verify_verdict verdict,
+ * window. fn returns 0 once done, or an error: the verdict's row in the
+ * settlement outbox stays and a sweep calls fn again after its lease
+ * (also after a crash between the commit and fn: so fn must make a
+ * second call for the same job_id a no-op). NULL: none. */
+typedef int (*zt_verifier_verdict_fn)(void *ud, const char *job_id, enum zt_verify_verdict verdict,
                                        const char *worker, const char *const *honest, size_t n_honest);
 void zt_verifier_set_on_settled(struct zt_verifier *v, zt_verifier_verdict_fn fn, void *ud);
 

@@ -560,10 +560,10 @@ static int checker_accounts(struct zt_chain *c, const char *const *honest, size_
     return 0;
 }
 
-void zt_chain_verified(struct zt_chain *c, const char *job_id, const char *worker, bool worker_wrong,
-                       const char *const *honest, size_t n_honest)
+int zt_chain_verified(struct zt_chain *c, const char *job_id, const char *worker, bool worker_wrong,
+                      const char *const *honest, size_t n_honest)
 {
-    if (!c || !job_id || !worker || (n_honest && !honest)) return;
+    if (!c || !job_id || !worker || (n_honest && !honest)) return ZT_EINVAL;
     if (n_honest > 16) n_honest = 16;
     int64_t ids[16];
     struct zt_ledger_slash_result r = {0};
@@ -591,7 +591,7 @@ void zt_chain_verified(struct zt_chain *c, const char *job_id, const char *worke
     if (rc) {
         zt_log(ZT_LOG_ERROR, "ledger_verification_failed", "job=%s node=%s step=%s error=%s", job_id, worker, step,
                zt_strerror(rc));
-        return;
+        return rc;
     }
     char ss[ZT_U128_STR_LEN], cs[ZT_U128_STR_LEN], bs[ZT_U128_STR_LEN];
     if (worker_wrong && !r.replayed) {
@@ -606,9 +606,10 @@ void zt_chain_verified(struct zt_chain *c, const char *job_id, const char *worke
         zt_log(each ? ZT_LOG_INFO : ZT_LOG_WARN, "ledger_verification_bonus", "job=%s verifiers=%zu each=%s%s",
                job_id, n_honest, bs, each ? "" : " (the fee account is empty)");
     }
+    return 0;
 }
 
 void zt_chain_slash_job(void *ud, const char *job_id, const char *worker)
 {
-    zt_chain_verified(ud, job_id, worker, true, NULL, 0);
+    zt_ignore(zt_chain_verified(ud, job_id, worker, true, NULL, 0)); /* logged */
 }

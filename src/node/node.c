@@ -447,10 +447,10 @@ static int gateway_desc(void *ud, char **out)
 /* The verifier's settled hook to the ledger (the orchestrator does not
  * depend on the ledger): the honest checkers share a slash and get the
  * verification bonus. */
-static void chain_verified(void *ud, const char *job_id, enum zt_verify_verdict verdict, const char *worker,
-                           const char *const *honest, size_t n_honest)
+static int chain_verified(void *ud, const char *job_id, enum zt_verify_verdict verdict, const char *worker,
+                          const char *const *honest, size_t n_honest)
 {
-    zt_chain_verified(ud, job_id, worker, verdict == ZT_VERDICT_WORKER_WRONG, honest, n_honest);
+    return zt_chain_verified(ud, job_id, worker, verdict == ZT_VERDICT_WORKER_WRONG, honest, n_honest);
 }
 
 /* The orchestrator role: a store handle of its own (one SQLite connection

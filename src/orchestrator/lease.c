@@ -1718,3 +1718,11 @@ void zt_lease_free(struct zt_lease *l)
     pthread_mutex_destroy(&l->mu);
     zt_free(l);
 }
+
+void zt_lease_outbox_sweep(struct zt_lease *l)
+{
+    if (!l || !zt__evidence_sweep_due(l->used, (int64_t)zt_time_mono_ms())) return;
+    size_t ran = 0;
+    int rc = zt__verifier_outbox_sweep(l->used, l->vf, l->sched, 64, &ran);
+    if (rc) zt_log_rl(ZT_LOG_WARN, 10, "settle_outbox_sweep_failed", "error=%s", zt_strerror(rc));
+}

@@ -138,6 +138,7 @@ static void *pump_main(void *arg)
         pump_once(o);
         zt_nat_relay_sweep(o->relay, false);
         zt_lease_sweep(o->lease, false);
+        zt_lease_outbox_sweep(o->lease); /* verdicts settled and not yet paid (a crash, a ledger failure) */
         pthread_mutex_lock(&o->mu);
     }
     pthread_mutex_unlock(&o->mu);

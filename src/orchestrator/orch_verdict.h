@@ -131,13 +131,52 @@ struct zt__settle_req {
  * in one transaction (zt__evidence_commit); then, from what it did, the
  * node's hooks (the ledger: its own store handle, keyed by the job id),
  * outside the lock: only a committed verdict is paid (review10 F2).
- * A crash before the commit leaves the claim pending and nothing written:
- * past the deadline another verdict takes it over and settles it. A crash
- * between the commit and the hook leaves the verdict settled and unpaid.
+ * What the hooks must do is written in the same transaction as a row of
+ * the settlement outbox (zt__evidence_outbox_put), deleted once the hooks
+ * ran (the verdict's hook returned 0). A crash before the commit leaves
+ * the claim pending and nothing written: past the deadline another
+ * verdict takes it over and settles it. A crash between the commit and
+ * the hook (or a ledger that failed) leaves the row: a sweeper runs it
+ * after its lease (zt__verifier_outbox_sweep), and the ledger's job-id
+ * keys make a second run pay nothing twice.
  * Returns as zt__evidence_commit; ZT_EINVAL (the id given back) for bad
  * arguments or a scheduler on another store handle. */
 ZT_NODISCARD int zt__verifier_settle_evidence(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN],
                                               const struct zt__settle_req *q);
+
+/* The settlement outbox (evidence.c, table orch_settle_outbox): what the
+ * node's hooks must do for one committed verdict, keyed by the job id. */
+struct zt__outbox_row {
+    char job_id[ZT_JOB_ID_SIZE];
+    enum zt_verify_verdict verdict;
+    char worker[ZT_IDENTITY_ID_SIZE];   /* the verifier's hook's worker ("" none: not run) */
+    char rejected[ZT_IDENTITY_ID_SIZE]; /* the scheduler's rejected hook's worker ("" none) */
+    char honest[ZT_VERIFIER_HONEST_MAX][ZT_IDENTITY_ID_SIZE]; /* the checkers in the majority */
+    size_t n_honest;
+};
+#define ZT__OUTBOX_SWEEP_MS 2000 /* a sweep at most this often (zt__evidence_sweep_due) */
+/* row written, leased to this process for OUTBOX_LEASE_MS (10 s) of the
+ * store's clock: inside the settlement's transaction, with the registry's
+ * lock (zt__evidence_commit's fn). 0 or the store's error (ZT_EINVAL: a
+ * checker id that cannot be stored). */
+ZT_NODISCARD int zt__evidence_outbox_put(struct zt__evidence *e, const struct zt__outbox_row *row);
+/* A row whose lease passed (its runner died, or the ledger failed) leased
+ * to this process and read into row: 0; ZT_ENOTFOUND none due; or the
+ * store's error. Two sweepers never lease the same row at once (a
+ * conditional UPDATE). Takes the registry's lock. */
+ZT_NODISCARD int zt__evidence_outbox_next(struct zt__evidence *e, struct zt__outbox_row *row);
+/* The row of job_id run: deleted while it is still this process's lease. */
+ZT_NODISCARD int zt__evidence_outbox_done(struct zt__evidence *e, const char *job_id);
+/* Whether a sweep is due now (mono_ms: a monotonic clock): true at the
+ * first call, then at most every ZT__OUTBOX_SWEEP_MS. */
+bool zt__evidence_sweep_due(struct zt__evidence *e, int64_t mono_ms);
+/* Run the outbox rows whose lease passed: the hooks of each, then the row
+ * deleted (a hook that failed leaves it for a later sweep). At most max
+ * rows; their number in *ran (may be NULL). Nothing while the verifier
+ * has no hook (a node without the ledger leaves the rows to one with it).
+ * 0 or the store's error. */
+ZT_NODISCARD int zt__verifier_outbox_sweep(struct zt__evidence *e, struct zt_verifier *v, struct zt_sched *s,
+                                           size_t max, size_t *ran);
 
 /* ---- the checkers' own reports ------------------------------------------- */
 

@@ -215,22 +215,45 @@ static int settle_locked(struct settle *a)
  * worker, the verifier's bonus and slash), outside the lock; rejected is
  * the worker of a job moved to failed ("" none), moved whether the job
  * moved. The ledger's entries are keyed by the job id, so a call repeated
- * for the same job pays nothing twice (zt_chain_verified). */
-static void settle_hooks(struct zt_verifier *v, struct zt_sched *s, const struct zt__settle_req *q,
-                         const char *rejected, bool moved)
+ * for the same job pays nothing twice (zt_chain_verified). 0, or the
+ * verifier hook's error (not done: run it again later). */
+static int settle_hooks(struct zt_verifier *v, struct zt_sched *s, const char *job_id, enum zt_verify_verdict verdict,
+                        const char *worker, const char *const *honest, size_t n_honest, const char *rejected,
+                        bool moved)
 {
-    if (rejected[0]) orch_sched_rejected_hook(s, q->job_id, rejected);
+    if (rejected[0]) orch_sched_rejected_hook(s, job_id, rejected);
     pthread_mutex_lock(&v->reg->mu);
     zt_verifier_verdict_fn hook = v->on_settled;
     void *hook_ud = v->on_settled_ud;
     pthread_mutex_unlock(&v->reg->mu);
-    if (hook && moved && q->n_workers) {
-        const char *honest[ZT_VERIFIER_HONEST_MAX];
-        size_t nh = 0;
-        for (size_t i = 0; i < q->n_checkers && nh < ZT_VERIFIER_HONEST_MAX; i++)
-            if (!q->wrong[i]) honest[nh++] = q->checkers[i];
-        hook(hook_ud, q->job_id, q->verdict, q->workers[0], honest, nh);
-    }
+    if (hook && moved && worker && worker[0]) return hook(hook_ud, job_id, verdict, worker, honest, n_honest);
+    return 0;
+}
+
+/* The checkers in q's majority (not wrong), at most ZT_VERIFIER_HONEST_MAX. */
+static size_t honest_of(const struct zt__settle_req *q, const char **honest)
+{
+    size_t nh = 0;
+    for (size_t i = 0; i < q->n_checkers && nh < ZT_VERIFIER_HONEST_MAX; i++)
+        if (!q->wrong[i]) honest[nh++] = q->checkers[i];
+    return nh;
+}
+
+static int settle_req_hooks(struct zt_verifier *v, struct zt_sched *s, const struct zt__settle_req *q,
+                            const char *rejected, bool moved)
+{
+    const char *honest[ZT_VERIFIER_HONEST_MAX];
+    size_t nh = honest_of(q, honest);
+    return settle_hooks(v, s, q->job_id, q->verdict, q->n_workers ? q->workers[0] : NULL, honest, nh, rejected,
+                        moved);
+}
+
+/* An outbox row's hooks (it moved the job, or it would not be written). */
+static int outbox_hooks(struct zt_verifier *v, struct zt_sched *s, const struct zt__outbox_row *row)
+{
+    const char *honest[ZT_VERIFIER_HONEST_MAX];
+    for (size_t i = 0; i < row->n_honest; i++) honest[i] = row->honest[i];
+    return settle_hooks(v, s, row->job_id, row->verdict, row->worker, honest, row->n_honest, row->rejected, true);
 }
 
 /* The counters, once a settlement is made. */
@@ -257,11 +280,82 @@ int zt_verifier_settle(struct zt_verifier *v, struct zt_sched *s, const char *jo
     int rc = settle_locked(&a);
     pthread_mutex_unlock(&v->reg->mu);
     settle_count(v, verdict);
-    settle_hooks(v, s, &q, a.rejected, a.moved);
+    zt_ignore(settle_req_hooks(v, s, &q, a.rejected, a.moved)); /* the hook logs its failure */
     return rc;
 }
 
-static int settle_tx_body(void *ud) { return settle_locked(ud); }
+/* zt__verifier_settle_evidence's transaction: the settlement's writes and,
+ * when a hook has something to do, its outbox row (a->row, a->e). */
+struct settle_tx {
+    struct settle a;
+    struct zt__evidence *e;
+    struct zt__outbox_row row;
+    bool has_row;
+};
+
+static int settle_tx_body(void *ud)
+{
+    struct settle_tx *t = ud;
+    int rc = settle_locked(&t->a);
+    if (rc) return rc;
+    const struct zt__settle_req *q = t->a.q;
+    struct zt__outbox_row *row = &t->row;
+    memset(row, 0, sizeof *row);
+    /* the verifier's hook runs for a moved job with a worker
+     * (zt_verifier.h); the row carries the scheduler's rejected worker
+     * too. Without a verifier hook no row (nothing for a sweeper to pay):
+     * the scheduler's hook alone runs after the commit, once. */
+    t->has_row = t->a.moved && q->n_workers && t->a.v->on_settled; /* reg->mu held */
+    if (!t->has_row) return 0;
+    zt_strlcpy(row->job_id, q->job_id, sizeof row->job_id);
+    row->verdict = q->verdict;
+    if (zt_strlcpy(row->worker, q->workers[0], sizeof row->worker) >= sizeof row->worker) return ZT_EINVAL;
+    zt_strlcpy(row->rejected, t->a.rejected, sizeof row->rejected);
+    const char *honest[ZT_VERIFIER_HONEST_MAX];
+    size_t nh = honest_of(q, honest);
+    for (size_t i = 0; i < nh; i++)
+        if (zt_strlcpy(row->honest[i], honest[i], sizeof row->honest[i]) >= sizeof row->honest[i]) return ZT_EINVAL;
+    row->n_honest = nh;
+    return zt__evidence_outbox_put(t->e, row);
+}
+
+/* A leased outbox row's hooks, then the row deleted (a hook that failed:
+ * left, its lease passes, a sweep runs it again). */
+static int outbox_run(struct zt__evidence *e, struct zt_verifier *v, struct zt_sched *s,
+                      const struct zt__outbox_row *row)
+{
+    int rc = outbox_hooks(v, s, row);
+    if (rc) {
+        zt_log_rl(ZT_LOG_WARN, 1, "settle_outbox_hook_failed", "job=%s error=%s (run again after its lease)",
+                  row->job_id, zt_strerror(rc));
+        return rc;
+    }
+    rc = zt__evidence_outbox_done(e, row->job_id);
+    if (rc) /* run again after its lease: the ledger's job-id keys make it a no-op */
+        zt_log_rl(ZT_LOG_WARN, 1, "settle_outbox_done_failed", "job=%s error=%s", row->job_id, zt_strerror(rc));
+    return rc;
+}
+
+int zt__verifier_outbox_sweep(struct zt__evidence *e, struct zt_verifier *v, struct zt_sched *s, size_t max,
+                              size_t *ran)
+{
+    if (ran) *ran = 0;
+    if (!e || !v || !s) return ZT_EINVAL;
+    pthread_mutex_lock(&v->reg->mu);
+    bool hooked = v->on_settled != NULL;
+    pthread_mutex_unlock(&v->reg->mu);
+    if (!hooked) return 0;
+    for (size_t i = 0; i < max; i++) {
+        struct zt__outbox_row row;
+        int rc = zt__evidence_outbox_next(e, &row);
+        if (rc == ZT_ENOTFOUND) return 0;
+        if (rc) return rc;
+        zt_log(ZT_LOG_INFO, "settle_outbox_sweep", "job=%s verdict=%d (left by a crash or a failed hook)",
+               row.job_id, (int)row.verdict);
+        if (outbox_run(e, v, s, &row) == 0 && ran) (*ran)++;
+    }
+    return 0;
+}
 
 int zt__verifier_settle_evidence(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN],
                                  const struct zt__settle_req *q)
@@ -272,18 +366,20 @@ int zt__verifier_settle_evidence(struct zt__evidence *e, const uint8_t id[static
         return ZT_EINVAL;
     }
     /* 1. the job's move and the reputations with the claim marked used,
-     * one transaction (only the holder of the claim commits it) */
-    struct settle a = {.v = q->v, .s = q->s, .q = q};
-    int rc = zt__evidence_commit(e, id, settle_tx_body, &a);
+     * and the outbox row of what the hooks must do, one transaction (only
+     * the holder of the claim commits it) */
+    struct settle_tx t = {.a = {.v = q->v, .s = q->s, .q = q}, .e = e};
+    int rc = zt__evidence_commit(e, id, settle_tx_body, &t);
     if (rc) return rc;
     settle_count(q->v, q->verdict);
-    /* 2. then the node's hooks (the ledger's slash and bonus), from what the
-     * committed transaction did: only a committed verdict is ever paid
-     * (review10 F2). The ledger is another store handle (its own
-     * connection, or another database) and cannot join the transaction:
-     * a crash between the commit and the hook leaves the verdict settled
-     * and unpaid (docs/internals/orchestrator.md) */
-    settle_hooks(q->v, q->s, q, a.rejected, a.moved);
+    /* 2. then the node's hooks (the ledger's slash and bonus), from the
+     * committed row: only a committed verdict is ever paid (review10 F2).
+     * The ledger is another store handle (its own connection, or another
+     * database) and cannot join the transaction: a crash before the row is
+     * deleted leaves it to a sweeper (zt__verifier_outbox_sweep), and the
+     * ledger's job-id keys make a second run pay nothing */
+    if (t.has_row) zt_ignore(outbox_run(e, q->v, q->s, &t.row)); /* logged; a sweep runs it again */
+    else if (t.a.rejected[0]) orch_sched_rejected_hook(q->s, q->job_id, t.a.rejected);
     return 0;
 }
 

@@ -135,39 +135,93 @@ static int tx_nested(struct zt_store *st, const char *first, zt_store_tx_fn fn, 
     return rc;
 }
 
+/* One try of a transaction: begin (read or with first), fn, commit; on an
+ * error rolled back. *again: a conflict that a retry may clear. */
+static int tx_once(struct zt_store *st, bool read, const char *first, zt_store_tx_fn fn, void *ud, bool *again)
+{
+    int rc;
+    if (read) {
+        st->conflict = false;
+        rc = st->ops->begin_read(st);
+        if (!rc) st->tx_depth = 1;
+    } else {
+        st->tx_first = first;
+        rc = zt_store_begin(st);
+        st->tx_first = NULL;
+    }
+    if (!rc) {
+        rc = fn(st, ud);
+        if (!rc) rc = zt_store_commit(st);
+        if (rc) zt_ignore(zt_store_rollback(st));
+    }
+    *again = rc == ZT_EBUSY && st->conflict;
+    st->conflict = false;
+    return rc;
+}
+
+static int tx_attempts(const struct zt_store *st)
+{
+    return st->tx_attempts > 0 ? st->tx_attempts : TX_ATTEMPTS_DEFAULT;
+}
+
+uint64_t zt_store_tx_backoff(struct zt_store *st, int attempt)
+{
+    /* back off 5, 10, 20 ... ms (at most 320), with jitter so that two
+     * writers that collided do not collide again */
+    int a = attempt < 1 ? 1 : attempt;
+    uint64_t base = 5u << (a - 1 < 6 ? a - 1 : 6);
+    uint64_t jitter = (zt_time_mono_ns() / 1000u) % base;
+    zt_log(ZT_LOG_DEBUG, "store_tx_retry", "backend=%s attempt=%d", st->ops->name, a);
+    st->n_retries++;
+    return base + jitter;
+}
+
 /* zt_store_tx_first (read false) or zt_store_read_tx (read true, first NULL) */
 static int tx_run(struct zt_store *st, bool read, const char *first, zt_store_tx_fn fn, void *ud)
 {
     if (!st || !fn) return ZT_EINVAL;
     if (st->tx_depth) return tx_nested(st, first, fn, ud);
-    int attempts = st->tx_attempts > 0 ? st->tx_attempts : TX_ATTEMPTS_DEFAULT;
+    int attempts = tx_attempts(st);
     int rc = 0;
     for (int a = 1;; a++) {
-        if (read) {
-            st->conflict = false;
-            rc = st->ops->begin_read(st);
-            if (!rc) st->tx_depth = 1;
-        } else {
-            st->tx_first = first;
-            rc = zt_store_begin(st);
-            st->tx_first = NULL;
-        }
-        if (!rc) {
-            rc = fn(st, ud);
-            if (!rc) rc = zt_store_commit(st);
-            if (rc) zt_ignore(zt_store_rollback(st));
-        }
-        if (!rc || rc != ZT_EBUSY || !st->conflict || a >= attempts) break;
-        /* back off 5, 10, 20 ... ms (at most 320), with jitter so that two
-         * writers that collided do not collide again */
-        uint64_t base = 5u << (a - 1 < 6 ? a - 1 : 6);
-        uint64_t jitter = (zt_time_mono_ns() / 1000u) % base;
-        zt_log(ZT_LOG_DEBUG, "store_tx_retry", "backend=%s attempt=%d", st->ops->name, a);
-        st->n_retries++;
-        zt_time_sleep_ms(base + jitter);
+        bool again = false;
+        rc = tx_once(st, read, first, fn, ud, &again);
+        if (!again || a >= attempts) break;
+        zt_time_sleep_ms(zt_store_tx_backoff(st, a));
     }
-    st->conflict = false;
     return rc;
+}
+
+int zt_store_tx_try(struct zt_store *st, int attempt, zt_store_tx_fn fn, void *ud, bool *again)
+{
+    if (!st || !fn || !again) return ZT_EINVAL;
+    *again = false;
+    if (st->tx_depth) return tx_nested(st, NULL, fn, ud);
+    int rc = tx_once(st, false, NULL, fn, ud, again);
+    if (attempt >= tx_attempts(st)) *again = false;
+    return rc;
+}
+
+int zt_store_clock_ms(struct zt_store *st, int64_t *out)
+{
+    if (!st || !out) return ZT_EINVAL;
+    int64_t now = zt_time_real_ms();
+    if (st->ops->dialect == ZT_STORE_DIALECT_POSTGRES) { /* the server's clock, shared by every orchestrator */
+        struct zt_store_stmt *q = NULL;
+        int rc = zt_store_prepare(st, "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint", &q);
+        if (!rc) rc = zt_store_step(q);
+        if (rc == ZT_STORE_ROW) rc = zt_store_column_i64(q, 0, &now);
+        else if (rc == ZT_STORE_DONE) rc = ZT_EIO; /* no row */
+        zt_store_stmt_free(q);
+        if (rc) return rc;
+    }
+    *out = now + st->clock_shift_ms;
+    return 0;
+}
+
+void zt_store_clock_shift(struct zt_store *st, int64_t shift_ms)
+{
+    if (st) st->clock_shift_ms = shift_ms;
 }
 
 int zt_store_tx_first(struct zt_store *st, const char *first, zt_store_tx_fn fn, void *ud)

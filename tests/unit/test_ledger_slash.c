@@ -293,10 +293,10 @@ static void test_penalize(void **state)
 }
 
 /* node.c's adapter: the verifier's hook to the ledger */
-static void chain_verified(void *ud, const char *job_id, enum zt_verify_verdict verdict, const char *worker,
-                           const char *const *honest, size_t n_honest)
+static int chain_verified(void *ud, const char *job_id, enum zt_verify_verdict verdict, const char *worker,
+                          const char *const *honest, size_t n_honest)
 {
-    zt_chain_verified(ud, job_id, worker, verdict == ZT_VERDICT_WORKER_WRONG, honest, n_honest);
+    return zt_chain_verified(ud, job_id, worker, verdict == ZT_VERDICT_WORKER_WRONG, honest, n_honest);
 }
 
 static void test_verifier_hook(void **state)
@@ -341,7 +341,7 @@ static void test_verifier_hook(void **state)
     assert_true(balance(w.c, ZT_LEDGER_FEE, NULL) == fee0 - 5);
     /* again: the job is verified already, the hook is not called; the ledger's call replays */
     assert_int_equal(zt_verifier_settle(v, w.s, j1, ZT_VERDICT_AGREED, wk, 1, ck1, ok1, 1, T0 + 5001), 0);
-    zt_chain_verified(w.c, j1, ida, false, ck1, 1);
+    assert_int_equal(zt_chain_verified(w.c, j1, ida, false, ck1, 1), 0);
     assert_true(balance(w.c, ZT_LEDGER_PROVIDER, idb) == 5);
     assert_true(balance(w.c, ZT_LEDGER_FEE, NULL) == fee0 - 5);
     audit_ok(w.c);

@@ -12,16 +12,28 @@
  *    once; a replay after that is refused. Before, the pending row read as
  *    used past its deadline and the retry was refused (the job stayed
  *    unsettled);
- *  - the same, killed inside the ledger's hook (which runs after the
- *    commit, review10 F2): settled and paid once, the evidence used;
+ *  - the same, killed after the commit and before the ledger's hook, or
+ *    inside it after the ledger's writes (the hook runs after the
+ *    commit, review10 F2): settled, the evidence used, the settlement
+ *    outbox's row left; no sweep runs it while its lease is live, and
+ *    after a restart past the lease the sweeper pays exactly once (a
+ *    second run of the hook pays nothing: the ledger's job-id keys);
+ *  - two sweepers (two orchestrators, two threads) racing for that row:
+ *    run once, paid once;
+ *  - an orchestrator whose own clock is ahead does not take a live claim
+ *    over: the deadline is on the store's clock (review10 F5);
+ *  - a settlement's conflict retries leave the registry's lock free
+ *    during their back-off (review10 F6);
  *  - a verdict that does not commit (its claim taken over by another
  *    orchestrator's different verdict) pays nothing in the ledger;
  *  - a settlement that runs past its claim's deadline while another
  *    orchestrator takes it over and settles: the late one's transaction
  *    rolls back (ZT_EEXIST), nothing charged twice, in the store or in its
  *    registry's memory. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,21 +89,24 @@ struct orch {
     struct zt_chain *c;
 };
 
-static bool kill_in_hook; /* the child: die inside the ledger's hook, after the ledger's writes */
+static bool kill_in_hook;     /* the child: die inside the ledger's hook, after the ledger's writes */
+static bool kill_before_hook; /* the child: die after the commit, before the ledger's writes */
 
 /* test_uncommitted_verdict_pays_nothing: what runs inside the first
  * verdict's ledger hook (another orchestrator's takeover), once */
 static void (*in_hook)(void);
 
 /* node.c's adapter: the verifier's hook to the ledger */
-static void chain_verified(void *ud, const char *job_id, enum zt_verify_verdict verdict, const char *worker,
-                           const char *const *honest, size_t n_honest)
+static int chain_verified(void *ud, const char *job_id, enum zt_verify_verdict verdict, const char *worker,
+                          const char *const *honest, size_t n_honest)
 {
-    zt_chain_verified(ud, job_id, worker, verdict == ZT_VERDICT_WORKER_WRONG, honest, n_honest);
+    if (kill_before_hook) raise(SIGKILL);
+    int rc = zt_chain_verified(ud, job_id, worker, verdict == ZT_VERDICT_WORKER_WRONG, honest, n_honest);
     if (kill_in_hook) raise(SIGKILL);
     void (*f)(void) = in_hook;
     in_hook = NULL;
     if (f) f();
+    return rc;
 }
 
 static struct zt_chain *chain_open(void)
@@ -235,6 +250,37 @@ static enum zt__once_rc take_at(struct orch *o, int64_t now)
     return zt__evidence_take(o->e, id, now + HOUR, now);
 }
 
+/* The claims' deadlines are on the store's clock (review10 F5): now is
+ * the orchestrator's own clock (the evidence's expiry only), shift moves
+ * its store handle's clock (the seam; 0 the real one). */
+static enum zt__once_rc take_shifted(struct orch *o, int64_t now, int64_t shift)
+{
+    zt_store_clock_shift(o->st, shift);
+    return take_at(o, now);
+}
+
+/* One sweep of the settlement outbox with the store's clock shifted: the
+ * rows it ran. */
+static size_t sweep_shifted(struct orch *o, int64_t shift)
+{
+    zt_store_clock_shift(o->st, shift);
+    size_t ran = 0;
+    assert_int_equal(zt__verifier_outbox_sweep(o->e, o->v, o->s, 64, &ran), 0);
+    return ran;
+}
+
+/* The outbox rows left (any owner). */
+static int64_t outbox_rows(struct orch *o)
+{
+    struct zt_store_stmt *q = NULL;
+    int64_t n = -1;
+    assert_int_equal(zt_store_prepare(o->st, "SELECT COUNT(*) FROM orch_settle_outbox", &q), 0);
+    assert_int_equal(zt_store_step(q), ZT_STORE_ROW);
+    assert_int_equal(zt_store_column_i64(q, 0, &n), 0);
+    zt_store_stmt_free(q);
+    return n;
+}
+
 /* Settled exactly once: the ledger's entries, the job's state, the
  * reputations in the store (a fresh registry reads them; b completed
  * `completed` jobs in all, this check among them). */
@@ -266,7 +312,7 @@ static void settled_once(struct orch *o, const struct net *n, uint64_t completed
     zt_registry_free(r);
 }
 
-enum crash_point { AFTER_CLAIM, IN_LEDGER_HOOK };
+enum crash_point { AFTER_CLAIM, BEFORE_LEDGER_HOOK, IN_LEDGER_HOOK };
 
 /* The first orchestrator, in a child process: claims the evidence and
  * dies at the point (SIGKILL: no cleanup, no rollback of its own). Exits
@@ -278,7 +324,8 @@ static void child(enum crash_point point, const struct net *n)
     if (rc) _exit(10 + rc);
     if (take_at(&o, T1) != ZT__ONCE_TAKEN) _exit(20);
     if (point == AFTER_CLAIM) raise(SIGKILL);
-    kill_in_hook = true;
+    if (point == IN_LEDGER_HOOK) kill_in_hook = true;
+    else kill_before_hook = true;
     rc = settle_at(&o, n, T1);
     _exit(rc ? 30 : 31); /* not reached: the hook kills */
 }
@@ -305,15 +352,30 @@ static void crash_then_takeover(enum crash_point point)
     assert_int_equal(orch_open(&o), 0);
     struct zt_job_info ji;
     assert_int_equal(zt_sched_job_get(o.s, n.job, &ji), 0);
-    if (point == IN_LEDGER_HOOK) {
-        /* the hook runs after the commit (review10 F2): settled and paid,
-         * the evidence used, nothing to take over */
+    if (point == IN_LEDGER_HOOK || point == BEFORE_LEDGER_HOOK) {
+        /* the hook runs after the commit (review10 F2): settled, the
+         * evidence used, nothing to take over; the outbox row of the
+         * ledger's part is left (the kill came before its delete) */
         assert_int_equal(ji.state, ZT_JOB_STATE_FAILED);
         assert_int_equal(take_at(&o, T1 + 5), ZT__ONCE_USED);
-        settled_once(&o, &n, 1);
+        assert_int_equal(outbox_rows(&o), 1);
+        if (point == BEFORE_LEDGER_HOOK) /* settled and not paid yet */
+            assert_true(balance(o.c, ZT_LEDGER_STAKE, n.ida) == 150 * TOKEN);
+        else
+            settled_once(&o, &n, 1);
+        /* the dead run's lease (10 s of the store's clock) is live: no sweep runs it */
+        assert_int_equal(sweep_shifted(&o, 0), 0);
+        assert_int_equal(outbox_rows(&o), 1);
         orch_close(&o);
+        /* restarted, past the lease: the sweeper runs it, paid exactly once
+         * (the ledger's job-id keys make the second run after the kill in
+         * the hook a no-op) */
         assert_int_equal(orch_open(&o), 0);
-        assert_int_equal(take_at(&o, T1 + 30001), ZT__ONCE_USED);
+        assert_int_equal(sweep_shifted(&o, 11000), 1);
+        assert_int_equal(outbox_rows(&o), 0);
+        settled_once(&o, &n, 1);
+        assert_int_equal(sweep_shifted(&o, 60000), 0);
+        assert_int_equal(take_shifted(&o, T1 + 30001, 31000), ZT__ONCE_USED);
         settled_once(&o, &n, 1);
         orch_close(&o);
         net_free(&n);
@@ -322,13 +384,15 @@ static void crash_then_takeover(enum crash_point point)
     /* nothing of the settlement ran: not the store's, not the ledger's */
     assert_true(balance(o.c, ZT_LEDGER_STAKE, n.ida) == 150 * TOKEN);
     assert_int_equal(ji.state, ZT_JOB_STATE_DONE);
-    /* the dead claim is live until its deadline: retry (503 evidence_busy) */
-    assert_int_equal(take_at(&o, T1 + 5), ZT__ONCE_PENDING);
-    assert_int_equal(take_at(&o, T1 + 30000), ZT__ONCE_PENDING);
+    /* the dead claim is live until its deadline (30 s of the store's
+     * clock): retry (503 evidence_busy) */
+    assert_int_equal(take_shifted(&o, T1 + 5, 0), ZT__ONCE_PENDING);
+    assert_int_equal(take_shifted(&o, T1 + 20000, 20000), ZT__ONCE_PENDING);
     /* past it: not settled (the settlement commits with the claim), taken
      * over (before: ZT__ONCE_USED, and the job was never settled) */
-    assert_int_equal(take_at(&o, T1 + 30001), ZT__ONCE_TAKEN);
+    assert_int_equal(take_shifted(&o, T1 + 30001, 31000), ZT__ONCE_TAKEN);
     assert_int_equal(settle_at(&o, &n, T1 + 30001), 0);
+    assert_int_equal(outbox_rows(&o), 0); /* the hook ran: its row deleted */
     settled_once(&o, &n, 1);
     /* a replay after the settlement: refused, here and after a restart */
     assert_int_equal(take_at(&o, T1 + 30002), ZT__ONCE_USED);
@@ -353,6 +417,195 @@ static void test_crash_in_ledger_hook(void **state)
     crash_then_takeover(IN_LEDGER_HOOK);
 }
 
+static void test_crash_before_ledger_hook(void **state)
+{
+    (void)state;
+    crash_then_takeover(BEFORE_LEDGER_HOOK);
+}
+
+/* Two sweepers (two orchestrators of the store, in two threads) race for
+ * the row a crash left: the ledger pays once, the row is run once. */
+struct sweeper {
+    struct orch *o;
+    size_t ran;
+    int rc;
+};
+
+static void *sweep_thread(void *ud)
+{
+    struct sweeper *w = ud;
+    w->rc = zt__verifier_outbox_sweep(w->o->e, w->o->v, w->o->s, 64, &w->ran);
+    return NULL;
+}
+
+static void test_sweepers_race(void **state)
+{
+    (void)state;
+    struct orch a, b;
+    struct net n;
+    net_start(&a, &n);
+    orch_close(&a);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) child(BEFORE_LEDGER_HOOK, &n);
+    int ws = 0;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+    assert_int_equal(orch_open(&a), 0);
+    assert_int_equal(orch_open(&b), 0);
+    assert_true(balance(a.c, ZT_LEDGER_STAKE, n.ida) == 150 * TOKEN); /* settled, unpaid */
+    zt_store_clock_shift(a.st, 11000);
+    zt_store_clock_shift(b.st, 11000);
+    struct sweeper wa = {.o = &a, .rc = -1}, wb = {.o = &b, .rc = -1};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, sweep_thread, &wa), 0);
+    assert_int_equal(pthread_create(&tb, NULL, sweep_thread, &wb), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(wa.rc, 0);
+    assert_int_equal(wb.rc, 0);
+    assert_int_equal(wa.ran + wb.ran, 1);
+    assert_int_equal(outbox_rows(&a), 0);
+    settled_once(&a, &n, 1);
+    /* the hook itself run again for the job (two runners whose leases
+     * overlapped): the ledger's job-id keys make it a no-op */
+    const char *honest[] = {n.idb};
+    assert_int_equal(zt_chain_verified(b.c, n.job, n.ida, true, honest, 1), 0);
+    settled_once(&a, &n, 1);
+    orch_close(&b);
+    orch_close(&a);
+    net_free(&n);
+}
+
+/* review10 F6: a settlement's retries do not hold the registry's lock
+ * through their back-off. The transaction's body (run with the lock held)
+ * starts a thread that takes the lock (a registry read, as heartbeats and
+ * placement do) and asks for a retry (a conflict) until that thread got
+ * the lock, at most 10 tries (about 1.3 s of back-off). Holding the lock
+ * through the retries (before), the thread gets it only after the whole
+ * settlement, and the body runs out of tries without seeing it. */
+struct f6 {
+    struct orch *o;
+    pthread_t t;
+    bool started;
+    atomic_bool got;
+    int calls;
+    bool got_in_tx; /* the thread had the lock between two attempts */
+};
+
+static void *f6_reader(void *ud)
+{
+    struct f6 *f = ud;
+    struct zt_node_info ni;
+    zt_ignore(zt_registry_get(f->o->r, "zt1nobody", T1, &ni));
+    atomic_store(&f->got, true);
+    return NULL;
+}
+
+static int f6_body(void *ud)
+{
+    struct f6 *f = ud;
+    f->calls++;
+    if (!f->started) f->started = pthread_create(&f->t, NULL, f6_reader, f) == 0;
+    if (atomic_load(&f->got)) {
+        f->got_in_tx = true;
+        return 0;
+    }
+    return f->calls < 10 ? zt_store_retry(f->o->st) : 0;
+}
+
+static void test_retry_backoff_unlocked(void **state)
+{
+    (void)state;
+    struct orch a;
+    struct net n;
+    net_start(&a, &n);
+    a.st->tx_attempts = 10;
+    struct f6 f = {.o = &a};
+    atomic_init(&f.got, false);
+    assert_int_equal(take_at(&a, T1), ZT__ONCE_TAKEN);
+    uint8_t id[ZT__ONCE_ID_LEN];
+    evidence_id(id);
+    assert_int_equal(zt__evidence_commit(a.e, id, f6_body, &f), 0);
+    assert_true(f.started);
+    pthread_join(f.t, NULL);
+    assert_true(f.got_in_tx);
+    assert_true(f.calls >= 2);
+    assert_int_equal(take_at(&a, T1 + 1), ZT__ONCE_USED); /* committed with the last attempt */
+    orch_close(&a);
+    net_free(&n);
+}
+
+/* Malformed outbox rows (a verdict out of range, a checker id too long,
+ * an empty checker line: written by no binary of ours, but read from a
+ * shared store): the sweeper logs and leaves them, runs no hook, and
+ * does not crash. */
+static void put_raw(struct orch *o, const char *job, int64_t verdict, const char *worker, const char *honest)
+{
+    struct zt_store_stmt *q = NULL;
+    assert_int_equal(zt_store_prepare(o->st,
+                                      "INSERT INTO orch_settle_outbox(job_id, verdict, worker, rejected, honest, owner,"
+                                      " until) VALUES(?, ?, ?, '', ?, ?, 0)",
+                                      &q),
+                     0);
+    static const uint8_t owner[16] = {1};
+    assert_int_equal(zt_store_bind_text(q, 1, job, SIZE_MAX), 0);
+    assert_int_equal(zt_store_bind_i64(q, 2, verdict), 0);
+    assert_int_equal(zt_store_bind_text(q, 3, worker, SIZE_MAX), 0);
+    assert_int_equal(zt_store_bind_text(q, 4, honest, SIZE_MAX), 0);
+    assert_int_equal(zt_store_bind_blob(q, 5, owner, sizeof owner), 0);
+    assert_int_equal(zt_store_step(q), ZT_STORE_DONE);
+    zt_store_stmt_free(q);
+}
+
+static void test_outbox_bad_rows(void **state)
+{
+    (void)state;
+    struct orch a;
+    struct net n;
+    net_start(&a, &n);
+    char longid[200];
+    memset(longid, 'z', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    char honest[300];
+    snprintf(honest, sizeof honest, "%s\n\n", n.idb);
+    put_raw(&a, "00000000000000000000000000000001", 99, n.ida, "");
+    put_raw(&a, "00000000000000000000000000000002", ZT_VERDICT_WORKER_WRONG, longid, "");
+    put_raw(&a, "00000000000000000000000000000003", ZT_VERDICT_WORKER_WRONG, n.ida, longid);
+    put_raw(&a, "00000000000000000000000000000004", ZT_VERDICT_WORKER_WRONG, n.ida, honest);
+    assert_int_equal(sweep_shifted(&a, 0), 0);
+    assert_int_equal(outbox_rows(&a), 4);
+    assert_true(balance(a.c, ZT_LEDGER_STAKE, n.ida) == 150 * TOKEN); /* no hook ran */
+    assert_int_equal(sweep_shifted(&a, 60000), 0);
+    orch_close(&a);
+    net_free(&n);
+}
+
+/* review10 F5: the claim's deadline is on the store's clock. An
+ * orchestrator whose own clock runs 60 s ahead does not take a live claim
+ * over (before: it did, at once); past the deadline on the store's clock
+ * it does. */
+static void test_skewed_clock_no_early_takeover(void **state)
+{
+    (void)state;
+    struct orch a, b;
+    struct net n;
+    net_start(&a, &n);
+    assert_int_equal(orch_open(&b), 0);
+    assert_int_equal(take_shifted(&a, T1, 0), ZT__ONCE_TAKEN);
+    assert_int_equal(take_shifted(&b, T1 + 60000, 0), ZT__ONCE_PENDING);
+    assert_int_equal(take_shifted(&b, T1 + 3600000, 0), ZT__ONCE_PENDING);
+    /* a's own clock behind does not stretch its claim either */
+    assert_int_equal(take_shifted(&b, T1 + 1, 31000), ZT__ONCE_TAKEN);
+    assert_int_equal(settle_at(&b, &n, T1 + 1), 0);
+    assert_int_equal(settle_at(&a, &n, T1 + 2), ZT_EEXIST);
+    settled_once(&b, &n, 1);
+    orch_close(&b);
+    orch_close(&a);
+    net_free(&n);
+}
+
 /* A settlement past its claim's deadline: taken over meanwhile, its
  * transaction rolls back. */
 static void test_late_settlement_rolls_back(void **state)
@@ -368,7 +621,7 @@ static void test_late_settlement_rolls_back(void **state)
     assert_int_equal(zt_registry_report(b.r, n.idb, ZT_OUTCOME_COMPLETED, T1), 0);
     assert_int_equal(take_at(&a, T1), ZT__ONCE_TAKEN);
     assert_int_equal(take_at(&b, T1 + 1), ZT__ONCE_PENDING); /* a's claim is live: b's gateway retries */
-    assert_int_equal(take_at(&b, T1 + 30001), ZT__ONCE_TAKEN);
+    assert_int_equal(take_shifted(&b, T1 + 30001, 31000), ZT__ONCE_TAKEN);
     assert_int_equal(settle_at(&b, &n, T1 + 30001), 0);
     struct zt_node_info ni;
     assert_int_equal(zt_registry_get(a.r, n.idb, T1, &ni), 0);
@@ -399,7 +652,7 @@ static int race_settle = -1;
 
 static void race_in_hook(void)
 {
-    race_take = take_at(race_b, T1 + 30001);
+    race_take = take_shifted(race_b, T1 + 30001, 31000);
     if (race_take == ZT__ONCE_TAKEN) race_settle = settle_verdict_at(race_b, race_n, ZT_VERDICT_AGREED, T1 + 30001);
 }
 
@@ -439,13 +692,18 @@ int main(void)
     json_set_alloc_funcs(zt_malloc, zt_free);
     zt_log_set_level(ZT_LOG_OFF);
 #define T(f) cmocka_unit_test_setup_teardown(f, orch_setup, teardown)
-    const struct CMUnitTest tests[] = {T(test_crash_after_claim), T(test_crash_in_ledger_hook),
-                                       T(test_late_settlement_rolls_back), T(test_uncommitted_verdict_pays_nothing)};
+    const struct CMUnitTest tests[] = {T(test_crash_after_claim),        T(test_crash_in_ledger_hook),
+                                       T(test_crash_before_ledger_hook), T(test_sweepers_race),
+                                       T(test_skewed_clock_no_early_takeover), T(test_late_settlement_rolls_back),
+                                       T(test_uncommitted_verdict_pays_nothing), T(test_retry_backoff_unlocked),
+                                       T(test_outbox_bad_rows)};
     int failures = cmocka_run_group_tests_name("orch_settle_once_sqlite", tests, NULL, NULL);
 #define P(f) cmocka_unit_test_setup_teardown(f, orch_setup_pg, teardown)
-    const struct CMUnitTest pg_tests[] = {P(test_crash_after_claim), P(test_crash_in_ledger_hook),
-                                          P(test_late_settlement_rolls_back),
-                                          P(test_uncommitted_verdict_pays_nothing)};
+    const struct CMUnitTest pg_tests[] = {P(test_crash_after_claim),        P(test_crash_in_ledger_hook),
+                                          P(test_crash_before_ledger_hook), P(test_sweepers_race),
+                                          P(test_skewed_clock_no_early_takeover), P(test_late_settlement_rolls_back),
+                                          P(test_uncommitted_verdict_pays_nothing), P(test_retry_backoff_unlocked),
+                                          P(test_outbox_bad_rows)};
     failures += zt_test_pg_run("orch_settle_once_postgres", pg_tests);
     return zt_test_exit(failures);
 }

@@ -624,6 +624,55 @@ static void test_tx(void **state)
     zt_store_close(st);
 }
 
+/* zt_store_tx_try: one try at a time, the caller backing off between
+ * (the registry's settlement, review10 F6); and the store's clock. */
+static void test_tx_try_and_clock(void **state)
+{
+    (void)state;
+    struct zt_store *st = open_store_at(db_target(), 1000, 3);
+    assert_int_equal(zt_store_exec(st, "CREATE TABLE kv(k TEXT PRIMARY KEY, v INTEGER NOT NULL)"), 0);
+    struct txc c = {.value = 1, .fail_until = 3};
+    bool again = false;
+    int64_t retries0 = zt_store_tx_retries(st);
+    int a = 1;
+    int rc;
+    for (;; a++) {
+        rc = zt_store_tx_try(st, a, tx_body, &c, &again);
+        if (!again) break;
+        assert_int_equal(rc, ZT_EBUSY);
+        assert_int_equal(get_kv(st, "a"), -1); /* rolled back */
+        uint64_t ms = zt_store_tx_backoff(st, a);
+        assert_true(ms >= (5u << (a - 1)) && ms < (10u << (a - 1)));
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(a, 3);
+    assert_int_equal(c.calls, 3);
+    assert_int_equal(get_kv(st, "a"), 1);
+    assert_int_equal(zt_store_tx_retries(st), retries0 + 2);
+    /* at the handle's last try (3) a conflict is no longer "again" */
+    c = (struct txc){.value = 2, .fail_until = 100};
+    assert_int_equal(zt_store_tx_try(st, 3, tx_body, &c, &again), ZT_EBUSY);
+    assert_false(again);
+    /* an error that is no conflict: never again */
+    c = (struct txc){.value = 2, .ret = ZT_EINVAL};
+    assert_int_equal(zt_store_tx_try(st, 1, tx_body, &c, &again), ZT_EINVAL);
+    assert_false(again);
+    assert_int_equal(get_kv(st, "a"), 1);
+    assert_int_equal(zt_store_tx_try(st, 1, NULL, NULL, &again), ZT_EINVAL);
+    /* the clock: PostgreSQL's (the server here is on this machine), or
+     * this machine's; the test seam shifts it */
+    int64_t now = 0, shifted = 0;
+    int64_t local = zt_time_real_ms();
+    assert_int_equal(zt_store_clock_ms(st, &now), 0);
+    assert_true(now >= local - 5000 && now <= local + 60000);
+    zt_store_clock_shift(st, 30000);
+    assert_int_equal(zt_store_clock_ms(st, &shifted), 0);
+    assert_true(shifted - now >= 30000 && shifted - now < 90000);
+    zt_store_clock_shift(st, 0);
+    assert_int_equal(zt_store_clock_ms(NULL, &now), ZT_EINVAL);
+    zt_store_close(st);
+}
+
 /* Another connection holds the write lock for a while, then lets go. */
 struct holder {
     struct zt_store *st;
@@ -1035,7 +1084,7 @@ int main(void)
         T(test_fresh),        T(test_upgrade_v2),  T(test_upgrade_v1),  T(test_owner_migrations),
         T(test_failing_step), T(test_newer_refused), T(test_tx),        T(test_tx_busy),
         T(test_statements),   T(test_pg_params),   T(test_open_config), T(test_alloc_failures),
-        T(test_concurrent_migrations),
+        T(test_concurrent_migrations), T(test_tx_try_and_clock),
     };
     int failures = cmocka_run_group_tests_name("store_sqlite", tests, NULL, NULL);
     /* the same on a real PostgreSQL (the upgrades of old SQLite files and
@@ -1044,7 +1093,7 @@ int main(void)
     const struct CMUnitTest pg_tests[] = {
         P(test_fresh),     P(test_owner_migrations), P(test_failing_step), P(test_newer_refused),
         P(test_tx),        P(test_tx_busy),          P(test_statements),   P(test_open_config),
-        P(test_concurrent_migrations), P(test_pg_reconnect),
+        P(test_concurrent_migrations), P(test_pg_reconnect), P(test_tx_try_and_clock),
     };
     failures += zt_test_pg_run("store_postgres", pg_tests);
     return zt_test_exit(failures);
