@@ -394,19 +394,6 @@ static ALWAYS_INLINE void pk_row(bool q4, const uint8_t *grp, size_t nb, __mmask
     fold8_store(A, out, mask);
 }
 
-/* Two and more activation rows (batched decoding, prompts): NX (1..8) rows from row k
- * over the whole group in one pass, each weight chunk loaded (and Q4_0's
- * nibbles unpacked) once for all NX rows. The NX dpbusd chains of a block
- * are independent, so they hide vpdpbusd's latency; the canonical lane
- * accumulators (8 per row, too many for the registers) wait in L1 between
- * blocks: acc[i][b % 8] = fma(d_b, (float)s_b, acc[i][b % 8]) in block
- * order, the fold as pk_row, so each row's bits are pk_row's (and the
- * scalar reference's) whatever NX is. One pass reads the group once and in
- * order, so for up to 8 rows the weights stream like one row's; more rows
- * take several passes (chunks of at most 8). The next group is prefetched
- * into L2, spread over the blocks of the pass(es): without it a single pass
- * over a 4096-column group ran at half the rate of two passes (the
- * hardware prefetchers do not keep up with a stream read this slowly). */
 /* Block b of pk_batch for its NX rows: the exact s_b of the 16 rows, then
  * acc[i][b % 8] = fma(d_b, (float)s_b, acc) where acc is +0 for the first
  * block of a lane (first: the canonical lanes start at +0, taken from a
