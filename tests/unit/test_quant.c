@@ -798,6 +798,80 @@ static void test_packed_identity(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* The packed batched kernel starts each canonical lane of a row from +0 in
+ * a register (quant_avx512vnni.c, pk_block): fma(d_b, s_b, +0) of a -0
+ * product must be +0, as the scalar reference's is. Weights with negative
+ * scales times all-zero activation rows give d_b = -0 and s_b = 0 in every
+ * block, so every lane and the output must be +0 (a kernel that started a
+ * lane with the product alone would answer -0); rows of ordinary
+ * activations between them, lengths below, at and above the 8 lanes, and
+ * batches that take 1..8 rows a pass. */
+static void test_packed_zero_start(void **state)
+{
+    (void)state;
+    enum zt_quant_isa orig = zt_quant_isa_current();
+    static const enum zt_ggml_type types[] = {ZT_GGML_Q8_0, ZT_GGML_Q4_0};
+    static const size_t lens[] = {32, 32 * 3, 32 * 8, 32 * 9, 32 * 24};
+    static const size_t batches[] = {1, 2, 3, 5, 8, 9, 16};
+    enum { ROWS = 16, MAXB = 16 };
+    unsigned bad = 0;
+    for (size_t ti = 0; ti < 2; ti++)
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            enum zt_ggml_type t = types[ti];
+            size_t n = lens[li], nb = n / 32, bs = t == ZT_GGML_Q8_0 ? 34 : 18;
+            size_t wb = row_bytes(t, n), xb = row_bytes(ZT_GGML_Q8_0, n);
+            uint8_t *W = xmalloc(wb * ROWS), *X = xmalloc(xb * MAXB);
+            float *xf = xmalloc(n * sizeof *xf);
+            float *out = xmalloc(MAXB * ROWS * sizeof *out), *ref = xmalloc(MAXB * ROWS * sizeof *ref);
+            for (size_t r = 0; r < ROWS; r++) {
+                make_weights(t, W + r * wb, n, 0.05f);
+                for (size_t b = 0; b < nb; b++) { /* a negative scale in every block */
+                    uint16_t h = zt_fp32_to_fp16(-0.0125f * (float)(1 + (r + b) % 5));
+                    memcpy(W + r * wb + b * bs, &h, sizeof h);
+                }
+            }
+            for (size_t k = 0; k < MAXB; k++) {
+                if (k % 3 == 1) {
+                    make_acts(t, X + k * xb, xf, n);
+                } else {
+                    memset(xf, 0, n * sizeof *xf);
+                    assert_int_equal(zt_quant_activations(t, xf, X + k * xb, n), 0);
+                }
+            }
+            assert_int_equal(zt_quant_set_isa(ZT_QUANT_ISA_SCALAR), 0);
+            for (size_t k = 0; k < MAXB; k++)
+                for (size_t r = 0; r < ROWS; r++) {
+                    assert_int_equal(zt_quant_vec_dot(t, n, W + r * wb, X + k * xb, &ref[k * ROWS + r]), 0);
+                    if (k % 3 != 1) assert_int_equal(zt_test_f2u(ref[k * ROWS + r]), 0); /* +0, not -0 */
+                }
+            struct zt_quant_packed *p = NULL;
+            assert_int_equal(zt_quant_pack(t, W, wb, ROWS, n, &p), 0);
+            for (int isa = 0; isa < ZT_QUANT_ISA_COUNT; isa++) {
+                if (zt_quant_set_isa((enum zt_quant_isa)isa) != 0) continue;
+                for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
+                    size_t batch = batches[bi];
+                    for (size_t i = 0; i < MAXB * ROWS; i++) out[i] = -1.0f;
+                    assert_int_equal(zt_quant_matmul_packed_prep(p, 0, ROWS, X, xb, batch, NULL, out, ROWS), 0);
+                    for (size_t i = 0; i < batch * ROWS; i++)
+                        if (zt_test_f2u(out[i]) != zt_test_f2u(ref[i])) {
+                            if (!(bad & (1u << isa)))
+                                printf("packed zero start %s isa=%d n=%zu batch=%zu row %zu col %zu: %a != %a\n",
+                                       tname(t), isa, n, batch, i / ROWS, i % ROWS, (double)out[i], (double)ref[i]);
+                            bad |= 1u << isa;
+                        }
+                }
+            }
+            zt_quant_packed_free(p);
+            zt_free(W);
+            zt_free(X);
+            zt_free(xf);
+            zt_free(out);
+            zt_free(ref);
+        }
+    assert_int_equal(zt_quant_set_isa(orig), 0);
+    assert_int_equal(bad, 0);
+}
+
 static void test_activation_formats(void **state)
 {
     (void)state;
@@ -965,6 +1039,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_matmul_rows_identity, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_float_batches, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_packed_identity, setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_packed_zero_start, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_activation_formats, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_activation_isas, setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_invalid, setup, zt_test_leak_teardown),
