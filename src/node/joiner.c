@@ -83,7 +83,9 @@ struct zt__joiner {
     struct zt_http_client *poll_http; /* the long-poll alone */
     size_t relay_active; /* relay threads running (under mu) */
     size_t creport_active;   /* check-report threads running (under mu) */
-    uint64_t creport_dropped; /* check reports not sent: CHECK_REPORT_THREADS_MAX busy (under mu) */
+    uint64_t creport_dropped; /* check reports not sent: threads busy and the queue full (under mu) */
+    struct creport *cq_head, *cq_tail; /* reports waiting for a report thread (under mu) */
+    size_t cq_len;
 };
 
 /* URL[#NODE_ID] into o; the URL must be http(s)://host[:port]. */
@@ -584,18 +586,48 @@ static void relay_start(struct zt__joiner *j, const struct orch *o, json_t *r)
  * takes a relayed request's room) and under the 4 calls j->http carries,
  * so the heartbeat keeps room when the orchestrators do not answer */
 #define CHECK_REPORT_THREADS_MAX 2
+/* reports waiting while both threads post (a burst of checks finishing at
+ * once on a loaded worker): the threads take them in order; past this
+ * many a report is dropped, counted */
+#define CHECK_REPORT_QUEUE_MAX 16
 
 struct creport {
     struct zt__joiner *j;
     char *body; /* {"checkpoint","node_id","receipt"} */
+    struct creport *next; /* in j's queue */
 };
 
-static void *creport_main(void *arg)
+static void creport_free(struct creport *c)
 {
-    struct creport *c = arg;
-    struct zt__joiner *j = c->j;
-    /* to every orchestrator of node.join: the one that picked this checker
-     * keeps it, the others refuse it (403, not picked there) */
+    if (!c) return;
+    zt_free(c->body);
+    zt_free(c);
+}
+
+/* The next queued report for a report thread that finished one, or NULL:
+ * then the thread is no longer counted (in the same locked section, so a
+ * report queued meanwhile is never left without a thread). */
+static struct creport *creport_next(struct zt__joiner *j)
+{
+    pthread_mutex_lock(&j->mu);
+    struct creport *c = j->stop ? NULL : j->cq_head;
+    if (c) {
+        j->cq_head = c->next;
+        if (!j->cq_head) j->cq_tail = NULL;
+        j->cq_len--;
+        c->next = NULL;
+    } else {
+        j->creport_active--;
+        pthread_cond_broadcast(&j->cv);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return c;
+}
+
+/* Post one report to every orchestrator of node.join: the one that picked
+ * this checker keeps it, the others refuse it (403, not picked there). */
+static void creport_post(struct zt__joiner *j, const struct creport *c)
+{
     for (size_t i = 0; i < j->n; i++) {
         char url[sizeof j->o[i].url + 48];
         snprintf(url, sizeof url, "%s/v1/orchestrator/check-report", j->o[i].url);
@@ -607,9 +639,17 @@ static void *creport_main(void *arg)
                       zt_strerror(rc));
         zt_http_response_deinit(&resp);
     }
-    zt_free(c->body);
-    zt_free(c);
-    zt_count_down(&j->mu, &j->cv, &j->creport_active);
+}
+
+static void *creport_main(void *arg)
+{
+    struct creport *c = arg;
+    struct zt__joiner *j = c->j;
+    while (c) {
+        creport_post(j, c);
+        creport_free(c);
+        c = creport_next(j);
+    }
     return NULL;
 }
 
@@ -630,16 +670,31 @@ void zt__joiner_check_report(struct zt__joiner *j, const uint8_t *ckpt, size_t c
     }
     c->j = j;
     /* on a thread of its own (the inference thread hands it over and goes
-     * on), counted apart from the relay threads: a stop waits for it. Over
-     * CHECK_REPORT_THREADS_MAX it is dropped, counted: the gateway's
+     * on), counted apart from the relay threads: a stop waits for it. With
+     * CHECK_REPORT_THREADS_MAX posting it waits in the queue for one of
+     * them; with the queue full too it is dropped, counted: the gateway's
      * verdict still carries this signed answer */
-    if (start_counted(j, creport_main, c, &j->creport_active, CHECK_REPORT_THREADS_MAX)) return;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (start_counted(j, creport_main, c, &j->creport_active, CHECK_REPORT_THREADS_MAX)) return;
+        pthread_mutex_lock(&j->mu);
+        /* a thread that is running takes it from the queue before it ends */
+        bool queued = !j->stop && j->creport_active > 0 && j->cq_len < CHECK_REPORT_QUEUE_MAX;
+        if (queued) {
+            if (j->cq_tail) j->cq_tail->next = c;
+            else j->cq_head = c;
+            j->cq_tail = c;
+            j->cq_len++;
+        }
+        bool retry = !queued && !j->stop && j->creport_active == 0; /* the threads ended meanwhile */
+        pthread_mutex_unlock(&j->mu);
+        if (queued) return;
+        if (!retry) break;
+    }
     pthread_mutex_lock(&j->mu);
     uint64_t dropped = ++j->creport_dropped;
     pthread_mutex_unlock(&j->mu);
     zt_log_rl(ZT_LOG_WARN, 30, "check_report_dropped", "reason=busy dropped_total=%llu", (unsigned long long)dropped);
-    zt_free(c->body);
-    zt_free(c);
+    creport_free(c);
 }
 
 /* The heartbeat as a long-poll (held up to hold ms); its answer's
@@ -838,7 +893,16 @@ void zt__joiner_free(struct zt__joiner *j)
     if (posting) zt_http_client_shutdown(j->http);
     pthread_mutex_lock(&j->mu);
     while (j->creport_active) pthread_cond_wait(&j->cv, &j->mu);
+    /* reports still queued when the threads stopped: not sent */
+    struct creport *q = j->cq_head;
+    j->cq_head = j->cq_tail = NULL;
+    j->cq_len = 0;
     pthread_mutex_unlock(&j->mu);
+    while (q) {
+        struct creport *next = q->next;
+        creport_free(q);
+        q = next;
+    }
     zt_http_client_free(j->http);
     zt_http_client_free(j->relay_http);
     zt_http_client_free(j->result_http);

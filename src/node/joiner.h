@@ -65,7 +65,8 @@ void zt__joiner_refresh(struct zt__joiner *j);
 void zt__joiner_check_report(struct zt__joiner *j, const uint8_t *ckpt, size_t ckpt_len, const uint8_t *receipt,
                              size_t receipt_len);
 /* Reports dropped so far: at most 2 post at once (their own threads, not
- * the relay's), the rest are logged (check_report_dropped) and counted. */
+ * the relay's), up to 16 more wait in a queue for them, the rest are
+ * logged (check_report_dropped) and counted. */
 uint64_t zt__joiner_check_reports_dropped(struct zt__joiner *j);
 /* Start joining; endpoint is the URL this worker is reached at (its
  * descriptor's). ZT_EIO. */
