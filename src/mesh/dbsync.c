@@ -1136,8 +1136,20 @@ static int bind_json(struct zt_store_stmt *q, int i, const struct zt__dbs_col *c
     return rc;
 }
 
+/* The query of key_exists for t: its rows of one key, whoever owns them. */
+static int key_exists_prepare(struct zt_dbsync *s, const struct zt__dbs_table *t, struct zt_store_stmt **q)
+{
+    struct zt_buf eb;
+    zt_buf_init(&eb, SQL_MAX);
+    int rc = zt_buf_appendf(&eb, "SELECT 1 FROM %s WHERE ", t->name);
+    for (size_t i = 0; i < t->n_key && !rc; i++) rc = zt_buf_appendf(&eb, "%s%s = ?", i ? " AND " : "", t->cols[i].name);
+    if (!rc) rc = zt_store_prepare(s->o.st, eb.data, q);
+    zt_buf_deinit(&eb);
+    return rc;
+}
+
 /* Whether t has a row of key ka (a JSON array of its key's values),
- * whoever owns it: q selects t's rows of a key (find_tombs). */
+ * whoever owns it: q from key_exists_prepare (find_tombs, the audit). */
 static int key_exists(struct zt_store_stmt *q, const struct zt__dbs_table *t, json_t *ka, bool *yes)
 {
     zt_store_reset(q);
@@ -1231,14 +1243,7 @@ static int find_tombs(struct zt_dbsync *s, size_t ti, bool all_rows, int64_t top
     /* own_jobs: the round read our rows only; a key is deleted only when
      * no row of it is left, whoever's (tomb_add) */
     struct zt_store_stmt *ex = NULL;
-    if (!rc && nf && t->own_jobs) {
-        struct zt_buf eb;
-        zt_buf_init(&eb, SQL_MAX);
-        rc = zt_buf_appendf(&eb, "SELECT 1 FROM %s WHERE ", t->name);
-        for (size_t i = 0; i < t->n_key && !rc; i++) rc = zt_buf_appendf(&eb, "%s%s = ?", i ? " AND " : "", t->cols[i].name);
-        if (!rc) rc = zt_store_prepare(s->o.st, eb.data, &ex);
-        zt_buf_deinit(&eb);
-    }
+    if (!rc && nf && t->own_jobs) rc = key_exists_prepare(s, t, &ex);
     if (!rc && nf)
         rc = zt_store_prepare(s->o.st,
                               all_rows       ? "SELECT k FROM dbsync_rows WHERE pub = ? AND tbl = ?"
@@ -2434,7 +2439,7 @@ int zt__dbs_rebuild(struct zt_dbsync *s, zt__dbs_get_fn get, void *get_ud, unsig
 struct audit {
     struct zt_dbsync *s;
     struct zt_store_stmt *put, *get, *seen, *del;
-    uint64_t mismatched, unpublished;
+    uint64_t mismatched, unpublished, moved;
     char first[256];
 };
 
@@ -2489,15 +2494,31 @@ static int audit_rows(struct audit *x)
         }
         cands_free(&c);
     }
-    /* published rows the store no longer has */
-    struct zt_store_stmt *q = NULL;
+    /* published rows the store no longer has; of an own_jobs table, one
+     * whose key is there under another orchestrator (a takeover or an
+     * adoption moved the job: sched.c SQL_TAKE, SQL_ADOPT) is not
+     * missing but moved (review10 F3) */
+    struct zt_store_stmt *q = NULL, *ex[ZT__DBS_MAX_TABLES] = {NULL};
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++)
+        if (zt__dbs_tables[t].own_jobs && table_present(x->s->o.st, &zt__dbs_tables[t]))
+            rc = key_exists_prepare(x->s, &zt__dbs_tables[t], &ex[t]);
     if (!rc) rc = zt_store_prepare(x->s->o.st, "SELECT tbl, k FROM dbsync_audit WHERE seen = 0 ORDER BY tbl, k", &q);
     while (next_row(q, &rc)) {
         const char *tbl, *key;
         size_t tl, kl;
         rc = zt_store_column_text(q, 0, &tbl, &tl);
         if (!rc) rc = zt_store_column_text(q, 1, &key, &kl);
-        if (!rc) {
+        const struct zt__dbs_table *jt = rc ? NULL : zt__dbs_table_find(tbl, tl);
+        size_t ti = jt ? (size_t)(jt - zt__dbs_tables) : 0;
+        bool moved = false;
+        if (jt && ex[ti]) {
+            json_t *ka = json_loadb(key, kl, 0, NULL);
+            if (json_is_array(ka) && json_array_size(ka) == jt->n_key) rc = key_exists(ex[ti], jt, ka, &moved);
+            json_decref(ka);
+        }
+        if (!rc && moved) {
+            x->moved++;
+        } else if (!rc) {
             x->mismatched++;
             char tb[64], kb[128];
             snprintf(tb, sizeof tb, "%.*s", (int)tl, tbl);
@@ -2506,6 +2527,7 @@ static int audit_rows(struct audit *x)
         }
     }
     zt_store_stmt_free(q);
+    for (size_t t = 0; t < zt__dbs_n_tables; t++) zt_store_stmt_free(ex[t]);
     return rc;
 }
 
@@ -2579,10 +2601,11 @@ int zt_dbsync_audit(struct zt_dbsync *s, unsigned timeout_ms, char **out)
     zt_store_stmt_free(x.del);
     zt_ignore(zt_store_exec(s->o.st, "DELETE FROM dbsync_audit"));
     if (!rc) {
-        json_t *o = json_pack("{s:b,s:I,s:I,s:o,s:I,s:o,s:I}", "ok", !gap[0] && !x.mismatched, "head_seq",
+        json_t *o = json_pack("{s:b,s:I,s:I,s:o,s:I,s:o,s:I,s:I}", "ok", !gap[0] && !x.mismatched, "head_seq",
                       (json_int_t)head.seq, "local_seq", (json_int_t)s->seq, "gap", gap[0] ? json_string(gap) : json_null(),
                       "mismatched_rows", (json_int_t)x.mismatched, "first_mismatch",
-                      x.first[0] ? json_string(x.first) : json_null(), "unpublished_rows", (json_int_t)x.unpublished);
+                      x.first[0] ? json_string(x.first) : json_null(), "unpublished_rows", (json_int_t)x.unpublished,
+                      "moved_rows", (json_int_t)x.moved);
         rc = json_out(o, out);
     }
     pthread_mutex_unlock(&s->mu);
