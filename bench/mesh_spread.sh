@@ -45,7 +45,7 @@ since() { echo "$(now) $1" | awk '{printf "%.2f", $1 - $2}'; }
 url_of() {
   i=0
   while [ $i -lt 200 ]; do
-    u=$(sed -n 's/^zentalk-node listening on //p' "$1")
+    u=$(sed -n 's/^zentalk-node listening on //p' "$1" 2>/dev/null || true) # not there yet: the node's shell opens it
     [ -n "$u" ] && { echo "$u"; return 0; }
     sleep 0.05; i=$((i + 1))
   done

@@ -39,6 +39,7 @@ static void segment(const uint8_t *p, size_t n)
     if (zt_dbsync_segment_decode(p, n, NULL, &s) != 0) return;
     size_t hl = s.version == 1 ? ZT_DBSYNC_HEADER_V1 : ZT_DBSYNC_HEADER;
     if (s.version < 1 || s.version > 3 || (s.version == 1 && s.ledger_version) || s.ledger_version > INT64_MAX ||
+        (s.flags & ~ZT_DBSYNC_F_DELS) || (s.version < 3 && s.flags) || s.flags != p[5] ||
         s.body != p + hl || s.body_len + hl + ZT_DBSYNC_SIG != n || s.seq == 0)
         abort();
     uint32_t rows = 0;
@@ -60,12 +61,13 @@ static void body(const uint8_t *p, size_t n)
     uint8_t *seg = NULL;
     size_t len = 0;
     uint64_t lv = n ? p[0] : 0; /* a ledger version carried through */
-    int rc = zt_dbsync_segment_encode(id, 1, NOW, zero, (const char *)p, n, chk ? 0 : rows, lv, &seg, &len);
+    unsigned fl = n > 1 ? p[1] & ZT_DBSYNC_F_DELS : 0; /* and a flag */
+    int rc = zt_dbsync_segment_encode(id, 1, NOW, zero, (const char *)p, n, chk ? 0 : rows, lv, fl, &seg, &len);
     if ((rc == 0) != (chk == 0) && rc != ZT_ETOOBIG && chk != ZT_ENOMEM) abort();
     if (rc) return;
     struct zt_dbsync_segment s;
     if (zt_dbsync_segment_decode(seg, len, zt_identity_sign_pk(id), &s) != 0 || s.body_len != n || s.n_rows != rows ||
-        s.version != 3 || s.ledger_version != lv ||
+        s.version != 3 || s.ledger_version != lv || s.flags != fl ||
         (n && memcmp(s.body, p, n) != 0))
         abort();
     zt_free(seg);

@@ -32,7 +32,12 @@
 
 /* ---- Segments -------------------------------------------------------------------
  * Layout (little-endian, 168 + body_len bytes):
- *   0  "ZTSG"   4 u8 version (3)   5 u8[3] zero
+ *   0  "ZTSG"   4 u8 version (3)   5 u8 flags (version 3; zero before)
+ *      6 u8[2] zero. Flag ZT_DBSYNC_F_DELS: the chain up to this segment
+ *      carries every delete of its publisher's tables made before the
+ *      segment's rows were read (the publisher's change log was complete
+ *      for every table, or this segment ends the round that read them
+ *      whole and sent a tombstone for each row gone: review10 F10)
  *   8  u64 seq (from 1)   16 i64 created (unix s)
  *   24 u8[32] prev: SHA-256 of the previous segment (zero for seq 1)
  *   56 u32 n_rows   60 u32 body_len   64 u8[32] signer's Ed25519 key
@@ -52,6 +57,7 @@
  * by the SHA-256 of all its bytes (its mesh blob). */
 #define ZT_DBSYNC_HEADER 104u   /* versions 2 and 3 */
 #define ZT_DBSYNC_HEADER_V1 96u
+#define ZT_DBSYNC_F_DELS 0x01u   /* header byte 5, version 3: the chain carries every delete */
 #define ZT_DBSYNC_SIG 64u
 #define ZT_DBSYNC_BODY_MAX (4u << 20)   /* bytes of rows per segment */
 #define ZT_DBSYNC_ROWS_MAX 20000u       /* rows per segment */
@@ -65,21 +71,24 @@ struct zt_dbsync_segment {
     uint8_t signer[ZT_ED25519_PK_LEN];
     uint32_t n_rows;
     uint8_t version;         /* 1, 2 or 3 */
+    uint8_t flags;           /* ZT_DBSYNC_F_*; 0 before version 3 */
     uint64_t ledger_version; /* 0 in version 1 */
     const uint8_t *body; /* points into the decoded bytes */
     size_t body_len;
     uint8_t sha256[32];  /* of the whole segment */
 };
 
-/* Sign a segment (version 3) of body (n_rows canonical lines, checked)
- * into *out (zt_malloc'd, *len bytes). ZT_EINVAL (seq 0, a bad line or
- * count, a ledger version over INT64_MAX), ZT_ETOOBIG, ZT_ENOMEM. */
+/* Sign a segment (version 3, flags ZT_DBSYNC_F_*) of body (n_rows
+ * canonical lines, checked) into *out (zt_malloc'd, *len bytes).
+ * ZT_EINVAL (seq 0, a bad line or count, a ledger version over
+ * INT64_MAX, an unknown flag), ZT_ETOOBIG, ZT_ENOMEM. */
 ZT_NODISCARD int zt_dbsync_segment_encode(const struct zt_identity *id, uint64_t seq, int64_t created,
                                           const uint8_t prev[static 32], const char *body, size_t body_len,
-                                          uint32_t n_rows, uint64_t ledger_version, uint8_t **out, size_t *len);
+                                          uint32_t n_rows, uint64_t ledger_version, unsigned flags, uint8_t **out,
+                                          size_t *len);
 /* Check any bytes as a segment (version 1, 2 or 3): layout, signature (and signer when
  * want_signer is given), every line (a known table, its column count and
- * types, canonical form; tombstones in version 3 only). ZT_EPARSE, ZT_EUNSUPPORTED (version), ZT_ETOOBIG,
+ * types, canonical form; tombstones and flags in version 3 only). ZT_EPARSE, ZT_EUNSUPPORTED (version), ZT_ETOOBIG,
  * ZT_ECRYPTO (signature or signer). *out only on success. */
 ZT_NODISCARD int zt_dbsync_segment_decode(const void *data, size_t len, const uint8_t *want_signer,
                                           struct zt_dbsync_segment *out);

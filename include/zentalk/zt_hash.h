@@ -1,4 +1,5 @@
-/* zt_hash.h: SHA-256 and BLAKE2b, from libsodium; Keccak-256 on nettle's
+/* zt_hash.h: SHA-256 from nettle (SHA extensions where the CPU has them),
+ * BLAKE2b from libsodium; Keccak-256 on nettle's
  * permutation; the non-cryptographic hashes (FNV-1a, splitmix64) and a
  * chained hash index. */
 #ifndef ZT_HASH_H
@@ -25,7 +26,7 @@ ZT_NODISCARD int zt_blake2b(uint8_t *out, size_t outlen, const void *in, size_t 
 
 /* Streaming SHA-256 for files and large inputs. */
 struct zt_sha256_ctx {
-    _Alignas(64) unsigned char opaque[128]; /* crypto_hash_sha256_state */
+    _Alignas(64) unsigned char opaque[128]; /* nettle's struct sha256_ctx */
 };
 void zt_sha256_init(struct zt_sha256_ctx *c);
 void zt_sha256_update(struct zt_sha256_ctx *c, const void *in, size_t n);

@@ -135,11 +135,13 @@ static int show_audit(const char *url, bool as_json)
     if (!as_json) {
         const char *gap = json_string_value(json_object_get(j, "gap"));
         const char *first = json_string_value(json_object_get(j, "first_mismatch"));
-        printf("%s: published head %lld, local %lld; %lld row(s) differ from the chain, %lld not yet published\n",
+        printf("%s: published head %lld, local %lld; %lld row(s) differ from the chain, %lld not yet published, "
+               "%lld moved to another orchestrator\n",
                ok ? "audit OK" : "audit FAILED", (long long)json_integer_value(json_object_get(j, "head_seq")),
                (long long)json_integer_value(json_object_get(j, "local_seq")),
                (long long)json_integer_value(json_object_get(j, "mismatched_rows")),
-               (long long)json_integer_value(json_object_get(j, "unpublished_rows")));
+               (long long)json_integer_value(json_object_get(j, "unpublished_rows")),
+               (long long)json_integer_value(json_object_get(j, "moved_rows")));
         if (gap) printf("gap: %s\n", gap);
         if (first) printf("first mismatch: %s\n", first);
     }

@@ -124,6 +124,12 @@ static const struct zt_store_step DBSYNC_STEPS[] = {
      .sql_pg = "ALTER TABLE dbsync_changes ADD COLUMN del BIGINT NOT NULL DEFAULT 0;"
                "CREATE INDEX dbsync_changes_del ON dbsync_changes(pub, tbl, n) WHERE del > 0;"
                "DELETE FROM dbsync_marks WHERE tbl LIKE 'log:%';"},
+    /* 7: each segment's flags (ZT_DBSYNC_F_DELS: the chain up to it
+     * carries every delete, review10 F10); 0 for those made before, so a
+     * chain whose head came before gets a flagged segment from its next
+     * complete round (an empty one if nothing changed) */
+    {.sql = "ALTER TABLE dbsync_segments ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;",
+     .sql_pg = "ALTER TABLE dbsync_segments ADD COLUMN flags BIGINT NOT NULL DEFAULT 0;"},
 };
 static const struct zt_store_schema DBSYNC_SCHEMA = ZT_STORE_SCHEMA("dbsync", DBSYNC_STEPS);
 #define DBSYNC_VERSION (sizeof DBSYNC_STEPS / sizeof DBSYNC_STEPS[0])
@@ -139,6 +145,7 @@ struct zt_dbsync {
     uint64_t seq;       /* the last segment made here (0: none) */
     uint8_t last[32];
     uint64_t lver;      /* its ledger version */
+    unsigned flags;     /* its flags (ZT_DBSYNC_F_DELS: our chain carries every delete) */
     uint64_t made;      /* segments made by this process */
     bool blocked;       /* a chain of ours is published and we have none: rebuild first */
     int64_t next_head;  /* unix s */
@@ -932,6 +939,7 @@ struct seal {
     uint32_t n_rows;
     int64_t created;
     uint64_t lver;
+    unsigned flags;
     const uint8_t *sha;
     const struct pend *pend;
     size_t n_pend;
@@ -939,8 +947,8 @@ struct seal {
 
 static const char SQL_ROW_UPSERT[] = "INSERT INTO dbsync_rows(pub, tbl, k, h) VALUES(?, ?, ?, ?)"
                                      " ON CONFLICT(pub, tbl, k) DO UPDATE SET h = excluded.h";
-static const char SQL_SEG_INS[] = "INSERT INTO dbsync_segments(pub, seq, sha, data, n_rows, created, published, lver)"
-                                  " VALUES(?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_SEG_INS[] = "INSERT INTO dbsync_segments(pub, seq, sha, data, n_rows, created, published, lver, flags)"
+                                  " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /* pub NULL: the audit's table (no pub column) */
 static int put_row_hash(struct zt_store_stmt *q, const char *pub, const char *tbl, const char *key,
@@ -968,7 +976,7 @@ static int del_row_hash(struct zt_store_stmt *q, const char *pub, const char *tb
 }
 
 static int put_segment(struct zt_store *st, const char *pub, uint64_t seq, const uint8_t sha[32], const uint8_t *data,
-                       size_t len, uint32_t n_rows, int64_t created, bool published, uint64_t lver)
+                       size_t len, uint32_t n_rows, int64_t created, bool published, uint64_t lver, unsigned flags)
 {
     struct zt_store_stmt *q = NULL;
     int rc = zt_store_prepare(st, SQL_SEG_INS, &q);
@@ -980,6 +988,7 @@ static int put_segment(struct zt_store *st, const char *pub, uint64_t seq, const
     if (!rc) rc = zt_store_bind_i64(q, 6, created);
     if (!rc) rc = zt_store_bind_i64(q, 7, published ? 1 : 0);
     if (!rc) rc = zt_store_bind_i64(q, 8, (int64_t)lver);
+    if (!rc) rc = zt_store_bind_i64(q, 9, (int64_t)flags);
     if (!rc) rc = run_done(q);
     zt_store_stmt_free(q);
     return rc;
@@ -988,7 +997,8 @@ static int put_segment(struct zt_store *st, const char *pub, uint64_t seq, const
 static int seal_tx(struct zt_store *st, void *ud)
 {
     struct seal *x = ud;
-    int rc = put_segment(st, x->s->pub, x->seq, x->sha, x->data, x->len, x->n_rows, x->created, false, x->lver);
+    int rc = put_segment(st, x->s->pub, x->seq, x->sha, x->data, x->len, x->n_rows, x->created, false, x->lver,
+                         x->flags);
     struct zt_store_stmt *q = NULL;
     struct zt_store_stmt *dq = NULL;
     if (!rc) rc = zt_store_prepare(st, SQL_ROW_UPSERT, &q);
@@ -1001,32 +1011,34 @@ static int seal_tx(struct zt_store *st, void *ud)
     return rc;
 }
 
-/* Sign body as the next segment, of ledger version lver, and record it
- * (with its rows' hashes). */
+/* Sign body as the next segment, of ledger version lver and flags
+ * (ZT_DBSYNC_F_*), and record it (with its rows' hashes). */
 static int seal(struct zt_dbsync *s, struct zt_buf *body, uint32_t n_rows, struct pend *pend, size_t n_pend,
-                uint64_t lver)
+                uint64_t lver, unsigned flags)
 {
     uint8_t *data = NULL;
     size_t len = 0;
     int64_t now = zt_time_real_ms() / 1000;
     int rc = zt_dbsync_segment_encode(s->o.id, s->seq + 1, now, s->last, (const char *)body->data, body->len, n_rows,
-                                      lver, &data, &len);
+                                      lver, flags, &data, &len);
     if (rc) return rc;
     uint8_t sha[32];
     zt_sha256(sha, data, len);
     struct seal x = {.s = s, .data = data, .len = len, .seq = s->seq + 1, .n_rows = n_rows, .created = now,
-                     .lver = lver, .sha = sha, .pend = pend, .n_pend = n_pend};
+                     .lver = lver, .flags = flags, .sha = sha, .pend = pend, .n_pend = n_pend};
     rc = zt_store_tx(s->o.st, seal_tx, &x);
     zt_free(data);
     if (rc) return rc;
     s->seq++;
     memcpy(s->last, sha, 32);
     s->lver = lver;
+    s->flags = flags;
     s->made++;
     char hex[65];
     zt_hex_encode(hex, sha, 32);
-    zt_log(ZT_LOG_INFO, "dbsync_segment", "seq=%llu rows=%u bytes=%zu sha256=%s ledger_version=%llu",
-           (unsigned long long)s->seq, n_rows, len, hex, (unsigned long long)lver);
+    zt_log(ZT_LOG_INFO, "dbsync_segment", "seq=%llu rows=%u bytes=%zu sha256=%s ledger_version=%llu deletes=%s",
+           (unsigned long long)s->seq, n_rows, len, hex, (unsigned long long)lver,
+           flags & ZT_DBSYNC_F_DELS ? "all" : "partial");
     return 0;
 }
 
@@ -1037,6 +1049,7 @@ struct round {
     struct pend *pend;
     uint32_t n;
     unsigned segs;
+    unsigned flags; /* of a part sealed in the middle of the round */
 };
 
 /* One line (a row whose image is h, or a tombstone) into the round: a
@@ -1047,7 +1060,7 @@ static int round_add(struct round *rd, const char *tbl, const char *key, const c
 {
     int rc = 0;
     if (rd->n == ZT_DBSYNC_ROWS_MAX || rd->body->len + len > ZT_DBSYNC_BODY_MAX) {
-        rc = seal(rd->s, rd->body, rd->n, rd->pend, rd->n, rd->s->lver);
+        rc = seal(rd->s, rd->body, rd->n, rd->pend, rd->n, rd->s->lver, rd->flags);
         rd->segs += rc == 0;
         zt_buf_reset(rd->body);
         rd->n = 0;
@@ -1123,8 +1136,20 @@ static int bind_json(struct zt_store_stmt *q, int i, const struct zt__dbs_col *c
     return rc;
 }
 
+/* The query of key_exists for t: its rows of one key, whoever owns them. */
+static int key_exists_prepare(struct zt_dbsync *s, const struct zt__dbs_table *t, struct zt_store_stmt **q)
+{
+    struct zt_buf eb;
+    zt_buf_init(&eb, SQL_MAX);
+    int rc = zt_buf_appendf(&eb, "SELECT 1 FROM %s WHERE ", t->name);
+    for (size_t i = 0; i < t->n_key && !rc; i++) rc = zt_buf_appendf(&eb, "%s%s = ?", i ? " AND " : "", t->cols[i].name);
+    if (!rc) rc = zt_store_prepare(s->o.st, eb.data, q);
+    zt_buf_deinit(&eb);
+    return rc;
+}
+
 /* Whether t has a row of key ka (a JSON array of its key's values),
- * whoever owns it: q selects t's rows of a key (find_tombs). */
+ * whoever owns it: q from key_exists_prepare (find_tombs, the audit). */
 static int key_exists(struct zt_store_stmt *q, const struct zt__dbs_table *t, json_t *ka, bool *yes)
 {
     zt_store_reset(q);
@@ -1218,14 +1243,7 @@ static int find_tombs(struct zt_dbsync *s, size_t ti, bool all_rows, int64_t top
     /* own_jobs: the round read our rows only; a key is deleted only when
      * no row of it is left, whoever's (tomb_add) */
     struct zt_store_stmt *ex = NULL;
-    if (!rc && nf && t->own_jobs) {
-        struct zt_buf eb;
-        zt_buf_init(&eb, SQL_MAX);
-        rc = zt_buf_appendf(&eb, "SELECT 1 FROM %s WHERE ", t->name);
-        for (size_t i = 0; i < t->n_key && !rc; i++) rc = zt_buf_appendf(&eb, "%s%s = ?", i ? " AND " : "", t->cols[i].name);
-        if (!rc) rc = zt_store_prepare(s->o.st, eb.data, &ex);
-        zt_buf_deinit(&eb);
-    }
+    if (!rc && nf && t->own_jobs) rc = key_exists_prepare(s, t, &ex);
     if (!rc && nf)
         rc = zt_store_prepare(s->o.st,
                               all_rows       ? "SELECT k FROM dbsync_rows WHERE pub = ? AND tbl = ?"
@@ -1337,7 +1355,7 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
     uint32_t n = 0;
     unsigned segs = 0;
     int rc = pend && all ? 0 : ZT_ENOMEM;
-    bool mark[ZT__DBS_MAX_TABLES] = {false}, subscribed = false;
+    bool mark[ZT__DBS_MAX_TABLES] = {false}, subscribed = false, present[ZT__DBS_MAX_TABLES] = {false};
     if (!rc) rc = subs_round(s);
     /* waiting for the fence and our subscription gone meanwhile
      * (zt_dbsync_unlog elsewhere): subscribed again below, a new fence */
@@ -1350,6 +1368,7 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
      * read names is committed before its row is read */
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
         if (!table_present(s->o.st, &zt__dbs_tables[t])) continue;
+        present[t] = true;
         bool complete = false;
         rc = log_complete(s, &zt__dbs_tables[t], &complete);
         whole[t] = !complete;
@@ -1379,8 +1398,20 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
     for (size_t t = 0; t < zt__dbs_n_tables && rr.awaiting; t++)
         if (!zt__dbs_tables[t].own_jobs) mark[t] = false;
     log = rr.log, n_log = rr.n_log;
+    /* whether the chain carries every delete (review10 F10): before this
+     * round, when every table's change log was complete already; after
+     * it, when each table read whole is marked complete by it (the round
+     * sent a tombstone for each published row gone). Parts sealed in the
+     * middle of the round carry the first, its last segment the second;
+     * the rebuild's tie check trusts the head's flag, not its format */
+    bool before = true, after = true;
+    for (size_t t = 0; t < zt__dbs_n_tables; t++) {
+        if (!present[t] || !whole[t]) continue;
+        before = false;
+        after = after && mark[t];
+    }
     if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_rows WHERE pub = ? AND tbl = ? AND k = ?", &q);
-    struct round rd = {.s = s, .body = &body, .pend = pend};
+    struct round rd = {.s = s, .body = &body, .pend = pend, .flags = before ? ZT_DBSYNC_F_DELS : 0};
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
         const struct zt__dbs_table *tb = &zt__dbs_tables[t];
         if (!s->logged[t] || (!whole[t] && !n_log)) continue; /* absent, or nothing changed */
@@ -1412,8 +1443,11 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
     }
     n = rd.n;
     segs = rd.segs;
-    if (!rc && n) {
-        rc = seal(s, &body, n, pend, n, (uint64_t)lver);
+    /* nothing to send, but the chain's head does not say yet that it
+     * carries every delete: an empty segment says it */
+    bool mark_only = !n && after && s->seq && !(s->flags & ZT_DBSYNC_F_DELS);
+    if (!rc && (n || mark_only)) {
+        rc = seal(s, &body, n, pend, n, (uint64_t)lver, after ? ZT_DBSYNC_F_DELS : 0);
         segs += rc == 0;
     }
     zt_store_stmt_free(q);
@@ -1467,7 +1501,8 @@ static int push_segments(struct zt_dbsync *s)
         seg_name(s, (uint64_t)seq, name, sizeof name);
         snprintf(path, sizeof path, "%s/%s", s->tmp_dir, name);
         if (!rc) rc = write_file(path, p, n);
-        zt_store_reset(q);
+        zt_store_reset(q); /* p is gone, and so is the binding: bound again for the next run */
+        if (!rc) rc = zt_store_bind_text(q, 1, s->pub, strlen(s->pub));
         if (!rc) rc = zt_mesh_add_file(s->o.mesh, path, name, s->o.rf, sha);
         unlink(path);
         if (!rc) rc = zt_store_bind_text(u, 1, s->pub, strlen(s->pub));
@@ -1649,22 +1684,24 @@ static int json_out(json_t *o, char **out)
 static int load_state(struct zt_dbsync *s)
 {
     struct zt_store_stmt *q = NULL;
-    int rc = zt_store_prepare(s->o.st, "SELECT seq, sha, lver FROM dbsync_segments WHERE pub = ? ORDER BY seq DESC LIMIT 1",
-                              &q);
+    int rc = zt_store_prepare(s->o.st,
+                              "SELECT seq, sha, lver, flags FROM dbsync_segments WHERE pub = ? ORDER BY seq DESC LIMIT 1", &q);
     if (!rc) rc = zt_store_bind_text(q, 1, s->pub, strlen(s->pub));
     if (!rc) rc = zt_store_step(q);
     if (rc == ZT_STORE_ROW) {
-        int64_t seq, lver = 0;
+        int64_t seq, lver = 0, flags = 0;
         const void *p;
         size_t n;
         rc = zt_store_column_i64(q, 0, &seq);
         if (!rc) rc = zt_store_column_blob(q, 1, &p, &n);
         if (!rc && n != 32) rc = ZT_EIO;
         if (!rc) rc = zt_store_column_i64(q, 2, &lver);
+        if (!rc) rc = zt_store_column_i64(q, 3, &flags);
         if (!rc) {
             s->seq = (uint64_t)seq;
             memcpy(s->last, p, 32);
             s->lver = (uint64_t)lver;
+            s->flags = (unsigned)flags;
         }
     } else if (rc == ZT_STORE_DONE) {
         rc = 0;
@@ -1996,7 +2033,7 @@ struct replay {
     struct zt_store_stmt *ins[ZT__DBS_MAX_TABLES]; /* per table */
     struct zt_store_stmt *del[ZT__DBS_MAX_TABLES]; /* per table: a tombstone's row deleted */
     struct zt_store_stmt *rows, *unrow;
-    uint8_t fmt;        /* the format of the last segment replayed (3: its chain carries deletes) */
+    bool dels;          /* the last segment replayed says its chain carries every delete (ZT_DBSYNC_F_DELS) */
     uint8_t (*shas)[32];
     uint64_t n;
     char *why;
@@ -2082,9 +2119,9 @@ static int replay_row(void *ud, const struct zt__dbs_table *t, bool del, json_t 
 static int replay_seg(void *ud, const struct zt_dbsync_segment *seg)
 {
     struct replay *r = ud;
-    r->fmt = seg->version;
+    r->dels = (seg->flags & ZT_DBSYNC_F_DELS) != 0;
     return put_segment(r->st, r->s->pub, seg->seq, seg->sha256, NULL, 0, seg->n_rows, seg->created, true,
-                       seg->ledger_version);
+                       seg->ledger_version, seg->flags);
 }
 
 /* A rebuild into a database whose ledger is more than a fresh seed (a
@@ -2132,13 +2169,13 @@ static enum led_do ledger_decide(uint64_t c, int64_t d, int64_t rest, char *msg,
 
 /* After a replay of the chain's images only (r->ledger false): the
  * database's ledger rows that differ from the chain's last image of them,
- * or that the chain lacks, and (when the chain carries deletes: its last
- * segment is format 3) the chain's rows the database lacks, in *n. A
- * chain of format 1 or 2 at its head carries no deletes (an earning
- * clawed back stays in it), so there a row only the chain holds is not
- * counted. Format 3 carries every delete: the first round of a publisher
- * after dbsync step 6 reads each table whole and sends a tombstone for
- * every published row gone, so a row only such a chain holds is one the
+ * or that the chain lacks, and (when the chain carries every delete: its
+ * last segment has ZT_DBSYNC_F_DELS) the chain's rows the database lacks,
+ * in *n. A chain without the flag at its head may miss deletes (formats 1
+ * and 2 carry none: an earning clawed back stays in them; a format-3 part
+ * of the first whole round after dbsync step 6, sealed before that
+ * round's tombstones, review10 F10), so there a row only the chain holds
+ * is not counted. With the flag, a row only the chain holds is one the
  * database deleted and the chain did not (or the other way round): they
  * differ. The rows are streamed (each_cand), one at a time, and the
  * chain-only ones counted as the chain's rows less those the database's
@@ -2175,9 +2212,9 @@ static int ledger_differs(struct replay *r, uint64_t *n)
         rc = each_cand(r->s, tb, -1, true, differs_row, &d);
         int64_t chain = 0;
         zt_store_reset(cq);
-        if (!rc && r->fmt >= 3) rc = zt_store_bind_text(cq, 1, d.pub, strlen(d.pub));
-        if (!rc && r->fmt >= 3) rc = zt_store_bind_text(cq, 2, tb->name, strlen(tb->name));
-        if (!rc && r->fmt >= 3) rc = zt_store_step(cq) == ZT_STORE_ROW ? zt_store_column_i64(cq, 0, &chain) : ZT_EIO;
+        if (!rc && r->dels) rc = zt_store_bind_text(cq, 1, d.pub, strlen(d.pub));
+        if (!rc && r->dels) rc = zt_store_bind_text(cq, 2, tb->name, strlen(tb->name));
+        if (!rc && r->dels) rc = zt_store_step(cq) == ZT_STORE_ROW ? zt_store_column_i64(cq, 0, &chain) : ZT_EIO;
         if (!rc && chain > 0 && (uint64_t)chain > d.matched) d.n += (uint64_t)chain - d.matched;
     }
     zt_store_stmt_free(cq);
@@ -2265,7 +2302,7 @@ static int replay_tx(struct zt_store *st, void *ud)
     zt_store_stmt_free(r->rows);
     zt_store_stmt_free(r->unrow);
     r->rows = r->unrow = NULL;
-    r->fmt = 0;
+    r->dels = false;
     if (!rc) rc = zt_store_prepare(st, SQL_ROW_UPSERT, &r->rows);
     if (!rc) rc = zt_store_prepare(st, SQL_ROW_DEL, &r->unrow);
     if (!rc) rc = each_chain_row(r->s, r->shas, r->n, true, replay_row, r, replay_seg, r->why, r->why_len);
@@ -2402,7 +2439,7 @@ int zt__dbs_rebuild(struct zt_dbsync *s, zt__dbs_get_fn get, void *get_ud, unsig
 struct audit {
     struct zt_dbsync *s;
     struct zt_store_stmt *put, *get, *seen, *del;
-    uint64_t mismatched, unpublished;
+    uint64_t mismatched, unpublished, moved;
     char first[256];
 };
 
@@ -2457,15 +2494,31 @@ static int audit_rows(struct audit *x)
         }
         cands_free(&c);
     }
-    /* published rows the store no longer has */
-    struct zt_store_stmt *q = NULL;
+    /* published rows the store no longer has; of an own_jobs table, one
+     * whose key is there under another orchestrator (a takeover or an
+     * adoption moved the job: sched.c SQL_TAKE, SQL_ADOPT) is not
+     * missing but moved (review10 F3) */
+    struct zt_store_stmt *q = NULL, *ex[ZT__DBS_MAX_TABLES] = {NULL};
+    for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++)
+        if (zt__dbs_tables[t].own_jobs && table_present(x->s->o.st, &zt__dbs_tables[t]))
+            rc = key_exists_prepare(x->s, &zt__dbs_tables[t], &ex[t]);
     if (!rc) rc = zt_store_prepare(x->s->o.st, "SELECT tbl, k FROM dbsync_audit WHERE seen = 0 ORDER BY tbl, k", &q);
     while (next_row(q, &rc)) {
         const char *tbl, *key;
         size_t tl, kl;
         rc = zt_store_column_text(q, 0, &tbl, &tl);
         if (!rc) rc = zt_store_column_text(q, 1, &key, &kl);
-        if (!rc) {
+        const struct zt__dbs_table *jt = rc ? NULL : zt__dbs_table_find(tbl, tl);
+        size_t ti = jt ? (size_t)(jt - zt__dbs_tables) : 0;
+        bool moved = false;
+        if (jt && ex[ti]) {
+            json_t *ka = json_loadb(key, kl, 0, NULL);
+            if (json_is_array(ka) && json_array_size(ka) == jt->n_key) rc = key_exists(ex[ti], jt, ka, &moved);
+            json_decref(ka);
+        }
+        if (!rc && moved) {
+            x->moved++;
+        } else if (!rc) {
             x->mismatched++;
             char tb[64], kb[128];
             snprintf(tb, sizeof tb, "%.*s", (int)tl, tbl);
@@ -2474,6 +2527,7 @@ static int audit_rows(struct audit *x)
         }
     }
     zt_store_stmt_free(q);
+    for (size_t t = 0; t < zt__dbs_n_tables; t++) zt_store_stmt_free(ex[t]);
     return rc;
 }
 
@@ -2547,10 +2601,11 @@ int zt_dbsync_audit(struct zt_dbsync *s, unsigned timeout_ms, char **out)
     zt_store_stmt_free(x.del);
     zt_ignore(zt_store_exec(s->o.st, "DELETE FROM dbsync_audit"));
     if (!rc) {
-        json_t *o = json_pack("{s:b,s:I,s:I,s:o,s:I,s:o,s:I}", "ok", !gap[0] && !x.mismatched, "head_seq",
+        json_t *o = json_pack("{s:b,s:I,s:I,s:o,s:I,s:o,s:I,s:I}", "ok", !gap[0] && !x.mismatched, "head_seq",
                       (json_int_t)head.seq, "local_seq", (json_int_t)s->seq, "gap", gap[0] ? json_string(gap) : json_null(),
                       "mismatched_rows", (json_int_t)x.mismatched, "first_mismatch",
-                      x.first[0] ? json_string(x.first) : json_null(), "unpublished_rows", (json_int_t)x.unpublished);
+                      x.first[0] ? json_string(x.first) : json_null(), "unpublished_rows", (json_int_t)x.unpublished,
+                      "moved_rows", (json_int_t)x.moved);
         rc = json_out(o, out);
     }
     pthread_mutex_unlock(&s->mu);

@@ -138,11 +138,13 @@ int zt__dbs_check_body(const uint8_t *body, size_t len, bool dels, uint32_t *n)
 }
 
 static void header_of(uint8_t h[static ZT_DBSYNC_HEADER], uint64_t seq, int64_t created, const uint8_t prev[static 32],
-                      uint32_t n_rows, uint32_t body_len, const uint8_t signer[static 32], uint64_t ledger_version)
+                      uint32_t n_rows, uint32_t body_len, const uint8_t signer[static 32], uint64_t ledger_version,
+                      unsigned flags)
 {
     memcpy(h, SEG_MAGIC, 4);
     h[4] = SEG_VERSION;
-    h[5] = h[6] = h[7] = 0;
+    h[5] = (uint8_t)flags;
+    h[6] = h[7] = 0;
     zt_put_le64(h + 8, seq);
     zt_put_le64(h + 16, (uint64_t)created);
     memcpy(h + 24, prev, 32);
@@ -153,10 +155,12 @@ static void header_of(uint8_t h[static ZT_DBSYNC_HEADER], uint64_t seq, int64_t 
 }
 
 int zt_dbsync_segment_encode(const struct zt_identity *id, uint64_t seq, int64_t created, const uint8_t prev[static 32],
-                             const char *body, size_t body_len, uint32_t n_rows, uint64_t ledger_version, uint8_t **out,
-                             size_t *len)
+                             const char *body, size_t body_len, uint32_t n_rows, uint64_t ledger_version, unsigned flags,
+                             uint8_t **out, size_t *len)
 {
-    if (!id || !out || !len || seq == 0 || (body_len && !body) || ledger_version > INT64_MAX) return ZT_EINVAL;
+    if (!id || !out || !len || seq == 0 || (body_len && !body) || ledger_version > INT64_MAX ||
+        (flags & ~ZT_DBSYNC_F_DELS))
+        return ZT_EINVAL;
     if (body_len > ZT_DBSYNC_BODY_MAX) return ZT_ETOOBIG;
     uint32_t counted = 0;
     int rc = zt__dbs_check_body((const uint8_t *)body, body_len, true, &counted);
@@ -165,7 +169,7 @@ int zt_dbsync_segment_encode(const struct zt_identity *id, uint64_t seq, int64_t
     size_t total = ZT_DBSYNC_HEADER + body_len + ZT_DBSYNC_SIG;
     uint8_t *b = zt_malloc(total);
     if (!b) return ZT_ENOMEM;
-    header_of(b, seq, created, prev, n_rows, (uint32_t)body_len, zt_identity_sign_pk(id), ledger_version);
+    header_of(b, seq, created, prev, n_rows, (uint32_t)body_len, zt_identity_sign_pk(id), ledger_version, flags);
     if (body_len) memcpy(b + ZT_DBSYNC_HEADER, body, body_len);
     rc = zt_identity_sign(id, b, ZT_DBSYNC_HEADER + body_len, b + ZT_DBSYNC_HEADER + body_len);
     if (rc) {
@@ -189,6 +193,7 @@ int zt_dbsync_segment_decode(const void *data, size_t len, const uint8_t *want_s
     struct zt_dbsync_segment s;
     memset(&s, 0, sizeof s);
     s.version = p[4];
+    s.flags = p[5]; /* only version 3 has flags, only ZT_DBSYNC_F_DELS so far */
     s.ledger_version = hl > ZT_DBSYNC_HEADER_V1 ? zt_get_le64(p + 96) : 0;
     s.seq = zt_get_le64(p + 8);
     s.created = (int64_t)zt_get_le64(p + 16);
@@ -196,7 +201,7 @@ int zt_dbsync_segment_decode(const void *data, size_t len, const uint8_t *want_s
     s.n_rows = zt_get_le32(p + 56);
     s.body_len = zt_get_le32(p + 60);
     memcpy(s.signer, p + 64, 32);
-    if (p[5] || p[6] || p[7] || s.seq == 0 || s.body_len > ZT_DBSYNC_BODY_MAX ||
+    if ((p[5] & ~(s.version >= 3 ? ZT_DBSYNC_F_DELS : 0u)) || p[6] || p[7] || s.seq == 0 || s.body_len > ZT_DBSYNC_BODY_MAX ||
         len != hl + s.body_len + ZT_DBSYNC_SIG || s.n_rows > ZT_DBSYNC_ROWS_MAX || s.ledger_version > INT64_MAX)
         return ZT_EPARSE;
     static const uint8_t zero[32];

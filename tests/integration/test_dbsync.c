@@ -351,7 +351,42 @@ static void test_publish_rebuild_audit(void **state)
     assert_int_equal(cli_audit(&a), 1);
     assert_int_equal(json_integer_value(json_object_get(a, "head_seq")), head2 + 1);
     assert_int_equal(json_integer_value(json_object_get(a, "unpublished_rows")), 0);
+    assert_int_equal(json_integer_value(json_object_get(a, "moved_rows")), 0);
+    long long forged = json_integer_value(json_object_get(a, "mismatched_rows"));
     json_decref(a);
+
+    /* 5: a job taken over by another orchestrator (its row now theirs) is
+     * not missing: moved (review10 F3); a job really deleted is */
+    open_db(&st);
+    sql(st, "UPDATE sched_jobs SET orch = 'zt1otherorchestrator' WHERE job_id = 'job-3'");
+    zt_store_close(st);
+    assert_int_equal(cli_audit(&a), 1); /* the forged row still */
+    assert_int_equal(json_integer_value(json_object_get(a, "moved_rows")), 1);
+    assert_int_equal(json_integer_value(json_object_get(a, "mismatched_rows")), forged); /* the old code: one more */
+    assert_non_null(strstr(json_string_value(json_object_get(a, "first_mismatch")), "ledger_txs"));
+    json_decref(a);
+    open_db(&st);
+    sql(st, "DELETE FROM sched_jobs WHERE job_id = 'job-1'");
+    zt_store_close(st);
+    assert_int_equal(cli_audit(&a), 1);
+    assert_int_equal(json_integer_value(json_object_get(a, "moved_rows")), 1);
+    assert_int_equal(json_integer_value(json_object_get(a, "mismatched_rows")), forged + 1);
+    json_decref(a);
+    /* published: job-1's tombstone goes out, job-3's image stays (no tombstone: its row is there) */
+    zt_buf_init(&out, 1 << 16);
+    assert_int_equal(run_prog(cli_bin, pub_args, penv, NULL, &out, RUN_MERGE_STDERR), 0);
+    zt_buf_deinit(&out);
+    assert_int_equal(cli_audit(&a), 1);
+    assert_int_equal(json_integer_value(json_object_get(a, "moved_rows")), 1);
+    assert_int_equal(json_integer_value(json_object_get(a, "mismatched_rows")), forged);
+    json_decref(a);
+    /* the text form says it */
+    const char *const audit_args[] = {"mesh", "audit", NULL};
+    zt_buf_init(&out, 1 << 16);
+    assert_int_equal(run_prog(cli_bin, audit_args, penv, NULL, &out, RUN_MERGE_STDERR), 1);
+    printf("# zentalk mesh audit: %s", zt_buf_str(&out));
+    assert_non_null(strstr(zt_buf_str(&out), "1 moved to another orchestrator"));
+    zt_buf_deinit(&out);
 }
 
 /* ---- test_rebuild_postgres ------------------------------------------------------------ */
