@@ -1,7 +1,7 @@
 /* zt-train-clf: the trainer of the learned chat classifiers (learned.h).
  *
  *   zt-train-clf write [SRC_DIR]   retrain the models from SRC_DIR/tests/data/tune/ and the
- *                                  worn held-out sets (tests/data/heldout/, heldout3/ ... heldout9/), and
+ *                                  worn held-out sets (tests/data/heldout/, heldout3/ ... heldout10/), and
  *                                  write SRC_DIR/src/features/models/NAME.clf and
  *                                  SRC_DIR/src/privacy/models/names.clf (the person-name
  *                                  scorer: needs the names asset of `make data`)
@@ -17,6 +17,9 @@
  *                                  ZT_CV_WRITERS=1: leave one worn writer out (round 10;
  *                                  ZT_CV_ROWS=1 prints every writer; the sentiment heads
  *                                  are always cross-validated this way);
+ *                                  ZT_CV_DOXX, ZT_CV_SHORT, ZT_CV_NEGW, ZT_CV_ALLOWW: the
+ *                                  data recipe (learned.h's struct zt__clf_data);
+ *                                  ZT_CV_MODEL=spam|harass: that model only;
  *                                  ZT_CV_ROUNDS=1: round 1 against rounds 2-4;
  *                                  ZT_CV_ROUNDS=4: round 4 tested on rounds 1-3 (and 6);
  *                                  ZT_CV_ROUNDS=6: round 6 tested on rounds 1-4
@@ -190,13 +193,35 @@ static int fold_of(const struct zt__clf_example *e, size_t i, int by_round)
     return e->source != ZT__CLF_SRC_ROUND1;
 }
 
+/* The data recipe and parameters of model w with the ZT_CV_* overrides. */
+static void overrides(enum zt__clf_which w, struct zt__clf_data *d, struct zt_hlr_params *prm)
+{
+    *d = *zt__clf_data_recipe(w);
+    *prm = *zt__clf_recipe(w);
+    if (getenv("ZT_CV_DOXX")) d->doxxing = strtol(getenv("ZT_CV_DOXX"), NULL, 10) != 0;
+    if (getenv("ZT_CV_SHORT")) d->short_words = (int)strtol(getenv("ZT_CV_SHORT"), NULL, 10);
+    if (getenv("ZT_CV_NEGW")) d->neg_weight = (int)strtol(getenv("ZT_CV_NEGW"), NULL, 10);
+    if (getenv("ZT_CV_ALLOWW")) d->allow_weight = (int)strtol(getenv("ZT_CV_ALLOWW"), NULL, 10);
+    if (getenv("ZT_CV_LOG2")) prm->log2 = (uint32_t)strtoul(getenv("ZT_CV_LOG2"), NULL, 10);
+    if (getenv("ZT_CV_EPOCHS")) prm->epochs = (uint32_t)strtoul(getenv("ZT_CV_EPOCHS"), NULL, 10);
+    if (getenv("ZT_CV_LR")) prm->lr = atof(getenv("ZT_CV_LR"));
+    if (getenv("ZT_CV_L2")) prm->l2 = atof(getenv("ZT_CV_L2"));
+    if (getenv("ZT_CV_POSW")) prm->pos_weight = atof(getenv("ZT_CV_POSW"));
+}
+
 static int cv(const char *src)
 {
     for (int w = 0; w <= ZT__CLF_HARASS; w++) {
+        const char *only = getenv("ZT_CV_MODEL");
+        if (only && strcmp(only, w == ZT__CLF_SPAM_CHAT ? "spam" : "harass") != 0) continue;
         struct zt__clf_example *ex = NULL, *tr = NULL;
         char **bufs = NULL;
         size_t n = 0, nb = 0;
-        int rc = zt__clf_examples((enum zt__clf_which)w, src, &ex, &n, &bufs, &nb);
+        /* overrides of the data recipe for trying it (round 11) */
+        struct zt__clf_data d;
+        struct zt_hlr_params prm;
+        overrides((enum zt__clf_which)w, &d, &prm);
+        int rc = zt__clf_examples_with((enum zt__clf_which)w, src, &d, &ex, &n, &bufs, &nb);
         if (rc) {
             fprintf(stderr, "zt-train-clf: cannot read the tuning sets under %s: %d\n", src, rc);
             return 1;
@@ -205,14 +230,7 @@ static int cv(const char *src)
         int *say = zt_calloc(n, sizeof *say), *rul = zt_calloc(n, sizeof *rul);
         tr = zt_calloc(n, sizeof *tr);
         if (!mz || !say || !rul || !tr) return 1;
-        struct zt_hlr_params prm = *zt__clf_recipe((enum zt__clf_which)w);
         const struct zt_hlr_params *rp = &prm;
-        /* overrides for trying parameters */
-        if (getenv("ZT_CV_LOG2")) prm.log2 = (uint32_t)strtoul(getenv("ZT_CV_LOG2"), NULL, 10);
-        if (getenv("ZT_CV_EPOCHS")) prm.epochs = (uint32_t)strtoul(getenv("ZT_CV_EPOCHS"), NULL, 10);
-        if (getenv("ZT_CV_LR")) prm.lr = atof(getenv("ZT_CV_LR"));
-        if (getenv("ZT_CV_L2")) prm.l2 = atof(getenv("ZT_CV_L2"));
-        if (getenv("ZT_CV_POSW")) prm.pos_weight = atof(getenv("ZT_CV_POSW"));
         /* ZT_CV_ROUNDS=1: two folds by round instead (train on round 1 and half
          * of the ordinary chat, test on rounds 2-3 and the other half, and back):
          * how the model does on a batch written after it */
@@ -388,21 +406,54 @@ static int cv_sentiment(const char *src)
     return 0;
 }
 
-/* Each line of stdin with both compiled-in models' margins. */
+/* Model w trained on every row with the ZT_CV_* overrides into *m (*file keeps its bytes). */
+static int train_override(enum zt__clf_which w, const char *src, uint8_t **file, struct zt_hlr *m)
+{
+    struct zt__clf_data d;
+    struct zt_hlr_params prm;
+    overrides(w, &d, &prm);
+    struct zt__clf_example *ex = NULL;
+    char **bufs = NULL;
+    size_t n = 0, nb = 0, fl = 0;
+    int rc = zt__clf_examples_with(w, src, &d, &ex, &n, &bufs, &nb);
+    if (rc == 0) rc = zt__clf_train(ex, n, &prm, file, &fl);
+    zt__clf_examples_free(ex, bufs, nb);
+    return rc ? rc : zt_hlr_parse(*file, fl, m);
+}
+
+/* Each line of stdin with both compiled-in models' margins (ZT_SCORE_TRAIN=SRC_DIR:
+ * models trained on SRC_DIR's rows with the ZT_CV_* overrides instead). */
 static int score(void)
 {
+    const struct zt_hlr *ms = zt__clf_builtin(ZT__CLF_SPAM_CHAT), *mh = zt__clf_builtin(ZT__CLF_HARASS);
+    struct zt_hlr trained[2];
+    uint8_t *files[2] = {NULL, NULL};
+    if (getenv("ZT_SCORE_TRAIN")) {
+        if (train_override(ZT__CLF_SPAM_CHAT, getenv("ZT_SCORE_TRAIN"), &files[0], &trained[0]) != 0 ||
+            train_override(ZT__CLF_HARASS, getenv("ZT_SCORE_TRAIN"), &files[1], &trained[1]) != 0) {
+            fprintf(stderr, "zt-train-clf: cannot train on %s\n", getenv("ZT_SCORE_TRAIN"));
+            return 1;
+        }
+        ms = &trained[0];
+        mh = &trained[1];
+    }
     char line[4096];
     while (fgets(line, sizeof line, stdin)) {
         line[strcspn(line, "\r\n")] = '\0';
         double a = 0, b = 0;
         bool act = false;
-        if (zt__clf_score(zt__clf_builtin(ZT__CLF_SPAM_CHAT), line, strlen(line), &a, &act) != 0 ||
-            zt__clf_margin(zt__clf_builtin(ZT__CLF_HARASS), line, strlen(line), &b) != 0)
+        if (zt__clf_score(ms, line, strlen(line), &a, &act) != 0 || zt__clf_margin(mh, line, strlen(line), &b) != 0)
             continue;
-        /* the margins before the gates; the gates' inputs after them */
-        printf("spam %+6.2f %s  harass %+6.2f %s  %s\n", a, act ? "act" : "-  ", b,
-               zt__clf_addressed(line, strlen(line)) ? "you" : "-  ", line);
+        double sp = 0, sn = 0;
+        if (zt__clf_margin(zt__clf_builtin(ZT__CLF_SENT_POS), line, strlen(line), &sp) != 0 ||
+            zt__clf_margin(zt__clf_builtin(ZT__CLF_SENT_NEG), line, strlen(line), &sn) != 0)
+            continue;
+        /* the margins before the gates; the gates' inputs after them; the sentiment heads' */
+        printf("spam %+6.2f %s  harass %+6.2f %s  pos %+6.2f neg %+6.2f  %s\n", a, act ? "act" : "-  ", b,
+               zt__clf_addressed(line, strlen(line)) ? "you" : "-  ", sp, sn, line);
     }
+    zt_free(files[0]);
+    zt_free(files[1]);
     return 0;
 }
 
