@@ -8,7 +8,10 @@
  *   zt-train-clf score             each line of stdin with both compiled-in models'
  *                                  margins (>= 0: the model says yes) before their
  *                                  gates, and the gates' inputs ("act": an actionable
- *                                  cue, "you": a person named)
+ *                                  cue, "you": a second person named, "3rd": a third
+ *                                  person only), and the sentiment heads' margins;
+ *                                  ZT_SCORE_TRAIN=SRC_DIR: spam and harassment models
+ *                                  trained there with the ZT_CV_* overrides instead
  *   zt-train-clf cv [SRC_DIR [clf|sentiment|names]]  cross-validation on the tuning
  *                                  and worn sets: the model alone at several thresholds,
  *                                  the rules alone, and both together (needs the assets of
@@ -243,8 +246,9 @@ static int cv(const char *src)
          * and the other seven, score the one left out) */
         if (getenv("ZT_CV_WRITERS")) by_round = 4;
         int folds = by_round == 4 ? ZT__CLF_N_WRITERS : by_round >= 2 ? 1 : by_round ? 2 : FOLDS;
-        bool *tested = zt_calloc(n, sizeof *tested), *act = zt_calloc(n, sizeof *act), *open = zt_calloc(n, sizeof *open);
-        if (!tested || !act || !open) return 1;
+        bool *tested = zt_calloc(n, sizeof *tested), *act = zt_calloc(n, sizeof *act);
+        double *need = zt_calloc(n, sizeof *need);
+        if (!tested || !act || !need) return 1;
         /* the models' gates (learned.h): the chat-scam model's on texts without an
          * actionable cue, the harassment model's on texts that name no person */
         double gate = w == ZT__CLF_SPAM_CHAT ? ZT__CLF_SPAM_GATE : ZT__CLF_HARASS_GATE;
@@ -264,8 +268,18 @@ static int cv(const char *src)
             zt_free(file);
         }
         rules((enum zt__clf_which)w, ex, n, rul);
-        /* open[i]: the gate does not apply (an actionable cue; a person named) */
-        for (size_t i = 0; i < n; i++) open[i] = w == ZT__CLF_HARASS ? zt__clf_addressed(ex[i].text, ex[i].len) : act[i];
+        /* need[i]: the gate's extra margin (none with an actionable cue; for
+         * harassment none with a second person, gate3 with a third person only) */
+        double gate3 = w == ZT__CLF_HARASS ? ZT__CLF_HARASS_GATE3 : 0.0;
+        if (getenv("ZT_CV_GATE3")) gate3 = atof(getenv("ZT_CV_GATE3"));
+        for (size_t i = 0; i < n; i++) {
+            if (w != ZT__CLF_HARASS) {
+                need[i] = act[i] ? 0.0 : gate;
+                continue;
+            }
+            int person = zt__clf_person(ex[i].text, ex[i].len);
+            need[i] = person == 2 ? 0.0 : person == 1 ? gate3 : gate;
+        }
         if (by_round == 4)
             printf("%s: %zu examples, leave one writer out (tuning sets always trained)\n",
                    zt__clf_name((enum zt__clf_which)w), n);
@@ -287,7 +301,7 @@ static int cv(const char *src)
         else rep("rules alone (tuned on these)", ex, n, rul, tested);
         for (double off = -1.0; off <= 3.01; off += 0.25) {
             char what[64];
-            for (size_t i = 0; i < n; i++) say[i] = mz[i] >= off + (open[i] ? 0.0 : gate);
+            for (size_t i = 0; i < n; i++) say[i] = mz[i] >= off + need[i];
             snprintf(what, sizeof what, "model, margin >= %+.2f", off);
             if (lowo) report_writers(what, ex, n, say, getenv("ZT_CV_ROWS") != NULL);
             else rep(what, ex, n, say, tested);
@@ -300,7 +314,7 @@ static int cv(const char *src)
         }
         if (getenv("ZT_CV_VERBOSE"))
             for (size_t i = 0; i < n; i++)
-                if (tested[i] && (mz[i] >= (open[i] ? 0.0 : gate)) != (ex[i].label == 1))
+                if (tested[i] && (mz[i] >= need[i]) != (ex[i].label == 1))
                     printf("    miss label=%d src=%d margin=%+.2f rules=%d %s\n", ex[i].label, ex[i].source, mz[i],
                            rul[i], ex[i].text);
         zt_free(mz);
@@ -309,7 +323,7 @@ static int cv(const char *src)
         zt_free(tr);
         zt_free(tested);
         zt_free(act);
-        zt_free(open);
+        zt_free(need);
         zt__clf_examples_free(ex, bufs, nb);
     }
     return 0;
@@ -450,7 +464,7 @@ static int score(void)
             continue;
         /* the margins before the gates; the gates' inputs after them; the sentiment heads' */
         printf("spam %+6.2f %s  harass %+6.2f %s  pos %+6.2f neg %+6.2f  %s\n", a, act ? "act" : "-  ", b,
-               zt__clf_addressed(line, strlen(line)) ? "you" : "-  ", sp, sn, line);
+               (const char *const[]){"-  ", "3rd", "you"}[zt__clf_person(line, strlen(line))], sp, sn, line);
     }
     zt_free(files[0]);
     zt_free(files[1]);

@@ -62,9 +62,19 @@ int zt__clf_score(const struct zt_hlr *m, const char *text, size_t len, double *
  * insults' words, at no loss of recall worth the name. */
 #define ZT__CLF_HARASS_GATE 2.0
 
+/* Round 11: a text that names a third person but no second one ("his name
+ * is Dan, he lives on Oak Close") needs a margin this much higher
+ * (`zt-train-clf cv`, ZT_CV_GATE3). */
+#define ZT__CLF_HARASS_GATE3 1.75
+
 /* The text names a second or third person ("you", "your", "her", "them",
  * "tu", "dich", "você", "jij", ...: the languages of the tuning sets). */
 bool zt__clf_addressed(const char *text, size_t len);
+
+/* Which person the text names (round 11): 2 a second person ("you", "dich",
+ * ...), else 1 a third person ("her", "them", ...), else 0. zt__clf_addressed()
+ * is zt__clf_person() != 0. */
+int zt__clf_person(const char *text, size_t len);
 
 /* Chat sentiment (round 10): the class of a text from the two sentiment
  * heads' margins (mpos, mneg: zt__clf_margin() of ZT__CLF_SENT_POS and

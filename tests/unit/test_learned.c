@@ -234,6 +234,13 @@ static void test_addressed(void **state)
         if (!zt__clf_addressed(yes[i], strlen(yes[i]))) fail_msg("not addressed: %s", yes[i]);
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
         if (zt__clf_addressed(no[i], strlen(no[i]))) fail_msg("addressed: %s", no[i]);
+    /* round 11: second person (the gate's 0) before third person only (ZT__CLF_HARASS_GATE3) */
+    assert_int_equal(zt__clf_person("his name is Dan, he lives on Oak Close", 38), 1);
+    assert_int_equal(zt__clf_person("tell HER you're done", 20), 2);
+    assert_int_equal(zt__clf_person("ich hasse dich", 14), 2);
+    assert_int_equal(zt__clf_person("er wohnt in Kiel", 16), 1);
+    assert_int_equal(zt__clf_person("youth club at 6", 15), 0);
+    assert_int_equal(zt__clf_person("", 0), 0);
 }
 
 int main(void)
