@@ -2,8 +2,9 @@
  * (tests/data/heldout/, round 3's tests/data/heldout3/, round 4's
  * tests/data/heldout4/, round 5's tests/data/heldout5/, round 6's
  * tests/data/heldout6/, round 7's tests/data/heldout7/, round 8's
- * tests/data/heldout8/, round 9's tests/data/heldout9/ and round 10's
- * tests/data/heldout10/, see their README.md) are intact and well formed.
+ * tests/data/heldout8/, round 9's tests/data/heldout9/, round 10's
+ * tests/data/heldout10/ and round 11's tests/data/heldout11/, see their
+ * README.md) are intact and well formed.
  *
  * Each file is pinned by SHA-256 (libsodium crypto_hash_sha256): an edit
  * fails here. A held-out file is never edited once tuning starts; a new
@@ -49,7 +50,9 @@
  * did not tune (nobody evaluates on it until round 9's tuning is
  * finished); heldout10 is round 10's, written 2026-12-07 by a tenth writer
  * who did not tune (nobody evaluates on it until round 10's tuning is
- * finished). */
+ * finished); heldout11 is round 11's, written 2026-12-07 by an eleventh
+ * writer who did not tune (nobody evaluates on it until round 11's tuning
+ * is finished). */
 static const struct pin {
     const char *dir, *file, *sha256;
 } pins[] = {
@@ -98,6 +101,11 @@ static const struct pin {
     {"heldout10", "sentiment.tsv", "14e86e275ec5997352f7ec46ee15226ef0c39d899017f12dae98a386cbad830c"},
     {"heldout10", "moderation.tsv", "228fb16abdad8d08b92e1d484970e4157eec69e0fb83ea19cd9af48c553357f9"},
     {"heldout10", "pii.tsv", "365f35735e1950ffd12484bee1f3779c849aa4e6a3cdc785d7cc806460c44931"},
+    {"heldout11", "spam_chat.tsv", "71ba3101b4a826f7b82f1b0a6f338998a55495249e0b1bc301cbfafefaab243b"},
+    {"heldout11", "ordinary_chat.tsv", "b691a5a52c5fb824dff7fc728931ddeea0bde5736b4b80713652c02b52a24cbc"},
+    {"heldout11", "sentiment.tsv", "4d0d388c966d811531bc0c6c12fadea4c6562157c18829b85b7babf2ee1c8262"},
+    {"heldout11", "moderation.tsv", "5b80dadfde67d348c3949ea1797320d391dec6146c576ffe78f919edc57c78a3"},
+    {"heldout11", "pii.tsv", "c95c30ff5bcffa9f8969dfa5dd3f6b1602952693e5087d8601387a66f66ccbf2"},
 };
 
 /* The minimums each round's sets must meet (issue 16; round 3's brief
@@ -110,7 +118,8 @@ static const struct pin {
  * PERSON_NAME spans; round 7's: 80 doxxing and 280 PERSON_NAME spans;
  * round 8's: 350 spam-chat, 400 sentiment, 600 moderation with 200 allow
  * and 90 doxxing, 700 PII records with 150 negatives and 400
- * PERSON_NAME spans; round 9's and round 10's: the same as round 8's). */
+ * PERSON_NAME spans; round 9's, round 10's and round 11's: the same as
+ * round 8's). */
 struct mins {
     const char *dir;
     size_t spam, ordinary, sentiment, moderation, allow, harassment, threat, doxxing, pii_records, per_type,
@@ -125,6 +134,7 @@ static const struct mins round7 = {"heldout7", 340, 1050, 360, 560, 190, 180, 13
 static const struct mins round8 = {"heldout8", 350, 1050, 400, 600, 200, 180, 130, 90, 700, 50, 150, 310, 400};
 static const struct mins round9 = {"heldout9", 350, 1050, 400, 600, 200, 180, 130, 90, 700, 50, 150, 310, 400};
 static const struct mins round10 = {"heldout10", 350, 1050, 400, 600, 200, 180, 130, 90, 700, 50, 150, 310, 400};
+static const struct mins round11 = {"heldout11", 350, 1050, 400, 600, 200, 180, 130, 90, 700, 50, 150, 310, 400};
 
 /* One loaded file, split in place into records of TAB-separated fields. */
 struct rec {
@@ -554,6 +564,7 @@ ROUND_TESTS(round7)
 ROUND_TESTS(round8)
 ROUND_TESTS(round9)
 ROUND_TESTS(round10)
+ROUND_TESTS(round11)
 
 /* The rules themselves, on known values. */
 static void test_pii_rules(void **state)
@@ -618,6 +629,9 @@ int main(void)
         cmocka_unit_test(test_spam_chat_round10),  cmocka_unit_test(test_ordinary_chat_round10),
         cmocka_unit_test(test_sentiment_round10),  cmocka_unit_test(test_moderation_round10),
         cmocka_unit_test(test_pii_round10),
+        cmocka_unit_test(test_spam_chat_round11),  cmocka_unit_test(test_ordinary_chat_round11),
+        cmocka_unit_test(test_sentiment_round11),  cmocka_unit_test(test_moderation_round11),
+        cmocka_unit_test(test_pii_round11),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
