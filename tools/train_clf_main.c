@@ -1,14 +1,17 @@
 /* zt-train-clf: the trainer of the learned chat classifiers (learned.h).
  *
  *   zt-train-clf write [SRC_DIR]   retrain the models from SRC_DIR/tests/data/tune/ and the
- *                                  worn held-out sets (tests/data/heldout/, heldout3/ ... heldout9/), and
+ *                                  worn held-out sets (tests/data/heldout/, heldout3/ ... heldout10/), and
  *                                  write SRC_DIR/src/features/models/NAME.clf and
  *                                  SRC_DIR/src/privacy/models/names.clf (the person-name
  *                                  scorer: needs the names asset of `make data`)
  *   zt-train-clf score             each line of stdin with both compiled-in models'
  *                                  margins (>= 0: the model says yes) before their
  *                                  gates, and the gates' inputs ("act": an actionable
- *                                  cue, "you": a person named)
+ *                                  cue, "you": a second person named, "3rd": a third
+ *                                  person only), and the sentiment heads' margins;
+ *                                  ZT_SCORE_TRAIN=SRC_DIR: spam and harassment models
+ *                                  trained there with the ZT_CV_* overrides instead
  *   zt-train-clf cv [SRC_DIR [clf|sentiment|names]]  cross-validation on the tuning
  *                                  and worn sets: the model alone at several thresholds,
  *                                  the rules alone, and both together (needs the assets of
@@ -17,6 +20,9 @@
  *                                  ZT_CV_WRITERS=1: leave one worn writer out (round 10;
  *                                  ZT_CV_ROWS=1 prints every writer; the sentiment heads
  *                                  are always cross-validated this way);
+ *                                  ZT_CV_DOXX, ZT_CV_SHORT, ZT_CV_NEGW, ZT_CV_ALLOWW: the
+ *                                  data recipe (learned.h's struct zt__clf_data);
+ *                                  ZT_CV_MODEL=spam|harass: that model only;
  *                                  ZT_CV_ROUNDS=1: round 1 against rounds 2-4;
  *                                  ZT_CV_ROUNDS=4: round 4 tested on rounds 1-3 (and 6);
  *                                  ZT_CV_ROUNDS=6: round 6 tested on rounds 1-4
@@ -190,13 +196,35 @@ static int fold_of(const struct zt__clf_example *e, size_t i, int by_round)
     return e->source != ZT__CLF_SRC_ROUND1;
 }
 
+/* The data recipe and parameters of model w with the ZT_CV_* overrides. */
+static void overrides(enum zt__clf_which w, struct zt__clf_data *d, struct zt_hlr_params *prm)
+{
+    *d = *zt__clf_data_recipe(w);
+    *prm = *zt__clf_recipe(w);
+    if (getenv("ZT_CV_DOXX")) d->doxxing = strtol(getenv("ZT_CV_DOXX"), NULL, 10) != 0;
+    if (getenv("ZT_CV_SHORT")) d->short_words = (int)strtol(getenv("ZT_CV_SHORT"), NULL, 10);
+    if (getenv("ZT_CV_NEGW")) d->neg_weight = (int)strtol(getenv("ZT_CV_NEGW"), NULL, 10);
+    if (getenv("ZT_CV_ALLOWW")) d->allow_weight = (int)strtol(getenv("ZT_CV_ALLOWW"), NULL, 10);
+    if (getenv("ZT_CV_LOG2")) prm->log2 = (uint32_t)strtoul(getenv("ZT_CV_LOG2"), NULL, 10);
+    if (getenv("ZT_CV_EPOCHS")) prm->epochs = (uint32_t)strtoul(getenv("ZT_CV_EPOCHS"), NULL, 10);
+    if (getenv("ZT_CV_LR")) prm->lr = atof(getenv("ZT_CV_LR"));
+    if (getenv("ZT_CV_L2")) prm->l2 = atof(getenv("ZT_CV_L2"));
+    if (getenv("ZT_CV_POSW")) prm->pos_weight = atof(getenv("ZT_CV_POSW"));
+}
+
 static int cv(const char *src)
 {
     for (int w = 0; w <= ZT__CLF_HARASS; w++) {
+        const char *only = getenv("ZT_CV_MODEL");
+        if (only && strcmp(only, w == ZT__CLF_SPAM_CHAT ? "spam" : "harass") != 0) continue;
         struct zt__clf_example *ex = NULL, *tr = NULL;
         char **bufs = NULL;
         size_t n = 0, nb = 0;
-        int rc = zt__clf_examples((enum zt__clf_which)w, src, &ex, &n, &bufs, &nb);
+        /* overrides of the data recipe for trying it (round 11) */
+        struct zt__clf_data d;
+        struct zt_hlr_params prm;
+        overrides((enum zt__clf_which)w, &d, &prm);
+        int rc = zt__clf_examples_with((enum zt__clf_which)w, src, &d, &ex, &n, &bufs, &nb);
         if (rc) {
             fprintf(stderr, "zt-train-clf: cannot read the tuning sets under %s: %d\n", src, rc);
             return 1;
@@ -205,14 +233,7 @@ static int cv(const char *src)
         int *say = zt_calloc(n, sizeof *say), *rul = zt_calloc(n, sizeof *rul);
         tr = zt_calloc(n, sizeof *tr);
         if (!mz || !say || !rul || !tr) return 1;
-        struct zt_hlr_params prm = *zt__clf_recipe((enum zt__clf_which)w);
         const struct zt_hlr_params *rp = &prm;
-        /* overrides for trying parameters */
-        if (getenv("ZT_CV_LOG2")) prm.log2 = (uint32_t)strtoul(getenv("ZT_CV_LOG2"), NULL, 10);
-        if (getenv("ZT_CV_EPOCHS")) prm.epochs = (uint32_t)strtoul(getenv("ZT_CV_EPOCHS"), NULL, 10);
-        if (getenv("ZT_CV_LR")) prm.lr = atof(getenv("ZT_CV_LR"));
-        if (getenv("ZT_CV_L2")) prm.l2 = atof(getenv("ZT_CV_L2"));
-        if (getenv("ZT_CV_POSW")) prm.pos_weight = atof(getenv("ZT_CV_POSW"));
         /* ZT_CV_ROUNDS=1: two folds by round instead (train on round 1 and half
          * of the ordinary chat, test on rounds 2-3 and the other half, and back):
          * how the model does on a batch written after it */
@@ -225,8 +246,9 @@ static int cv(const char *src)
          * and the other seven, score the one left out) */
         if (getenv("ZT_CV_WRITERS")) by_round = 4;
         int folds = by_round == 4 ? ZT__CLF_N_WRITERS : by_round >= 2 ? 1 : by_round ? 2 : FOLDS;
-        bool *tested = zt_calloc(n, sizeof *tested), *act = zt_calloc(n, sizeof *act), *open = zt_calloc(n, sizeof *open);
-        if (!tested || !act || !open) return 1;
+        bool *tested = zt_calloc(n, sizeof *tested), *act = zt_calloc(n, sizeof *act);
+        double *need = zt_calloc(n, sizeof *need);
+        if (!tested || !act || !need) return 1;
         /* the models' gates (learned.h): the chat-scam model's on texts without an
          * actionable cue, the harassment model's on texts that name no person */
         double gate = w == ZT__CLF_SPAM_CHAT ? ZT__CLF_SPAM_GATE : ZT__CLF_HARASS_GATE;
@@ -246,8 +268,18 @@ static int cv(const char *src)
             zt_free(file);
         }
         rules((enum zt__clf_which)w, ex, n, rul);
-        /* open[i]: the gate does not apply (an actionable cue; a person named) */
-        for (size_t i = 0; i < n; i++) open[i] = w == ZT__CLF_HARASS ? zt__clf_addressed(ex[i].text, ex[i].len) : act[i];
+        /* need[i]: the gate's extra margin (none with an actionable cue; for
+         * harassment none with a second person, gate3 with a third person only) */
+        double gate3 = w == ZT__CLF_HARASS ? ZT__CLF_HARASS_GATE3 : 0.0;
+        if (getenv("ZT_CV_GATE3")) gate3 = atof(getenv("ZT_CV_GATE3"));
+        for (size_t i = 0; i < n; i++) {
+            if (w != ZT__CLF_HARASS) {
+                need[i] = act[i] ? 0.0 : gate;
+                continue;
+            }
+            int person = zt__clf_person(ex[i].text, ex[i].len);
+            need[i] = person == 2 ? 0.0 : person == 1 ? gate3 : gate;
+        }
         if (by_round == 4)
             printf("%s: %zu examples, leave one writer out (tuning sets always trained)\n",
                    zt__clf_name((enum zt__clf_which)w), n);
@@ -269,7 +301,7 @@ static int cv(const char *src)
         else rep("rules alone (tuned on these)", ex, n, rul, tested);
         for (double off = -1.0; off <= 3.01; off += 0.25) {
             char what[64];
-            for (size_t i = 0; i < n; i++) say[i] = mz[i] >= off + (open[i] ? 0.0 : gate);
+            for (size_t i = 0; i < n; i++) say[i] = mz[i] >= off + need[i];
             snprintf(what, sizeof what, "model, margin >= %+.2f", off);
             if (lowo) report_writers(what, ex, n, say, getenv("ZT_CV_ROWS") != NULL);
             else rep(what, ex, n, say, tested);
@@ -282,7 +314,7 @@ static int cv(const char *src)
         }
         if (getenv("ZT_CV_VERBOSE"))
             for (size_t i = 0; i < n; i++)
-                if (tested[i] && (mz[i] >= (open[i] ? 0.0 : gate)) != (ex[i].label == 1))
+                if (tested[i] && (mz[i] >= need[i]) != (ex[i].label == 1))
                     printf("    miss label=%d src=%d margin=%+.2f rules=%d %s\n", ex[i].label, ex[i].source, mz[i],
                            rul[i], ex[i].text);
         zt_free(mz);
@@ -291,7 +323,7 @@ static int cv(const char *src)
         zt_free(tr);
         zt_free(tested);
         zt_free(act);
-        zt_free(open);
+        zt_free(need);
         zt__clf_examples_free(ex, bufs, nb);
     }
     return 0;
@@ -388,21 +420,54 @@ static int cv_sentiment(const char *src)
     return 0;
 }
 
-/* Each line of stdin with both compiled-in models' margins. */
+/* Model w trained on every row with the ZT_CV_* overrides into *m (*file keeps its bytes). */
+static int train_override(enum zt__clf_which w, const char *src, uint8_t **file, struct zt_hlr *m)
+{
+    struct zt__clf_data d;
+    struct zt_hlr_params prm;
+    overrides(w, &d, &prm);
+    struct zt__clf_example *ex = NULL;
+    char **bufs = NULL;
+    size_t n = 0, nb = 0, fl = 0;
+    int rc = zt__clf_examples_with(w, src, &d, &ex, &n, &bufs, &nb);
+    if (rc == 0) rc = zt__clf_train(ex, n, &prm, file, &fl);
+    zt__clf_examples_free(ex, bufs, nb);
+    return rc ? rc : zt_hlr_parse(*file, fl, m);
+}
+
+/* Each line of stdin with both compiled-in models' margins (ZT_SCORE_TRAIN=SRC_DIR:
+ * models trained on SRC_DIR's rows with the ZT_CV_* overrides instead). */
 static int score(void)
 {
+    const struct zt_hlr *ms = zt__clf_builtin(ZT__CLF_SPAM_CHAT), *mh = zt__clf_builtin(ZT__CLF_HARASS);
+    struct zt_hlr trained[2];
+    uint8_t *files[2] = {NULL, NULL};
+    if (getenv("ZT_SCORE_TRAIN")) {
+        if (train_override(ZT__CLF_SPAM_CHAT, getenv("ZT_SCORE_TRAIN"), &files[0], &trained[0]) != 0 ||
+            train_override(ZT__CLF_HARASS, getenv("ZT_SCORE_TRAIN"), &files[1], &trained[1]) != 0) {
+            fprintf(stderr, "zt-train-clf: cannot train on %s\n", getenv("ZT_SCORE_TRAIN"));
+            return 1;
+        }
+        ms = &trained[0];
+        mh = &trained[1];
+    }
     char line[4096];
     while (fgets(line, sizeof line, stdin)) {
         line[strcspn(line, "\r\n")] = '\0';
         double a = 0, b = 0;
         bool act = false;
-        if (zt__clf_score(zt__clf_builtin(ZT__CLF_SPAM_CHAT), line, strlen(line), &a, &act) != 0 ||
-            zt__clf_margin(zt__clf_builtin(ZT__CLF_HARASS), line, strlen(line), &b) != 0)
+        if (zt__clf_score(ms, line, strlen(line), &a, &act) != 0 || zt__clf_margin(mh, line, strlen(line), &b) != 0)
             continue;
-        /* the margins before the gates; the gates' inputs after them */
-        printf("spam %+6.2f %s  harass %+6.2f %s  %s\n", a, act ? "act" : "-  ", b,
-               zt__clf_addressed(line, strlen(line)) ? "you" : "-  ", line);
+        double sp = 0, sn = 0;
+        if (zt__clf_margin(zt__clf_builtin(ZT__CLF_SENT_POS), line, strlen(line), &sp) != 0 ||
+            zt__clf_margin(zt__clf_builtin(ZT__CLF_SENT_NEG), line, strlen(line), &sn) != 0)
+            continue;
+        /* the margins before the gates; the gates' inputs after them; the sentiment heads' */
+        printf("spam %+6.2f %s  harass %+6.2f %s  pos %+6.2f neg %+6.2f  %s\n", a, act ? "act" : "-  ", b,
+               (const char *const[]){"-  ", "3rd", "you"}[zt__clf_person(line, strlen(line))], sp, sn, line);
     }
+    zt_free(files[0]);
+    zt_free(files[1]);
     return 0;
 }
 

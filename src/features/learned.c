@@ -132,16 +132,18 @@ int zt__clf_margin(const struct zt_hlr *m, const char *text, size_t len, double 
     return zt__clf_score(m, text, len, margin, NULL);
 }
 
-/* second- and third-person words of the languages of the tuning sets */
-static const char *const person_words[] = {
-    "you", "your", "yours", "yourself", "youre", "u", "ur", "ya", "yall", "he", "she", "him", "her", "his", "they",
-    "them", "their", "hes", "shes", "kys", "tu", "t\xc3\xba", "te", "ti", "toi", "ton", "ta", "tes", "t", "vous",
-    "usted", "eres", "vos", "du", "dich", "dir", "dein", "deine", "euch", "ihr", "voc\xc3\xaa", "voce", "vc", "seu",
-    "sua", "sei", "tuo", "tua", "je", "jij", "jou", "jouw", "ze", "hij", "hem", "haar", "lui", "lei", "il", "elle",
-    "er", "sie", "ele", "ela", "\xc3\xa9l", "ella", NULL};
+/* second-person words of the languages of the tuning sets, then third-person ones */
+static const char *const second_words[] = {
+    "you", "your", "yours", "yourself", "youre", "u", "ur", "ya", "yall", "kys", "tu", "t\xc3\xba", "te", "ti", "toi",
+    "ton", "ta", "tes", "t", "vous", "usted", "eres", "vos", "du", "dich", "dir", "dein", "deine", "euch", "ihr",
+    "voc\xc3\xaa", "voce", "vc", "seu", "sua", "sei", "tuo", "tua", "je", "jij", "jou", "jouw", NULL};
+static const char *const third_words[] = {"he",  "she", "him", "her", "his", "they", "them", "their", "hes",
+                                          "shes", "ze", "hij", "hem", "haar", "lui", "lei",  "il",    "elle",
+                                          "er",  "sie", "ele", "ela", "\xc3\xa9l", "ella", NULL};
 
-bool zt__clf_addressed(const char *text, size_t len)
+int zt__clf_person(const char *text, size_t len)
 {
+    int found = 0;
     for (size_t i = 0; i < len;) {
         unsigned char c = (unsigned char)text[i];
         if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && c < 0x80) {
@@ -160,10 +162,17 @@ bool zt__clf_addressed(const char *text, size_t len)
         w[n] = 0;
         /* French "t'" only as a word of its own ("t'es"), not the t of "can't" */
         if (n == 1 && w[0] == 't' && s > 0 && text[s - 1] != ' ') continue;
-        for (size_t k = 0; person_words[k]; k++)
-            if (strcmp(w, person_words[k]) == 0) return true;
+        for (size_t k = 0; second_words[k]; k++)
+            if (strcmp(w, second_words[k]) == 0) return 2;
+        for (size_t k = 0; !found && third_words[k]; k++)
+            if (strcmp(w, third_words[k]) == 0) found = 1;
     }
-    return false;
+    return found;
+}
+
+bool zt__clf_addressed(const char *text, size_t len)
+{
+    return zt__clf_person(text, len) != 0;
 }
 
 int zt__sentiment_decide(double mpos, double mneg, double c, double w, double neutral)

@@ -62,9 +62,19 @@ int zt__clf_score(const struct zt_hlr *m, const char *text, size_t len, double *
  * insults' words, at no loss of recall worth the name. */
 #define ZT__CLF_HARASS_GATE 2.0
 
+/* Round 11: a text that names a third person but no second one ("his name
+ * is Dan, he lives on Oak Close") needs a margin this much higher
+ * (`zt-train-clf cv`, ZT_CV_GATE3). */
+#define ZT__CLF_HARASS_GATE3 1.75
+
 /* The text names a second or third person ("you", "your", "her", "them",
  * "tu", "dich", "você", "jij", ...: the languages of the tuning sets). */
 bool zt__clf_addressed(const char *text, size_t len);
+
+/* Which person the text names (round 11): 2 a second person ("you", "dich",
+ * ...), else 1 a third person ("her", "them", ...), else 0. zt__clf_addressed()
+ * is zt__clf_person() != 0. */
+int zt__clf_person(const char *text, size_t len);
 
 /* Chat sentiment (round 10): the class of a text from the two sentiment
  * heads' margins (mpos, mneg: zt__clf_margin() of ZT__CLF_SENT_POS and
@@ -87,13 +97,27 @@ struct zt__clf_example {
     int label;   /* 1 yes, 0 no */
     int source;  /* which tuning file: ZT__CLF_SRC_* */
     int writer;  /* 0: tests/data/tune/; k >= 1: the k-th worn set of zt__clf_worn_dir() */
+    int weight;  /* copies in training (0: 1; -1: scored by cross-validation, not trained on) */
 };
 
+/* What a model trains on beyond its files (round 11): set by
+ * leave-one-writer-out cross-validation (docs/features/learned.md). */
+struct zt__clf_data {
+    bool doxxing;    /* moderation rows of category doxxing train it (else weight -1) */
+    int short_words; /* a negative of at most this many words is "short" */
+    int neg_weight;  /* copies of a short ordinary-chat row (0: 1) */
+    int allow_weight; /* copies of a moderation allow row (0: 1) */
+};
+
+/* The data recipe of model `which`. */
+const struct zt__clf_data *zt__clf_data_recipe(enum zt__clf_which which);
+
 /* The worn held-out sets (read, now development data; issue 16 round 10):
- * tests/data/heldout/, heldout3/ ... heldout9/, one writer each. Their rows
+ * tests/data/heldout/, heldout3/ ... heldout9/ and (round 11) heldout10/,
+ * one writer each. Their rows
  * train the models beside the tuning sets; `zt-train-clf cv` with
  * ZT_CV_WRITERS=1 leaves one writer out at a time. */
-#define ZT__CLF_N_WRITERS 8
+#define ZT__CLF_N_WRITERS 9
 
 /* The directory under tests/data/ of worn writer k (1..ZT__CLF_N_WRITERS), or NULL. */
 const char *zt__clf_worn_dir(int k);
@@ -129,9 +153,15 @@ const char *zt__clf_name(enum zt__clf_which which);
  * ZT_ENOTFOUND, ZT_EIO, ZT_ENOMEM. */
 int zt__clf_examples(enum zt__clf_which which, const char *src_dir, struct zt__clf_example **ex, size_t *n,
                      char ***bufs, size_t *n_bufs);
+/* As zt__clf_examples() with data recipe d instead of the model's. */
+int zt__clf_examples_with(enum zt__clf_which which, const char *src_dir, const struct zt__clf_data *d,
+                          struct zt__clf_example **ex, size_t *n, char ***bufs, size_t *n_bufs);
 void zt__clf_examples_free(struct zt__clf_example *ex, char **bufs, size_t n_bufs);
 
-/* Train on ex[0..n) (deterministic: same bytes on every IEEE-754 machine)
+/* The rows zt__clf_train() trains on: the sum of ex[i]'s copies (ex[i].weight; 0: 1, -1: 0). */
+size_t zt__clf_n_trained(const struct zt__clf_example *ex, size_t n);
+
+/* Train on ex[0..n), example i ex[i].weight times (0: once; deterministic: same bytes on every IEEE-754 machine)
  * and write the model file into *out (zt_malloc'd). ZT_EINVAL, ZT_ENOMEM. */
 int zt__clf_train(const struct zt__clf_example *ex, size_t n, const struct zt_hlr_params *p, uint8_t **out,
                   size_t *out_len);

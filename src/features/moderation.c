@@ -686,10 +686,16 @@ static int harassment_rules(struct acc *a, const struct words *ws, const char *t
     /* The learned classifier (learned.h): where it says yes, a harassment
      * match whose weight is at least the default threshold (0.7); a text
      * that names no second or third person needs a margin
-     * ZT__CLF_HARASS_GATE higher ("I'm so dumb", "no one wants to go out"). */
-    double mz;
-    if (learned && zt__clf_margin(zt__clf_builtin(ZT__CLF_HARASS), text, len, &mz) == 0 &&
-        (mz -= zt__clf_addressed(text, len) ? 0.0 : ZT__CLF_HARASS_GATE) >= 0) {
+     * ZT__CLF_HARASS_GATE higher ("I'm so dumb", "no one wants to go out"),
+     * one that names a third person but no second one ZT__CLF_HARASS_GATE3
+     * higher (round 11, when the model learned doxxing: "his name is Dan,
+     * he lives on Oak Close, we met at the fair"). */
+    double mz = -1.0;
+    if (learned && zt__clf_margin(zt__clf_builtin(ZT__CLF_HARASS), text, len, &mz) == 0) {
+        int person = zt__clf_person(text, len);
+        mz -= person == 2 ? 0.0 : person == 1 ? ZT__CLF_HARASS_GATE3 : ZT__CLF_HARASS_GATE;
+    } else mz = -1.0;
+    if (mz >= 0) {
         if (!damp_known) damp = reported_speech(w, ws->n, text, len) ? REPORTED : 1.0;
         double wl = damp / (1.0 + exp(-(mz + ZT__MOD_LEARNED_AT)));
         /* round 6: "you absolute clown, you left your keys in the door again 😂", "wreck you in ranked" */

@@ -57,16 +57,16 @@ struct zt__pii_name_set {
 };
 
 /* The round of worn writer k (1..ZT__PII_N_WORN: tests/data/heldout/,
- * heldout3/ ... heldout9/) is ZT__PII_ROUND_WORN + k. */
+ * heldout3/ ... heldout10/) is ZT__PII_ROUND_WORN + k. */
 #define ZT__PII_ROUND_WORN 10
-#define ZT__PII_N_WORN 8
+#define ZT__PII_N_WORN 9
 
 /* The recipe of the name model. */
 const struct zt_hlr_params *zt__pii_name_recipe(void);
 
 /* The tuning rows' candidates, found by detector d (with the names asset
  * set) in src_dir/tests/data/tune/{pii.tsv, round2/, round4/, round5/,
- * round6/} and the worn sets' pii.tsv (tests/data/heldout/, heldout3/ ... heldout9/).
+ * round6/} and the worn sets' pii.tsv (tests/data/heldout/, heldout3/ ... heldout10/).
  * ZT_ENOTFOUND, ZT_EIO, ZT_ENOMEM. */
 int zt__pii_name_set_load(const struct zt_pii_detector *d, const char *src_dir, struct zt__pii_name_set *out);
 void zt__pii_name_set_deinit(struct zt__pii_name_set *s);

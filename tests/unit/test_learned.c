@@ -57,7 +57,7 @@ static void test_retrain_reproduces(void **state)
         assert_int_equal(zt_hlr_parse(committed, clen, &file), 0);
         const struct zt_hlr *b = zt__clf_builtin(which);
         assert_int_equal(b->log2, file.log2);
-        assert_int_equal(b->n_examples, (uint32_t)n);
+        assert_int_equal(b->n_examples, (uint32_t)zt__clf_n_trained(ex, n));
         assert_memory_equal(b->w, file.w, (size_t)1 << file.log2);
         assert_true(b->bias == file.bias && b->scale == file.scale && b->threshold == file.threshold);
         zt_free(out);
@@ -189,6 +189,39 @@ static void test_deterministic(void **state)
     assert_int_equal(zt__clf_train(ex, 0, &p, &a, &la), ZT_EINVAL);
 }
 
+/* Training weights (round 11): an example of weight 2 trains as two copies
+ * of it, one of weight -1 as if it were not there; others are refused. */
+static void test_weights(void **state)
+{
+    (void)state;
+    struct zt__clf_example w[] = {
+        {.text = "you're welcome", .len = 14, .label = 0, .weight = 2},
+        {.text = "you're such an idiot", .len = 20, .label = 1},
+        {.text = "his name is Dan, he lives on Oak Close", .len = 38, .label = 1, .weight = -1},
+        {.text = "see you at 5", .len = 12, .label = 0},
+    };
+    struct zt__clf_example d[] = {w[0], w[0], w[1], w[3]};
+    d[0].weight = d[1].weight = 0;
+    assert_int_equal(zt__clf_n_trained(w, 4), 4);
+    struct zt_hlr_params p = *zt__clf_recipe(ZT__CLF_HARASS);
+    p.log2 = 10;
+    uint8_t *a = NULL, *b = NULL;
+    size_t la = 0, lb = 0;
+    assert_int_equal(zt__clf_train(w, 4, &p, &a, &la), 0);
+    assert_int_equal(zt__clf_train(d, 4, &p, &b, &lb), 0);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    zt_free(a);
+    zt_free(b);
+    w[2].weight = -2;
+    assert_int_equal(zt__clf_train(w, 4, &p, &a, &la), ZT_EINVAL);
+    w[2].weight = 65;
+    assert_int_equal(zt__clf_train(w, 4, &p, &a, &la), ZT_EINVAL);
+    struct zt__clf_example none = w[2];
+    none.weight = -1;
+    assert_int_equal(zt__clf_train(&none, 1, &p, &a, &la), ZT_EINVAL);
+}
+
 /* The harassment model's gate: a text that names a second or third person. */
 static void test_addressed(void **state)
 {
@@ -201,6 +234,13 @@ static void test_addressed(void **state)
         if (!zt__clf_addressed(yes[i], strlen(yes[i]))) fail_msg("not addressed: %s", yes[i]);
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
         if (zt__clf_addressed(no[i], strlen(no[i]))) fail_msg("addressed: %s", no[i]);
+    /* round 11: second person (the gate's 0) before third person only (ZT__CLF_HARASS_GATE3) */
+    assert_int_equal(zt__clf_person("his name is Dan, he lives on Oak Close", 38), 1);
+    assert_int_equal(zt__clf_person("tell HER you're done", 20), 2);
+    assert_int_equal(zt__clf_person("ich hasse dich", 14), 2);
+    assert_int_equal(zt__clf_person("er wohnt in Kiel", 16), 1);
+    assert_int_equal(zt__clf_person("youth club at 6", 15), 0);
+    assert_int_equal(zt__clf_person("", 0), 0);
 }
 
 int main(void)
@@ -212,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_actionable),
         cmocka_unit_test(test_addressed),
+        cmocka_unit_test(test_weights),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
