@@ -11,7 +11,8 @@
  *    (the translation queue is fair per caller, one text per step);
  *  - with one HTTP thread (server.threads: 1), /healthz answers while
  *    large intent batches are still running (they run on their own pool):
- *    at most two batches end between its request and its answer;
+ *    at most two batches end between its request and its answer (a skip
+ *    when two had ended before it was sent: that run cannot tell);
  *  - a batch over its work budget is refused (413 batch_too_large).
  * Usage: test_attack_fairness PATH/zentalk-node [PATH/zentalk] */
 #define _GNU_SOURCE
@@ -140,7 +141,7 @@ static void test_healthz_while_intents_run(void **state)
                                .body = batch(128, 4000, "")}; /* 512,000 bytes: the most the budget allows */
         assert_int_equal(pthread_create(&t[i], NULL, run_call, &big[i]), 0);
     }
-    usleep(200 * 1000);
+    usleep(50 * 1000); /* the batches taken: short, so that none has ended yet */
     struct call health = {.port = n.port, .from = "127.0.0.3", .path = "/healthz", .method = "GET"};
     assert_int_equal(pthread_create(&t[BIG], NULL, run_call, &health), 0);
     for (int i = 0; i <= BIG; i++) pthread_join(t[i], NULL);
@@ -152,17 +153,6 @@ static void test_healthz_while_intents_run(void **state)
         assert_int_equal(big[i].status, 200);
         free(big[i].body);
     }
-    /* On HTTP threads (before), /healthz waited behind every batch (sent
-     * after 0 or 1 had ended, it ended last, 4). Off them it is answered at
-     * once: the batches that end while it is on its way are at most one
-     * (two on a loaded machine). Counted from when it was sent, not from
-     * the start, so a fast build whose batches end within the 200 ms head
-     * start is not taken for a slow /healthz. */
-    if (health.started_at == BIG)
-        printf("note: every intent batch ended before /healthz was sent: the order checks nothing this run\n");
-    if (health.done_at > health.started_at + 2)
-        fail_msg("/healthz ended after %d of %d intent batches (sent after %d)", health.done_at, BIG,
-                 health.started_at);
     /* the work budget: 256 texts of 2.5 KB are over 512 KiB */
     char *over = batch(256, 2500, "");
     struct resp r;
@@ -172,6 +162,19 @@ static void test_healthz_while_intents_run(void **state)
     free(over);
     node_stop(&n, 60000);
     rm_rf(cfg);
+    /* On HTTP threads (before), /healthz waited behind every batch (sent
+     * after none had ended, it ended last, 4). Off them it is answered at
+     * once: the batches that end while it is on its way are at most two
+     * on a loaded machine. Counted from when it was sent, not from the
+     * start, so batches that end within the head start are not taken for
+     * a slow /healthz; when two or more ended before it was sent, this run
+     * cannot tell the two apart: a skip, not a pass. */
+    if (health.started_at >= 2)
+        zt_skip("%d of %d intent batches ended within the 50 ms head start: the order tells nothing this run",
+                health.started_at, BIG);
+    if (health.done_at > health.started_at + 2)
+        fail_msg("/healthz ended after %d of %d intent batches (sent after %d)", health.done_at, BIG,
+                 health.started_at);
 }
 
 int main(int argc, char **argv)
