@@ -3,7 +3,7 @@
  * Fetches GET /v1/attestation/report?nonce=... from a node, checks it with
  * zt_attest_verify() (schema, node id derived from the key, signature, our
  * nonce) and prints what the node claims. The caller has already called
- * curl_global_init() and json_set_alloc_funcs(). */
+ * zt_net_client_global_init() and json_set_alloc_funcs(). */
 #ifndef ZT_CLI_ATTEST_H
 #define ZT_CLI_ATTEST_H
 

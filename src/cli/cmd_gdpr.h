@@ -1,6 +1,6 @@
 /* cmd_gdpr.h: `zentalk privacy export|erase` (internal to the CLI), through the
  * node's API (POST /v1/privacy/export, /v1/privacy/erase). The caller has
- * called curl_global_init() and json_set_alloc_funcs(). */
+ * called zt_net_client_global_init() and json_set_alloc_funcs(). */
 #ifndef ZT_CLI_GDPR_H
 #define ZT_CLI_GDPR_H
 

@@ -2,7 +2,7 @@
  *
  * main.c dispatches here before its own option pass, because these
  * subcommands have options (--sha256, --name, ...) that the global parser
- * would reject. The caller has already run curl_global_init() and
+ * would reject. The caller has already run zt_net_client_global_init() and
  * json_set_alloc_funcs(). */
 #ifndef ZT_CLI_MODELS_H
 #define ZT_CLI_MODELS_H

@@ -1,6 +1,6 @@
 /* cmd_peers.h: `zentalk peers add|list` (internal to the CLI): the peers file
  * of the node's registry (zt_peers.h). The caller has called
- * curl_global_init() and json_set_alloc_funcs(). */
+ * zt_net_client_global_init() and json_set_alloc_funcs(). */
 #ifndef ZT_CLI_PEERS_H
 #define ZT_CLI_PEERS_H
 

@@ -1,5 +1,5 @@
 /* cmd_privacy.h: `zentalk pii` and `zentalk audit verify` (internal to the CLI).
- * The caller has called curl_global_init() (pii) and json_set_alloc_funcs(). */
+ * The caller has called zt_net_client_global_init() (pii) and json_set_alloc_funcs(). */
 #ifndef ZT_CLI_PRIVACY_H
 #define ZT_CLI_PRIVACY_H
 

@@ -1,7 +1,7 @@
 /* cmd_translate.h: `zentalk translate` (internal to the CLI).
  *
  * Sends TEXT (or stdin) to the node's POST /v1/features/translate and
- * prints the translation. The caller has already called curl_global_init()
+ * prints the translation. The caller has already called zt_net_client_global_init()
  * and json_set_alloc_funcs(). */
 #ifndef ZT_CLI_TRANSLATE_H
 #define ZT_CLI_TRANSLATE_H
