@@ -48,6 +48,13 @@ void zt_keccak256(uint8_t out[static ZT_KECCAK256_LEN], const void *in, size_t n
 void zt_keccak256v(uint8_t out[static ZT_KECCAK256_LEN], const void *const *parts, const size_t *lens,
                    size_t n);
 
+/* The keyed hash for tables whose keys a peer chooses (replay rings, maps
+ * of ids or addresses): SipHash-2-4 (libsodium's crypto_shorthash) of
+ * in[0..n) under key, its 8 bytes read little-endian. Keys are random per
+ * process (crypto_shorthash_keygen): values are never stored or shared. */
+#define ZT_KEYED_HASH_KEY_LEN 16
+uint64_t zt_keyed_hash64(const void *in, size_t n, const uint8_t key[static ZT_KEYED_HASH_KEY_LEN]);
+
 /* FNV-1a (64-bit), the one hash for in-memory hash tables and feature
  * buckets. Not for anything a peer could aim collisions at without a
  * keyed step after it (spam.c mixes its own). Values are part of some

@@ -32,6 +32,15 @@ void zt_sha256(uint8_t out[static ZT_SHA256_LEN], const void *in, size_t n)
     sha256_digest(&c, ZT_SHA256_LEN, out);
 }
 
+_Static_assert(ZT_KEYED_HASH_KEY_LEN == crypto_shorthash_KEYBYTES, "SipHash key length");
+
+uint64_t zt_keyed_hash64(const void *in, size_t n, const uint8_t key[static ZT_KEYED_HASH_KEY_LEN])
+{
+    uint8_t h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, in, n, key);
+    return zt_get_le64(h);
+}
+
 int zt_blake2b(uint8_t *out, size_t outlen, const void *in, size_t n, const uint8_t *key,
                size_t keylen)
 {

@@ -254,11 +254,7 @@ struct zt_env_replay {
 
 static size_t replay_home(const struct zt_env_replay *rc, const uint8_t *id)
 {
-    uint8_t h[crypto_shorthash_BYTES];
-    crypto_shorthash(h, id, ZT_ENV_JOB_ID_LEN, rc->key);
-    uint64_t v = 0;
-    for (size_t i = 0; i < sizeof h; i++) v = v << 8 | h[i];
-    return (size_t)(v & rc->mask);
+    return (size_t)(zt_keyed_hash64(id, ZT_ENV_JOB_ID_LEN, rc->key) & rc->mask);
 }
 
 /* The slot holding id, or the empty slot where it would go. */

@@ -195,10 +195,7 @@ static int build_message(const struct nonce_entry *e, char *out, size_t size)
 static uint64_t source_hash(const struct zt_wallet *w, const char *source)
 {
     if (!source || !source[0]) return 0;
-    uint8_t h[crypto_shorthash_BYTES];
-    crypto_shorthash(h, (const unsigned char *)source, strnlen(source, 256), w->src_key);
-    uint64_t v = 0;
-    for (size_t i = 0; i < sizeof h; i++) v = v << 8 | h[i];
+    uint64_t v = zt_keyed_hash64(source, strnlen(source, 256), w->src_key);
     return v ? v : 1;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hash.h"
 
 #define RING 16      /* buckets per caller: a lifetime spans at most 10 (ttl / WIDTHS + 2) */
 #define WIDTHS 8     /* a bucket is ttl / WIDTHS seconds of expiry times */
@@ -63,16 +64,13 @@ void zt_replay_share_free(struct zt_replay_share *s)
 
 static uint64_t key_of(const struct zt_replay_share *s, const char *caller, bool admitted)
 {
-    uint8_t h[crypto_shorthash_BYTES];
     /* the two kinds never share a key: an identity cannot pose as an address */
     unsigned char buf[300];
     size_t n = strnlen(caller ? caller : "", sizeof buf - 2);
     buf[0] = admitted ? 'i' : 'a';
     buf[1] = ':';
     memcpy(buf + 2, caller ? caller : "", n);
-    crypto_shorthash(h, buf, n + 2, s->hkey);
-    uint64_t v = 0;
-    for (size_t i = 0; i < sizeof h; i++) v = v << 8 | h[i];
+    uint64_t v = zt_keyed_hash64(buf, n + 2, s->hkey);
     return v ? v : 1;
 }
 

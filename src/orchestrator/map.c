@@ -9,6 +9,7 @@
 
 #include "orch_int.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hash.h"
 
 const char orch_map_tomb[1] = {0};
 
@@ -23,12 +24,8 @@ static void map_key_init(void)
 
 static uint64_t hash_of(const char *key)
 {
-    uint8_t h[crypto_shorthash_BYTES];
     pthread_once(&map_once, map_key_init);
-    crypto_shorthash(h, (const unsigned char *)key, strlen(key), map_key);
-    uint64_t v;
-    memcpy(&v, h, sizeof v);
-    return v;
+    return zt_keyed_hash64(key, strlen(key), map_key);
 }
 
 static bool live(const struct orch_map_slot *s) { return s->key && s->key != orch_map_tomb; }

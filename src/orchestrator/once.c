@@ -18,6 +18,7 @@
 
 #include "orch_verdict.h"
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hash.h"
 
 enum { SLOT_EMPTY = 0, SLOT_PENDING, SLOT_USED, SLOT_TOMB };
 
@@ -77,11 +78,7 @@ void zt__once_free(struct zt__once *o)
 
 static size_t home(const struct zt__once *o, const uint8_t id[static ZT__ONCE_ID_LEN])
 {
-    uint8_t h[crypto_shorthash_BYTES];
-    crypto_shorthash(h, id, ZT__ONCE_ID_LEN, o->key);
-    uint64_t v;
-    memcpy(&v, h, sizeof v);
-    return (size_t)v & (o->cap - 1);
+    return (size_t)zt_keyed_hash64(id, ZT__ONCE_ID_LEN, o->key) & (o->cap - 1);
 }
 
 static bool held_state(const struct once_slot *s) { return s->state == SLOT_PENDING || s->state == SLOT_USED; }

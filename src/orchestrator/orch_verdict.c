@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "zentalk/zt_alloc.h"
+#include "zentalk/zt_hash.h"
 #include "zentalk/zt_error.h"
 #include "zentalk/zt_hex.h"
 #include "zentalk/zt_sealed.h"
@@ -152,11 +153,7 @@ void zt__check_reports_free(struct zt__check_reports *cr)
 
 static uint64_t hash_of(const struct zt__check_reports *cr, const char *s)
 {
-    uint8_t h[crypto_shorthash_BYTES];
-    crypto_shorthash(h, (const unsigned char *)s, strlen(s), cr->hkey);
-    uint64_t v;
-    memcpy(&v, h, sizeof v);
-    return v;
+    return zt_keyed_hash64(s, strlen(s), cr->hkey);
 }
 
 static bool key_live(const struct pick_key *k, int64_t now_ms)

@@ -533,6 +533,22 @@ static void test_hand_out(void **state)
     assert_int_equal(things_freed, 3);
 }
 
+/* zt_keyed_hash64 is SipHash-2-4: the reference vectors of Aumasson and
+ * Bernstein's paper (key 00..0f; messages of 0 and of 15 bytes 00..0e),
+ * and a different key gives a different value. */
+static void test_keyed_hash(void **state)
+{
+    (void)state;
+    assert_int_equal(zt_hash_init(), 0);
+    uint8_t key[ZT_KEYED_HASH_KEY_LEN], msg[15];
+    for (int i = 0; i < 16; i++) key[i] = (uint8_t)i;
+    for (int i = 0; i < 15; i++) msg[i] = (uint8_t)i;
+    assert_true(zt_keyed_hash64(msg, 0, key) == 0x726fdb47dd0e0e31ull);
+    assert_true(zt_keyed_hash64(msg, 15, key) == 0xa129ca6149be45e5ull);
+    key[0] ^= 1;
+    assert_true(zt_keyed_hash64(msg, 15, key) != 0xa129ca6149be45e5ull);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,6 +562,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chain, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_array_grow, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_hand_out, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_keyed_hash, zt_test_leak_setup, zt_test_leak_teardown),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
