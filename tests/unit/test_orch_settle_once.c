@@ -29,7 +29,11 @@
  *  - a settlement that runs past its claim's deadline while another
  *    orchestrator takes it over and settles: the late one's transaction
  *    rolls back (ZT_EEXIST), nothing charged twice, in the store or in its
- *    registry's memory. */
+ *    registry's memory;
+ *  - the in-process gateway's verdict (an embedded gateway and
+ *    orchestrator, zt__verifier_settle_local, no evidence claim) killed
+ *    after its commit, before or inside the ledger's hook: its outbox row
+ *    left, the sweeper after a restart pays exactly once. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -423,6 +427,98 @@ static void test_crash_before_ledger_hook(void **state)
     crash_then_takeover(BEFORE_LEDGER_HOOK);
 }
 
+/* The in-process gateway's verdict (an embedded gateway and orchestrator:
+ * place.c -> zt_lease_settle_local -> zt__verifier_settle_local; no
+ * evidence claim): settled without a crash, paid once, no outbox row left;
+ * a second settlement of the same verdict moves nothing and pays nothing. */
+static int settle_local_at(struct orch *o, const struct net *n, int64_t now)
+{
+    static const bool wrong[] = {false};
+    const char *workers[] = {n->ida}, *checkers[] = {n->idb};
+    const struct zt__settle_req q = {.v = o->v, .s = o->s, .job_id = n->job, .verdict = ZT_VERDICT_WORKER_WRONG,
+                                     .workers = workers, .n_workers = 1, .checkers = checkers, .wrong = wrong,
+                                     .n_checkers = 1, .now_ms = now};
+    return zt__verifier_settle_local(o->e, &q);
+}
+
+static void test_local_settle(void **state)
+{
+    (void)state;
+    struct orch o;
+    struct net n;
+    net_start(&o, &n);
+    assert_int_equal(settle_local_at(&o, &n, T1), 0);
+    assert_int_equal(outbox_rows(&o), 0); /* the hook ran after the commit: its row deleted */
+    settled_once(&o, &n, 1);
+    orch_close(&o);
+    net_free(&n);
+}
+
+/* The in-process verdict's process killed (fork, SIGKILL) after its commit,
+ * before the ledger's hook or inside it after the ledger's writes: the job
+ * settled and its outbox row left (before, zt_verifier_settle ran the hook
+ * with no row: a kill before it left the verdict settled and never paid);
+ * no sweep runs the row while its lease is live; restarted past the
+ * lease, the sweeper pays exactly once. */
+static void local_crash(enum crash_point point)
+{
+    struct orch o;
+    struct net n;
+    net_start(&o, &n);
+    orch_close(&o); /* nothing open across the fork */
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int rc = orch_open(&o);
+        if (rc) _exit(10 + rc);
+        if (point == IN_LEDGER_HOOK) kill_in_hook = true;
+        else kill_before_hook = true;
+        rc = settle_local_at(&o, &n, T1);
+        _exit(rc ? 30 : 31); /* not reached: the hook kills */
+    }
+    int ws = 0;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    if (!WIFSIGNALED(ws) || WTERMSIG(ws) != SIGKILL)
+        fail_msg("the child did not die at the crash point: %s %d", WIFEXITED(ws) ? "exit" : "signal",
+                 WIFEXITED(ws) ? WEXITSTATUS(ws) : WTERMSIG(ws));
+    assert_int_equal(orch_open(&o), 0);
+    struct zt_job_info ji;
+    assert_int_equal(zt_sched_job_get(o.s, n.job, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_STATE_FAILED); /* committed */
+    assert_int_equal(outbox_rows(&o), 1);            /* the ledger's part, left by the kill */
+    if (point == BEFORE_LEDGER_HOOK) assert_true(balance(o.c, ZT_LEDGER_STAKE, n.ida) == 150 * TOKEN);
+    else settled_once(&o, &n, 1);
+    assert_int_equal(sweep_shifted(&o, 0), 0); /* the dead run's lease is live */
+    assert_int_equal(outbox_rows(&o), 1);
+    orch_close(&o);
+    assert_int_equal(orch_open(&o), 0); /* restarted, past the lease */
+    assert_int_equal(sweep_shifted(&o, 11000), 1);
+    assert_int_equal(outbox_rows(&o), 0);
+    settled_once(&o, &n, 1);
+    assert_int_equal(sweep_shifted(&o, 60000), 0);
+    /* the verdict settled again (a repeat): the job does not move, no row, nothing paid twice */
+    assert_int_equal(settle_local_at(&o, &n, T1 + 1), 0);
+    assert_int_equal(outbox_rows(&o), 0);
+    assert_true(balance(o.c, ZT_LEDGER_STAKE, n.ida) == 140 * TOKEN);
+    assert_true(balance(o.c, ZT_LEDGER_PROVIDER, n.idb) == 10 * TOKEN + 5);
+    audit_ok(o.c);
+    orch_close(&o);
+    net_free(&n);
+}
+
+static void test_local_crash_before_ledger_hook(void **state)
+{
+    (void)state;
+    local_crash(BEFORE_LEDGER_HOOK);
+}
+
+static void test_local_crash_in_ledger_hook(void **state)
+{
+    (void)state;
+    local_crash(IN_LEDGER_HOOK);
+}
+
 /* Two sweepers (two orchestrators of the store, in two threads) race for
  * the row a crash left: the ledger pays once, the row is run once. */
 struct sweeper {
@@ -696,14 +792,17 @@ int main(void)
                                        T(test_crash_before_ledger_hook), T(test_sweepers_race),
                                        T(test_skewed_clock_no_early_takeover), T(test_late_settlement_rolls_back),
                                        T(test_uncommitted_verdict_pays_nothing), T(test_retry_backoff_unlocked),
-                                       T(test_outbox_bad_rows)};
+                                       T(test_outbox_bad_rows), T(test_local_settle),
+                                       T(test_local_crash_before_ledger_hook), T(test_local_crash_in_ledger_hook)};
     int failures = cmocka_run_group_tests_name("orch_settle_once_sqlite", tests, NULL, NULL);
 #define P(f) cmocka_unit_test_setup_teardown(f, orch_setup_pg, teardown)
     const struct CMUnitTest pg_tests[] = {P(test_crash_after_claim),        P(test_crash_in_ledger_hook),
                                           P(test_crash_before_ledger_hook), P(test_sweepers_race),
                                           P(test_skewed_clock_no_early_takeover), P(test_late_settlement_rolls_back),
                                           P(test_uncommitted_verdict_pays_nothing), P(test_retry_backoff_unlocked),
-                                          P(test_outbox_bad_rows)};
+                                          P(test_outbox_bad_rows), P(test_local_settle),
+                                          P(test_local_crash_before_ledger_hook),
+                                          P(test_local_crash_in_ledger_hook)};
     failures += zt_test_pg_run("orch_settle_once_postgres", pg_tests);
     return zt_test_exit(failures);
 }
