@@ -230,16 +230,30 @@ static void net_free(struct net *n)
 
 /* The verdict: a's output was wrong, b (honest) says so: a is slashed
  * (10 tokens, to b) and banned, b gets the bonus (5) and a completed. */
-static int settle_verdict_at(struct orch *o, const struct net *n, enum zt_verify_verdict verdict, int64_t now)
+/* local: the in-process gateway's verdict (an embedded gateway and
+ * orchestrator: place.c -> zt_lease_settle_local ->
+ * zt__verifier_settle_local), no evidence claim. */
+static int settle_how(struct orch *o, const struct net *n, enum zt_verify_verdict verdict, int64_t now, bool local)
 {
     static const bool wrong[] = {false};
     const char *workers[] = {n->ida}, *checkers[] = {n->idb};
     const struct zt__settle_req q = {.v = o->v, .s = o->s, .job_id = n->job, .verdict = verdict,
                                      .workers = workers, .n_workers = 1, .checkers = checkers, .wrong = wrong,
                                      .n_checkers = 1, .now_ms = now};
+    if (local) return zt__verifier_settle_local(o->e, &q);
     uint8_t id[ZT__ONCE_ID_LEN];
     evidence_id(id);
     return zt__verifier_settle_evidence(o->e, id, &q);
+}
+
+static int settle_verdict_at(struct orch *o, const struct net *n, enum zt_verify_verdict verdict, int64_t now)
+{
+    return settle_how(o, n, verdict, now, false);
+}
+
+static int settle_local_at(struct orch *o, const struct net *n, int64_t now)
+{
+    return settle_how(o, n, ZT_VERDICT_WORKER_WRONG, now, true);
 }
 
 static int settle_at(struct orch *o, const struct net *n, int64_t now)
@@ -316,25 +330,42 @@ static void settled_once(struct orch *o, const struct net *n, uint64_t completed
     zt_registry_free(r);
 }
 
+/* The in-process gateway's verdict (an embedded gateway and orchestrator:
+ * place.c -> zt_lease_settle_local -> zt__verifier_settle_local; no
+ * evidence claim): settled without a crash, paid once, no outbox row left. */
+static void test_local_settle(void **state)
+{
+    (void)state;
+    struct orch o;
+    struct net n;
+    net_start(&o, &n);
+    assert_int_equal(settle_local_at(&o, &n, T1), 0);
+    assert_int_equal(outbox_rows(&o), 0); /* the hook ran after the commit: its row deleted */
+    settled_once(&o, &n, 1);
+    orch_close(&o);
+    net_free(&n);
+}
+
 enum crash_point { AFTER_CLAIM, BEFORE_LEDGER_HOOK, IN_LEDGER_HOOK };
 
 /* The first orchestrator, in a child process: claims the evidence and
- * dies at the point (SIGKILL: no cleanup, no rollback of its own). Exits
- * with the failing step otherwise. */
-static void child(enum crash_point point, const struct net *n)
+ * dies at the point (SIGKILL: no cleanup, no rollback of its own); local:
+ * the in-process gateway's verdict instead (no claim). Exits with the
+ * failing step otherwise. */
+static void child(enum crash_point point, const struct net *n, bool local)
 {
     struct orch o;
     int rc = orch_open(&o);
     if (rc) _exit(10 + rc);
-    if (take_at(&o, T1) != ZT__ONCE_TAKEN) _exit(20);
+    if (!local && take_at(&o, T1) != ZT__ONCE_TAKEN) _exit(20);
     if (point == AFTER_CLAIM) raise(SIGKILL);
     if (point == IN_LEDGER_HOOK) kill_in_hook = true;
     else kill_before_hook = true;
-    rc = settle_at(&o, n, T1);
+    rc = local ? settle_local_at(&o, n, T1) : settle_at(&o, n, T1);
     _exit(rc ? 30 : 31); /* not reached: the hook kills */
 }
 
-static void crash_then_takeover(enum crash_point point)
+static void crash_then_takeover(enum crash_point point, bool local)
 {
     struct orch o;
     struct net n;
@@ -345,7 +376,7 @@ static void crash_then_takeover(enum crash_point point)
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
-    if (pid == 0) child(point, &n);
+    if (pid == 0) child(point, &n, local);
     int ws = 0;
     assert_int_equal(waitpid(pid, &ws, 0), pid);
     if (!WIFSIGNALED(ws) || WTERMSIG(ws) != SIGKILL)
@@ -361,7 +392,7 @@ static void crash_then_takeover(enum crash_point point)
          * evidence used, nothing to take over; the outbox row of the
          * ledger's part is left (the kill came before its delete) */
         assert_int_equal(ji.state, ZT_JOB_STATE_FAILED);
-        assert_int_equal(take_at(&o, T1 + 5), ZT__ONCE_USED);
+        if (!local) assert_int_equal(take_at(&o, T1 + 5), ZT__ONCE_USED);
         assert_int_equal(outbox_rows(&o), 1);
         if (point == BEFORE_LEDGER_HOOK) /* settled and not paid yet */
             assert_true(balance(o.c, ZT_LEDGER_STAKE, n.ida) == 150 * TOKEN);
@@ -379,8 +410,16 @@ static void crash_then_takeover(enum crash_point point)
         assert_int_equal(outbox_rows(&o), 0);
         settled_once(&o, &n, 1);
         assert_int_equal(sweep_shifted(&o, 60000), 0);
-        assert_int_equal(take_shifted(&o, T1 + 30001, 31000), ZT__ONCE_USED);
-        settled_once(&o, &n, 1);
+        if (local) { /* the verdict again (a repeat): the job does not move, no row, nothing paid twice */
+            assert_int_equal(settle_local_at(&o, &n, T1 + 1), 0);
+            assert_int_equal(outbox_rows(&o), 0);
+            assert_true(balance(o.c, ZT_LEDGER_STAKE, n.ida) == 140 * TOKEN);
+            assert_true(balance(o.c, ZT_LEDGER_PROVIDER, n.idb) == 10 * TOKEN + 5);
+            audit_ok(o.c);
+        } else {
+            assert_int_equal(take_shifted(&o, T1 + 30001, 31000), ZT__ONCE_USED);
+            settled_once(&o, &n, 1);
+        }
         orch_close(&o);
         net_free(&n);
         return;
@@ -412,46 +451,19 @@ static void crash_then_takeover(enum crash_point point)
 static void test_crash_after_claim(void **state)
 {
     (void)state;
-    crash_then_takeover(AFTER_CLAIM);
+    crash_then_takeover(AFTER_CLAIM, false);
 }
 
 static void test_crash_in_ledger_hook(void **state)
 {
     (void)state;
-    crash_then_takeover(IN_LEDGER_HOOK);
+    crash_then_takeover(IN_LEDGER_HOOK, false);
 }
 
 static void test_crash_before_ledger_hook(void **state)
 {
     (void)state;
-    crash_then_takeover(BEFORE_LEDGER_HOOK);
-}
-
-/* The in-process gateway's verdict (an embedded gateway and orchestrator:
- * place.c -> zt_lease_settle_local -> zt__verifier_settle_local; no
- * evidence claim): settled without a crash, paid once, no outbox row left;
- * a second settlement of the same verdict moves nothing and pays nothing. */
-static int settle_local_at(struct orch *o, const struct net *n, int64_t now)
-{
-    static const bool wrong[] = {false};
-    const char *workers[] = {n->ida}, *checkers[] = {n->idb};
-    const struct zt__settle_req q = {.v = o->v, .s = o->s, .job_id = n->job, .verdict = ZT_VERDICT_WORKER_WRONG,
-                                     .workers = workers, .n_workers = 1, .checkers = checkers, .wrong = wrong,
-                                     .n_checkers = 1, .now_ms = now};
-    return zt__verifier_settle_local(o->e, &q);
-}
-
-static void test_local_settle(void **state)
-{
-    (void)state;
-    struct orch o;
-    struct net n;
-    net_start(&o, &n);
-    assert_int_equal(settle_local_at(&o, &n, T1), 0);
-    assert_int_equal(outbox_rows(&o), 0); /* the hook ran after the commit: its row deleted */
-    settled_once(&o, &n, 1);
-    orch_close(&o);
-    net_free(&n);
+    crash_then_takeover(BEFORE_LEDGER_HOOK, false);
 }
 
 /* The in-process verdict's process killed (fork, SIGKILL) after its commit,
@@ -459,64 +471,17 @@ static void test_local_settle(void **state)
  * settled and its outbox row left (before, zt_verifier_settle ran the hook
  * with no row: a kill before it left the verdict settled and never paid);
  * no sweep runs the row while its lease is live; restarted past the
- * lease, the sweeper pays exactly once. */
-static void local_crash(enum crash_point point)
-{
-    struct orch o;
-    struct net n;
-    net_start(&o, &n);
-    orch_close(&o); /* nothing open across the fork */
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int rc = orch_open(&o);
-        if (rc) _exit(10 + rc);
-        if (point == IN_LEDGER_HOOK) kill_in_hook = true;
-        else kill_before_hook = true;
-        rc = settle_local_at(&o, &n, T1);
-        _exit(rc ? 30 : 31); /* not reached: the hook kills */
-    }
-    int ws = 0;
-    assert_int_equal(waitpid(pid, &ws, 0), pid);
-    if (!WIFSIGNALED(ws) || WTERMSIG(ws) != SIGKILL)
-        fail_msg("the child did not die at the crash point: %s %d", WIFEXITED(ws) ? "exit" : "signal",
-                 WIFEXITED(ws) ? WEXITSTATUS(ws) : WTERMSIG(ws));
-    assert_int_equal(orch_open(&o), 0);
-    struct zt_job_info ji;
-    assert_int_equal(zt_sched_job_get(o.s, n.job, &ji), 0);
-    assert_int_equal(ji.state, ZT_JOB_STATE_FAILED); /* committed */
-    assert_int_equal(outbox_rows(&o), 1);            /* the ledger's part, left by the kill */
-    if (point == BEFORE_LEDGER_HOOK) assert_true(balance(o.c, ZT_LEDGER_STAKE, n.ida) == 150 * TOKEN);
-    else settled_once(&o, &n, 1);
-    assert_int_equal(sweep_shifted(&o, 0), 0); /* the dead run's lease is live */
-    assert_int_equal(outbox_rows(&o), 1);
-    orch_close(&o);
-    assert_int_equal(orch_open(&o), 0); /* restarted, past the lease */
-    assert_int_equal(sweep_shifted(&o, 11000), 1);
-    assert_int_equal(outbox_rows(&o), 0);
-    settled_once(&o, &n, 1);
-    assert_int_equal(sweep_shifted(&o, 60000), 0);
-    /* the verdict settled again (a repeat): the job does not move, no row, nothing paid twice */
-    assert_int_equal(settle_local_at(&o, &n, T1 + 1), 0);
-    assert_int_equal(outbox_rows(&o), 0);
-    assert_true(balance(o.c, ZT_LEDGER_STAKE, n.ida) == 140 * TOKEN);
-    assert_true(balance(o.c, ZT_LEDGER_PROVIDER, n.idb) == 10 * TOKEN + 5);
-    audit_ok(o.c);
-    orch_close(&o);
-    net_free(&n);
-}
-
+ * lease, the sweeper pays exactly once (crash_then_takeover, local). */
 static void test_local_crash_before_ledger_hook(void **state)
 {
     (void)state;
-    local_crash(BEFORE_LEDGER_HOOK);
+    crash_then_takeover(BEFORE_LEDGER_HOOK, true);
 }
 
 static void test_local_crash_in_ledger_hook(void **state)
 {
     (void)state;
-    local_crash(IN_LEDGER_HOOK);
+    crash_then_takeover(IN_LEDGER_HOOK, true);
 }
 
 /* Two sweepers (two orchestrators of the store, in two threads) race for
@@ -544,7 +509,7 @@ static void test_sweepers_race(void **state)
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
-    if (pid == 0) child(BEFORE_LEDGER_HOOK, &n);
+    if (pid == 0) child(BEFORE_LEDGER_HOOK, &n, false);
     int ws = 0;
     assert_int_equal(waitpid(pid, &ws, 0), pid);
     assert_true(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
