@@ -34,6 +34,7 @@
 
 #include "zt_error.h"
 #include "zt_sched.h"
+#include "zt_verifier.h"
 
 struct zt_lease;
 struct zt_registry;
@@ -122,6 +123,16 @@ void zt_lease_sweep(struct zt_lease *l, bool all);
  * (of this or another orchestrator of the store) or a failed hook, once
  * their lease passed (docs/internals/orchestrator.md). The pump calls it. */
 void zt_lease_outbox_sweep(struct zt_lease *l);
+/* The in-process gateway's verdict of job_id (an embedded gateway and
+ * orchestrator: zt_orch_role's placement), charged as zt_verifier_settle
+ * charges, but the job's move, the reputations and the settlement outbox's
+ * row committed in one store transaction, the ledger's hook run after the
+ * commit from that row, and a crash between the two paid once by
+ * zt_lease_outbox_sweep (the path of a remote gateway's verdict, without
+ * its evidence claim). 0, ZT_EINVAL, or the store's error (rolled back). */
+ZT_NODISCARD int zt_lease_settle_local(struct zt_lease *l, const char *job_id, enum zt_verify_verdict verdict,
+                                       const char *const *workers, size_t n_workers, const char *const *checkers,
+                                       const bool *wrong, size_t n_checkers, int64_t now_ms);
 
 /* POST /v1/orchestrator/lease: body {"model","max_tokens",["client",
  * "ctx_tokens","price_ceiling","deadline_ms","wait_ms","gateway"]} places

@@ -92,9 +92,13 @@ enum zt_verify_verdict {
  *                   MISMATCH for each worker when several ran it (a resumed stream: which of them
  *                   changed the ids is not known); wrong checkers CHEAT, the others COMPLETED;
  *   UNDECIDED:      the job stays done, every worker and checker MISMATCH.
- * This is the one place a verification charges anyone (the ledger's
- * settle/slash hangs on its caller, src/server/route_api.c
- * settle_verification). ZT_EINVAL; the store's errors (ZT_EIO). */
+ * Its writes are not one store transaction and it keeps no settlement
+ * outbox row (the hook runs at once): a crash between the writes and the
+ * hook leaves a verdict unpaid. No node path calls it: an embedded
+ * gateway's verdict goes through zt_lease_settle_local (zt_lease.h), a
+ * remote one's through the lease's verdict event, both charging the same
+ * in one transaction with the outbox. ZT_EINVAL; the store's errors
+ * (ZT_EIO). */
 ZT_NODISCARD int zt_verifier_settle(struct zt_verifier *v, struct zt_sched *s, const char *job_id,
                                     enum zt_verify_verdict verdict, const char *const *workers, size_t n_workers,
                                     const char *const *checkers, const bool *wrong, size_t n_checkers,
@@ -107,9 +111,10 @@ ZT_NODISCARD int zt_verifier_settle(struct zt_verifier *v, struct zt_sched *s, c
  * once, outside the registry's lock, with the job's (last) worker and the
  * checkers in the majority (those not wrong). Not called when undecided,
  * or when the job could not be moved (unknown, or moved before: a repeat).
- * A remote gateway's verdict (and the orchestrator's own) calls it once
- * its settlement's store transaction has committed, when the job moved
- * (orch_verdict.h zt__verifier_settle_evidence); fn should still treat a
+ * A remote gateway's verdict (and the orchestrator's own) and an
+ * embedded gateway's (zt_lease_settle_local) call it once their
+ * settlement's store transaction has committed, when the job moved
+ * (orch_verdict.h zt__verifier_settle_evidence, zt__verifier_settle_local); fn should still treat a
  * repeat for the same job_id as done (the ledger keys its entries by it).
  * The orchestrator does not depend on the ledger: this is its only
  * window. fn returns 0 once done, or an error: the verdict's row in the

@@ -897,7 +897,8 @@ static void audit_disclosure(struct zt_gw_job *j, const struct zt_job_check_resu
 }
 
 /* Charge what the checks decided: the one place a verification costs a
- * worker anything. The orchestrator's zt_verifier_settle moves the job
+ * worker anything. The orchestrator (in this process: zt_lease_settle_local,
+ * one store transaction with its settlement outbox row) moves the job
  * (verified, or failed with verification_mismatch) and reports the
  * outcomes to the registry (the loser: ZT_OUTCOME_CHEAT, banned at once).
  * The ledger's slashing (chain.slash_amount) hangs here: the losers are

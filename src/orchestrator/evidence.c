@@ -261,7 +261,7 @@ static int commit_body(struct zt_store *st, void *ud)
     c->lost = false;
     int rc = c->fn(c->ud);
     if (!rc && c->e->reg->undo_full) rc = ZT_ENOMEM;
-    if (rc) return rc;
+    if (rc || !c->id) return rc; /* no evidence claim (the in-process verdict): nothing to mark */
     struct zt_store_stmt *q = c->e->q_used;
     rc = zt_store_bind_blob(q, 1, c->id, ZT__ONCE_ID_LEN);
     if (!rc) rc = zt_store_bind_blob(q, 2, c->e->owner, sizeof c->e->owner);
@@ -276,8 +276,7 @@ static int commit_body(struct zt_store *st, void *ud)
     return 0;
 }
 
-int zt__evidence_commit(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN], zt__evidence_tx_fn fn,
-                        void *ud)
+int zt__evidence_commit(struct zt__evidence *e, const uint8_t *id, zt__evidence_tx_fn fn, void *ud)
 {
     if (!e || !fn) return ZT_EINVAL;
     struct commit c = {.e = e, .id = id, .fn = fn, .ud = ud};
@@ -301,7 +300,7 @@ int zt__evidence_commit(struct zt__evidence *e, const uint8_t id[static ZT__ONCE
         zt_time_sleep_ms(ms);
     }
     int drop = ZT_STORE_DONE;
-    if (rc && !c.lost) { /* not settled: given back (only our claim) */
+    if (rc && !c.lost && id) { /* not settled: given back (only our claim) */
         struct zt_store_stmt *q = e->q_drop;
         drop = zt_store_bind_blob(q, 1, id, ZT__ONCE_ID_LEN);
         if (!drop) drop = zt_store_bind_blob(q, 2, e->owner, sizeof e->owner);
@@ -309,7 +308,7 @@ int zt__evidence_commit(struct zt__evidence *e, const uint8_t id[static ZT__ONCE
         zt_store_reset(q);
     }
     pthread_mutex_unlock(&r->mu);
-    zt__once_settle(e->mem, id, rc == 0 || c.lost);
+    if (id) zt__once_settle(e->mem, id, rc == 0 || c.lost);
     if (rc && !c.lost)
         zt_log_rl(ZT_LOG_WARN, 1, "evidence_settlement_failed", "error=%s give_back=%s", zt_strerror(rc),
                   drop == ZT_STORE_DONE ? "ok" : zt_strerror(drop));

@@ -1719,6 +1719,17 @@ void zt_lease_free(struct zt_lease *l)
     zt_free(l);
 }
 
+int zt_lease_settle_local(struct zt_lease *l, const char *job_id, enum zt_verify_verdict verdict,
+                          const char *const *workers, size_t n_workers, const char *const *checkers,
+                          const bool *wrong, size_t n_checkers, int64_t now_ms)
+{
+    if (!l) return ZT_EINVAL;
+    const struct zt__settle_req q = {.v = l->vf, .s = l->sched, .job_id = job_id, .verdict = verdict,
+                                     .workers = workers, .n_workers = n_workers, .checkers = checkers,
+                                     .wrong = wrong, .n_checkers = n_checkers, .now_ms = now_ms};
+    return zt__verifier_settle_local(l->used, &q);
+}
+
 void zt_lease_outbox_sweep(struct zt_lease *l)
 {
     if (!l || !zt__evidence_sweep_due(l->used, (int64_t)zt_time_mono_ms())) return;

@@ -107,10 +107,12 @@ void zt__evidence_settle(struct zt__evidence *e, const uint8_t id[static ZT__ONC
  * another orchestrator or a restart of this one): nothing of fn's kept,
  * the id is used here (the other settles it). Any other error (fn's, the
  * store's): rolled back, the registry's nodes put back in memory, the id
- * given back (a retry settles it). */
+ * given back (a retry settles it). id NULL: a settlement with no
+ * evidence claim (the in-process gateway's own verdict,
+ * zt__verifier_settle_local): fn's writes alone, the same transaction,
+ * retries and registry undo; nothing marked, nothing given back. */
 typedef int (*zt__evidence_tx_fn)(void *ud);
-ZT_NODISCARD int zt__evidence_commit(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN],
-                                     zt__evidence_tx_fn fn, void *ud);
+ZT_NODISCARD int zt__evidence_commit(struct zt__evidence *e, const uint8_t *id, zt__evidence_tx_fn fn, void *ud);
 
 /* A verdict's settlement with its evidence id (taken, pending): the
  * arguments of zt_verifier_settle. */
@@ -143,6 +145,14 @@ struct zt__settle_req {
  * arguments or a scheduler on another store handle. */
 ZT_NODISCARD int zt__verifier_settle_evidence(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN],
                                               const struct zt__settle_req *q);
+/* The in-process gateway's verdict (place.c through zt_lease_settle_local:
+ * an embedded gateway and orchestrator, no evidence claim): the same
+ * transaction (zt__evidence_commit with no id), outbox row, after-commit
+ * hooks and sweeper as zt__verifier_settle_evidence, so a crash between
+ * the commit and the hook is paid once by the sweeper. 0, ZT_EINVAL (bad
+ * arguments, a scheduler on another store handle), or the transaction's
+ * error (rolled back: nothing of the settlement kept). */
+ZT_NODISCARD int zt__verifier_settle_local(struct zt__evidence *e, const struct zt__settle_req *q);
 
 /* The settlement outbox (evidence.c, table orch_settle_outbox): what the
  * node's hooks must do for one committed verdict, keyed by the job id. */

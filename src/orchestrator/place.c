@@ -309,8 +309,11 @@ static void p_check_settle(void *ud, const char *job_id, const struct zt_orch_ve
         }
     for (int i = 0; i < 4; i++)
         if (strcmp(cr->verdict, names[i]) == 0) {
-            int rc = zt_verifier_settle(o->verifier, o->sched, job_id, (enum zt_verify_verdict)i, cr->workers,
-                                        cr->n_workers, checkers, wrong, nc, zt_time_real_ms());
+            /* one transaction with its outbox row, the ledger's hook after
+             * the commit, a crash between them paid by the sweeper (the
+             * remote path's, zt_lease_settle_local) */
+            int rc = zt_lease_settle_local(o->lease, job_id, (enum zt_verify_verdict)i, cr->workers,
+                                           cr->n_workers, checkers, wrong, nc, zt_time_real_ms());
             if (rc)
                 zt_log(ZT_LOG_WARN, "verification_settle_failed", "sched_job=%s error=%s", job_id, zt_strerror(rc));
         }

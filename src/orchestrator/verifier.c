@@ -357,12 +357,13 @@ int zt__verifier_outbox_sweep(struct zt__evidence *e, struct zt_verifier *v, str
     return 0;
 }
 
-int zt__verifier_settle_evidence(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN],
-                                 const struct zt__settle_req *q)
+/* zt__verifier_settle_evidence (id: the claim) and zt__verifier_settle_local
+ * (id NULL: no claim), one path. */
+static int settle_committed(struct zt__evidence *e, const uint8_t *id, const struct zt__settle_req *q)
 {
     if (!e) return ZT_EINVAL;
     if (!settle_req_ok(q) || orch_sched_store(q->s) != q->v->reg->st) {
-        zt__evidence_settle(e, id, false);
+        if (id) zt__evidence_settle(e, id, false);
         return ZT_EINVAL;
     }
     /* 1. the job's move and the reputations with the claim marked used,
@@ -381,6 +382,17 @@ int zt__verifier_settle_evidence(struct zt__evidence *e, const uint8_t id[static
     if (t.has_row) zt_ignore(outbox_run(e, q->v, q->s, &t.row)); /* logged; a sweep runs it again */
     else if (t.a.rejected[0]) orch_sched_rejected_hook(q->s, q->job_id, t.a.rejected);
     return 0;
+}
+
+int zt__verifier_settle_evidence(struct zt__evidence *e, const uint8_t id[static ZT__ONCE_ID_LEN],
+                                 const struct zt__settle_req *q)
+{
+    return settle_committed(e, id, q);
+}
+
+int zt__verifier_settle_local(struct zt__evidence *e, const struct zt__settle_req *q)
+{
+    return settle_committed(e, NULL, q);
 }
 
 void zt_verifier_set_on_settled(struct zt_verifier *v, zt_verifier_verdict_fn fn, void *ud)

@@ -29,7 +29,11 @@
  *  - a settlement that runs past its claim's deadline while another
  *    orchestrator takes it over and settles: the late one's transaction
  *    rolls back (ZT_EEXIST), nothing charged twice, in the store or in its
- *    registry's memory. */
+ *    registry's memory;
+ *  - the in-process gateway's verdict (an embedded gateway and
+ *    orchestrator, zt__verifier_settle_local, no evidence claim) killed
+ *    after its commit, before or inside the ledger's hook: its outbox row
+ *    left, the sweeper after a restart pays exactly once. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -226,16 +230,30 @@ static void net_free(struct net *n)
 
 /* The verdict: a's output was wrong, b (honest) says so: a is slashed
  * (10 tokens, to b) and banned, b gets the bonus (5) and a completed. */
-static int settle_verdict_at(struct orch *o, const struct net *n, enum zt_verify_verdict verdict, int64_t now)
+/* local: the in-process gateway's verdict (an embedded gateway and
+ * orchestrator: place.c -> zt_lease_settle_local ->
+ * zt__verifier_settle_local), no evidence claim. */
+static int settle_how(struct orch *o, const struct net *n, enum zt_verify_verdict verdict, int64_t now, bool local)
 {
     static const bool wrong[] = {false};
     const char *workers[] = {n->ida}, *checkers[] = {n->idb};
     const struct zt__settle_req q = {.v = o->v, .s = o->s, .job_id = n->job, .verdict = verdict,
                                      .workers = workers, .n_workers = 1, .checkers = checkers, .wrong = wrong,
                                      .n_checkers = 1, .now_ms = now};
+    if (local) return zt__verifier_settle_local(o->e, &q);
     uint8_t id[ZT__ONCE_ID_LEN];
     evidence_id(id);
     return zt__verifier_settle_evidence(o->e, id, &q);
+}
+
+static int settle_verdict_at(struct orch *o, const struct net *n, enum zt_verify_verdict verdict, int64_t now)
+{
+    return settle_how(o, n, verdict, now, false);
+}
+
+static int settle_local_at(struct orch *o, const struct net *n, int64_t now)
+{
+    return settle_how(o, n, ZT_VERDICT_WORKER_WRONG, now, true);
 }
 
 static int settle_at(struct orch *o, const struct net *n, int64_t now)
@@ -312,25 +330,42 @@ static void settled_once(struct orch *o, const struct net *n, uint64_t completed
     zt_registry_free(r);
 }
 
+/* The in-process gateway's verdict (an embedded gateway and orchestrator:
+ * place.c -> zt_lease_settle_local -> zt__verifier_settle_local; no
+ * evidence claim): settled without a crash, paid once, no outbox row left. */
+static void test_local_settle(void **state)
+{
+    (void)state;
+    struct orch o;
+    struct net n;
+    net_start(&o, &n);
+    assert_int_equal(settle_local_at(&o, &n, T1), 0);
+    assert_int_equal(outbox_rows(&o), 0); /* the hook ran after the commit: its row deleted */
+    settled_once(&o, &n, 1);
+    orch_close(&o);
+    net_free(&n);
+}
+
 enum crash_point { AFTER_CLAIM, BEFORE_LEDGER_HOOK, IN_LEDGER_HOOK };
 
 /* The first orchestrator, in a child process: claims the evidence and
- * dies at the point (SIGKILL: no cleanup, no rollback of its own). Exits
- * with the failing step otherwise. */
-static void child(enum crash_point point, const struct net *n)
+ * dies at the point (SIGKILL: no cleanup, no rollback of its own); local:
+ * the in-process gateway's verdict instead (no claim). Exits with the
+ * failing step otherwise. */
+static void child(enum crash_point point, const struct net *n, bool local)
 {
     struct orch o;
     int rc = orch_open(&o);
     if (rc) _exit(10 + rc);
-    if (take_at(&o, T1) != ZT__ONCE_TAKEN) _exit(20);
+    if (!local && take_at(&o, T1) != ZT__ONCE_TAKEN) _exit(20);
     if (point == AFTER_CLAIM) raise(SIGKILL);
     if (point == IN_LEDGER_HOOK) kill_in_hook = true;
     else kill_before_hook = true;
-    rc = settle_at(&o, n, T1);
+    rc = local ? settle_local_at(&o, n, T1) : settle_at(&o, n, T1);
     _exit(rc ? 30 : 31); /* not reached: the hook kills */
 }
 
-static void crash_then_takeover(enum crash_point point)
+static void crash_then_takeover(enum crash_point point, bool local)
 {
     struct orch o;
     struct net n;
@@ -341,7 +376,7 @@ static void crash_then_takeover(enum crash_point point)
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
-    if (pid == 0) child(point, &n);
+    if (pid == 0) child(point, &n, local);
     int ws = 0;
     assert_int_equal(waitpid(pid, &ws, 0), pid);
     if (!WIFSIGNALED(ws) || WTERMSIG(ws) != SIGKILL)
@@ -357,7 +392,7 @@ static void crash_then_takeover(enum crash_point point)
          * evidence used, nothing to take over; the outbox row of the
          * ledger's part is left (the kill came before its delete) */
         assert_int_equal(ji.state, ZT_JOB_STATE_FAILED);
-        assert_int_equal(take_at(&o, T1 + 5), ZT__ONCE_USED);
+        if (!local) assert_int_equal(take_at(&o, T1 + 5), ZT__ONCE_USED);
         assert_int_equal(outbox_rows(&o), 1);
         if (point == BEFORE_LEDGER_HOOK) /* settled and not paid yet */
             assert_true(balance(o.c, ZT_LEDGER_STAKE, n.ida) == 150 * TOKEN);
@@ -375,8 +410,16 @@ static void crash_then_takeover(enum crash_point point)
         assert_int_equal(outbox_rows(&o), 0);
         settled_once(&o, &n, 1);
         assert_int_equal(sweep_shifted(&o, 60000), 0);
-        assert_int_equal(take_shifted(&o, T1 + 30001, 31000), ZT__ONCE_USED);
-        settled_once(&o, &n, 1);
+        if (local) { /* the verdict again (a repeat): the job does not move, no row, nothing paid twice */
+            assert_int_equal(settle_local_at(&o, &n, T1 + 1), 0);
+            assert_int_equal(outbox_rows(&o), 0);
+            assert_true(balance(o.c, ZT_LEDGER_STAKE, n.ida) == 140 * TOKEN);
+            assert_true(balance(o.c, ZT_LEDGER_PROVIDER, n.idb) == 10 * TOKEN + 5);
+            audit_ok(o.c);
+        } else {
+            assert_int_equal(take_shifted(&o, T1 + 30001, 31000), ZT__ONCE_USED);
+            settled_once(&o, &n, 1);
+        }
         orch_close(&o);
         net_free(&n);
         return;
@@ -408,19 +451,37 @@ static void crash_then_takeover(enum crash_point point)
 static void test_crash_after_claim(void **state)
 {
     (void)state;
-    crash_then_takeover(AFTER_CLAIM);
+    crash_then_takeover(AFTER_CLAIM, false);
 }
 
 static void test_crash_in_ledger_hook(void **state)
 {
     (void)state;
-    crash_then_takeover(IN_LEDGER_HOOK);
+    crash_then_takeover(IN_LEDGER_HOOK, false);
 }
 
 static void test_crash_before_ledger_hook(void **state)
 {
     (void)state;
-    crash_then_takeover(BEFORE_LEDGER_HOOK);
+    crash_then_takeover(BEFORE_LEDGER_HOOK, false);
+}
+
+/* The in-process verdict's process killed (fork, SIGKILL) after its commit,
+ * before the ledger's hook or inside it after the ledger's writes: the job
+ * settled and its outbox row left (before, zt_verifier_settle ran the hook
+ * with no row: a kill before it left the verdict settled and never paid);
+ * no sweep runs the row while its lease is live; restarted past the
+ * lease, the sweeper pays exactly once (crash_then_takeover, local). */
+static void test_local_crash_before_ledger_hook(void **state)
+{
+    (void)state;
+    crash_then_takeover(BEFORE_LEDGER_HOOK, true);
+}
+
+static void test_local_crash_in_ledger_hook(void **state)
+{
+    (void)state;
+    crash_then_takeover(IN_LEDGER_HOOK, true);
 }
 
 /* Two sweepers (two orchestrators of the store, in two threads) race for
@@ -448,7 +509,7 @@ static void test_sweepers_race(void **state)
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
-    if (pid == 0) child(BEFORE_LEDGER_HOOK, &n);
+    if (pid == 0) child(BEFORE_LEDGER_HOOK, &n, false);
     int ws = 0;
     assert_int_equal(waitpid(pid, &ws, 0), pid);
     assert_true(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
@@ -696,14 +757,17 @@ int main(void)
                                        T(test_crash_before_ledger_hook), T(test_sweepers_race),
                                        T(test_skewed_clock_no_early_takeover), T(test_late_settlement_rolls_back),
                                        T(test_uncommitted_verdict_pays_nothing), T(test_retry_backoff_unlocked),
-                                       T(test_outbox_bad_rows)};
+                                       T(test_outbox_bad_rows), T(test_local_settle),
+                                       T(test_local_crash_before_ledger_hook), T(test_local_crash_in_ledger_hook)};
     int failures = cmocka_run_group_tests_name("orch_settle_once_sqlite", tests, NULL, NULL);
 #define P(f) cmocka_unit_test_setup_teardown(f, orch_setup_pg, teardown)
     const struct CMUnitTest pg_tests[] = {P(test_crash_after_claim),        P(test_crash_in_ledger_hook),
                                           P(test_crash_before_ledger_hook), P(test_sweepers_race),
                                           P(test_skewed_clock_no_early_takeover), P(test_late_settlement_rolls_back),
                                           P(test_uncommitted_verdict_pays_nothing), P(test_retry_backoff_unlocked),
-                                          P(test_outbox_bad_rows)};
+                                          P(test_outbox_bad_rows), P(test_local_settle),
+                                          P(test_local_crash_before_ledger_hook),
+                                          P(test_local_crash_in_ledger_hook)};
     failures += zt_test_pg_run("orch_settle_once_postgres", pg_tests);
     return zt_test_exit(failures);
 }
