@@ -488,6 +488,7 @@ static void test_forged_ids(void **state)
 int main(void)
 {
     zt_log_set_level(ZT_LOG_ERROR);
+    json_set_alloc_funcs(zt_malloc, zt_free);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flood_leaves_room),
         cmocka_unit_test(test_place_given_back),
