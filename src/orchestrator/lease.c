@@ -14,7 +14,8 @@
  * The scheduler's events for leased jobs are taken here (never the local
  * router's: it would cancel an assignment no local request waits for): an
  * assignment answers the parked lease call, or is kept for the next one.
- * Leases end: one nobody asks about for opts.idle_ms (its gateway died),
+ * Leases end: one nobody asks about for opts.idle_ms (its gateway died;
+ * a started job not yet done is never idle: it is running),
  * one whose assignment was handed out and not reported started within
  * opts.start_ms, and one open opts.max_ms, however often it is asked
  * about, are reclaimed by the sweep (the job cancelled unless done, the
@@ -1520,6 +1521,7 @@ bool zt_lease_report(struct zt_lease *l, const struct zt_lease_call *call, json_
     pthread_mutex_lock(&l->mu);
     struct lease **dp = find(l, job_id);
     const char *decided = dp ? (*dp)->decided : NULL;
+    if (dp) (*dp)->touched = zt_time_mono_ms(); /* a report is a call about the job: not idle */
     pthread_mutex_unlock(&l->mu);
     if (decided) { /* its verdict came too late: the orchestrator decided it (own_verdict) */
         res_json(res, 409,
@@ -1627,7 +1629,8 @@ bool zt_lease_report(struct zt_lease *l, const struct zt_lease_call *call, json_
  * (pending, parked or in a thread) is kept until that is done; then: an
  * assignment handed out and not reported started within start_ms, a
  * lease open max_ms (both however often it is asked about), one nobody
- * called about for idle_ms (and no call parked). A stamp later than now
+ * called about (a lease call or a report) for idle_ms, no call parked,
+ * unless its job is started and not done (running: never idle). A stamp later than now
  * (a call since the clock was read) is not past, rather than wrapped
  * around. */
 static enum zt_lease_reclaim reclaim_why(const struct zt_lease *l, const struct lease *ls, uint64_t now)
@@ -1637,6 +1640,10 @@ static enum zt_lease_reclaim reclaim_why(const struct zt_lease *l, const struct 
     if (ls->handed && !ls->started && !ls->done && now > ls->handed && now - ls->handed >= l->start_ms)
         return ZT_LEASE_UNSTARTED;
     if (now > ls->born && now - ls->born >= l->max_ms) return ZT_LEASE_MAX_AGE;
+    /* a started job not yet done is running on its worker: a remote gateway
+     * makes no call about it until it ends (its "ok" may come minutes
+     * later), so it is left to max_ms and the scheduler's stall handling */
+    if (ls->started && !ls->done) return ZT_LEASE_RECLAIM_N;
     if (!ls->waiter && now > ls->touched && now - ls->touched >= l->idle_ms) return ZT_LEASE_IDLE;
     return ZT_LEASE_RECLAIM_N;
 }
