@@ -519,11 +519,13 @@ static void seed(struct lease *ls, const char *worker, enum zt_job_state st)
     if (st == ZT_JOB_STATE_ASSIGNED && !ls->assigned[0]) zt_strlcpy(ls->assigned, worker, sizeof ls->assigned);
 }
 
+static void refuse_place(const struct zt_lease *l, enum place_rc pr, const char *key, struct zt_lease_res *res);
+
 /* The lease of job_id for the caller gw ("" unsigned): 0 when this table
  * has it and gw may call about it, or when the job is another
  * orchestrator's on the shared store and gw is its gateway (taken over
  * here: zt_sched_job_adopt). -1 with res filled otherwise (404, 403
- * counted, 410 when the job ended failed). */
+ * counted, 410 when the job ended failed, 503 with the table full). */
 static int take_lease(struct zt_lease *l, const struct zt_lease_call *call, const char *job_id, const char *gw,
                       struct zt_lease_res *res)
 {
@@ -545,14 +547,18 @@ static int take_lease(struct zt_lease *l, const struct zt_lease_call *call, cons
     /* a job placed before, continued for its gateway: it counts against
      * the caller's share, but only the table's bound refuses it */
     struct lease_caller *who = NULL;
-    struct lease *ls = gw[0] && l->n < LEASE_MAX ? zt_calloc(1, sizeof *ls) : NULL;
-    if (ls && take_place(l, key, false, &who) != PLACE_OK) {
+    struct lease *ls = gw[0] ? zt_calloc(1, sizeof *ls) : NULL;
+    enum place_rc pr = PLACE_NOMEM;
+    if (ls && (pr = take_place(l, key, false, &who)) != PLACE_OK) {
         zt_free(ls);
         ls = NULL;
     }
     if (!ls) {
         pthread_mutex_unlock(&l->mu);
-        res_error(res, 404, "unknown_job", "no leased job by that id (it ended, or another orchestrator has it)");
+        /* its gateway's, refused by the table's bound (counted table_full)
+         * or memory: 503 with Retry-After, as a new lease (review11 F7) */
+        if (gw[0]) refuse_place(l, pr, key, res);
+        else res_error(res, 404, "unknown_job", "no leased job by that id (it ended, or another orchestrator has it)");
         return -1;
     }
     /* in the table before the scheduler has the job: its first assignment
