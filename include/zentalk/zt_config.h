@@ -346,9 +346,9 @@ struct zt_cfg_orch_verification {
 };
 struct zt_cfg_orch_leases { /* leases of gateways in other processes (zt_lease.h) */
     int64_t max_per_caller;  /* open at once per caller (gateway node id, else token identity, else address) */
-    int64_t idle_s;          /* no call about it this long: reclaimed */
+    int64_t idle_s;          /* no call or report about it this long: reclaimed (a started job not done: never) */
     int64_t start_s;         /* an assignment handed out and not reported started this long: reclaimed */
-    int64_t max_s;           /* a lease whose job is not done this long after it opened: reclaimed */
+    int64_t max_s;           /* a lease open this long: reclaimed (its job cancelled unless done) */
 };
 struct zt_cfg_orchestrator {
     int64_t heartbeat_expiry_ms;

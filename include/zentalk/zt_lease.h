@@ -96,7 +96,7 @@ struct zt_lease_opts {
      * before (a takeover from the shared store) count but are never
      * refused by it. */
     size_t max_per_caller;
-    int64_t idle_ms;  /* no call about a lease this long: reclaimed (120 s) */
+    int64_t idle_ms;  /* no call or report about a lease this long: reclaimed (120 s); a started job not done never is */
     int64_t start_ms; /* an assignment handed out, not reported started this long: reclaimed (60 s) */
     int64_t max_ms;   /* a lease open this long: reclaimed, whatever its calls (3600 s) */
 };

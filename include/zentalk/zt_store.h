@@ -184,6 +184,7 @@ struct zt_store {
     int64_t n_retries; /* transactions zt_store_tx retried after a conflict (zt_store_tx_retries) */
     const char *tx_first; /* during zt_store_tx_first: its statement, for begin */
     int64_t clock_shift_ms; /* zt_store_clock_shift: added to zt_store_clock_ms (tests) */
+    struct zt_store_stmt *clock_q; /* zt_store_clock_ms's query (PostgreSQL), prepared once */
 };
 
 /* Backends embed this first in their statement. */
@@ -310,7 +311,8 @@ uint64_t zt_store_tx_backoff(struct zt_store *st, int attempt);
 /* The store's clock, unix ms: one clock for every process that shares the
  * store, for deadlines that several of them write and compare (the
  * evidence claims' and the settlement outbox's, orch_verdict.h).
- * PostgreSQL: the server's clock_timestamp() (a round trip); SQLite: this
+ * PostgreSQL: the server's clock_timestamp() (one round trip: the query
+ * is prepared once per handle); SQLite: this
  * machine's real-time clock (the database is on this machine). Plus the
  * handle's shift (zt_store_clock_shift). */
 ZT_NODISCARD int zt_store_clock_ms(struct zt_store *st, int64_t *out);

@@ -272,7 +272,9 @@ static const struct cfg_key orch_lease_keys[] = {
             "its signed gateway node id, else its token's identity, else its address); past it: 429 lease_limit. "
             "All callers together: 4096 (past it: 503)."),
     INT_KEY(struct zt_cfg_orch_leases, idle_s, 120, 1, 86400,
-            "A lease nobody calls about for this long is reclaimed (its job cancelled, its worker's slot freed)."),
+            "A lease nobody calls or reports about for this long is reclaimed (its job cancelled unless done, its "
+            "worker's slot freed); a job reported started and not yet done is running and never idle (left to "
+            "`max_s`)."),
     INT_KEY(struct zt_cfg_orch_leases, start_s, 60, 1, 3600,
             "A lease whose assigned worker was handed out and not reported started this long after is reclaimed, "
             "however often it is asked about."),

@@ -1402,8 +1402,10 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
      * round, when every table's change log was complete already; after
      * it, when each table read whole is marked complete by it (the round
      * sent a tombstone for each published row gone). Parts sealed in the
-     * middle of the round carry the first, its last segment the second;
-     * the rebuild's tie check trusts the head's flag, not its format */
+     * middle of the round carry the first only when the round has no
+     * tombstone (they come after every row, so a part never holds them
+     * all: review11 F8), its last segment the second; the rebuild's tie
+     * check trusts the head's flag, not its format */
     bool before = true, after = true;
     for (size_t t = 0; t < zt__dbs_n_tables; t++) {
         if (!present[t] || !whole[t]) continue;
@@ -1411,7 +1413,7 @@ static int make_segments(struct zt_dbsync *s, unsigned *made)
         after = after && mark[t];
     }
     if (!rc) rc = zt_store_prepare(s->o.st, "SELECT h FROM dbsync_rows WHERE pub = ? AND tbl = ? AND k = ?", &q);
-    struct round rd = {.s = s, .body = &body, .pend = pend, .flags = before ? ZT_DBSYNC_F_DELS : 0};
+    struct round rd = {.s = s, .body = &body, .pend = pend, .flags = before && !tombs.n ? ZT_DBSYNC_F_DELS : 0};
     for (size_t t = 0; t < zt__dbs_n_tables && !rc; t++) {
         const struct zt__dbs_table *tb = &zt__dbs_tables[t];
         if (!s->logged[t] || (!whole[t] && !n_log)) continue; /* absent, or nothing changed */

@@ -14,7 +14,8 @@
  * The scheduler's events for leased jobs are taken here (never the local
  * router's: it would cancel an assignment no local request waits for): an
  * assignment answers the parked lease call, or is kept for the next one.
- * Leases end: one nobody asks about for opts.idle_ms (its gateway died),
+ * Leases end: one nobody asks about for opts.idle_ms (its gateway died;
+ * a started job not yet done is never idle: it is running),
  * one whose assignment was handed out and not reported started within
  * opts.start_ms, and one open opts.max_ms, however often it is asked
  * about, are reclaimed by the sweep (the job cancelled unless done, the
@@ -518,11 +519,13 @@ static void seed(struct lease *ls, const char *worker, enum zt_job_state st)
     if (st == ZT_JOB_STATE_ASSIGNED && !ls->assigned[0]) zt_strlcpy(ls->assigned, worker, sizeof ls->assigned);
 }
 
+static void refuse_place(const struct zt_lease *l, enum place_rc pr, const char *key, struct zt_lease_res *res);
+
 /* The lease of job_id for the caller gw ("" unsigned): 0 when this table
  * has it and gw may call about it, or when the job is another
  * orchestrator's on the shared store and gw is its gateway (taken over
  * here: zt_sched_job_adopt). -1 with res filled otherwise (404, 403
- * counted, 410 when the job ended failed). */
+ * counted, 410 when the job ended failed, 503 with the table full). */
 static int take_lease(struct zt_lease *l, const struct zt_lease_call *call, const char *job_id, const char *gw,
                       struct zt_lease_res *res)
 {
@@ -544,14 +547,18 @@ static int take_lease(struct zt_lease *l, const struct zt_lease_call *call, cons
     /* a job placed before, continued for its gateway: it counts against
      * the caller's share, but only the table's bound refuses it */
     struct lease_caller *who = NULL;
-    struct lease *ls = gw[0] && l->n < LEASE_MAX ? zt_calloc(1, sizeof *ls) : NULL;
-    if (ls && take_place(l, key, false, &who) != PLACE_OK) {
+    struct lease *ls = gw[0] ? zt_calloc(1, sizeof *ls) : NULL;
+    enum place_rc pr = PLACE_NOMEM;
+    if (ls && (pr = take_place(l, key, false, &who)) != PLACE_OK) {
         zt_free(ls);
         ls = NULL;
     }
     if (!ls) {
         pthread_mutex_unlock(&l->mu);
-        res_error(res, 404, "unknown_job", "no leased job by that id (it ended, or another orchestrator has it)");
+        /* its gateway's, refused by the table's bound (counted table_full)
+         * or memory: 503 with Retry-After, as a new lease (review11 F7) */
+        if (gw[0]) refuse_place(l, pr, key, res);
+        else res_error(res, 404, "unknown_job", "no leased job by that id (it ended, or another orchestrator has it)");
         return -1;
     }
     /* in the table before the scheduler has the job: its first assignment
@@ -1520,6 +1527,7 @@ bool zt_lease_report(struct zt_lease *l, const struct zt_lease_call *call, json_
     pthread_mutex_lock(&l->mu);
     struct lease **dp = find(l, job_id);
     const char *decided = dp ? (*dp)->decided : NULL;
+    if (dp) (*dp)->touched = zt_time_mono_ms(); /* a report is a call about the job: not idle */
     pthread_mutex_unlock(&l->mu);
     if (decided) { /* its verdict came too late: the orchestrator decided it (own_verdict) */
         res_json(res, 409,
@@ -1627,7 +1635,8 @@ bool zt_lease_report(struct zt_lease *l, const struct zt_lease_call *call, json_
  * (pending, parked or in a thread) is kept until that is done; then: an
  * assignment handed out and not reported started within start_ms, a
  * lease open max_ms (both however often it is asked about), one nobody
- * called about for idle_ms (and no call parked). A stamp later than now
+ * called about (a lease call or a report) for idle_ms, no call parked,
+ * unless its job is started and not done (running: never idle). A stamp later than now
  * (a call since the clock was read) is not past, rather than wrapped
  * around. */
 static enum zt_lease_reclaim reclaim_why(const struct zt_lease *l, const struct lease *ls, uint64_t now)
@@ -1637,6 +1646,10 @@ static enum zt_lease_reclaim reclaim_why(const struct zt_lease *l, const struct 
     if (ls->handed && !ls->started && !ls->done && now > ls->handed && now - ls->handed >= l->start_ms)
         return ZT_LEASE_UNSTARTED;
     if (now > ls->born && now - ls->born >= l->max_ms) return ZT_LEASE_MAX_AGE;
+    /* a started job not yet done is running on its worker: a remote gateway
+     * makes no call about it until it ends (its "ok" may come minutes
+     * later), so it is left to max_ms and the scheduler's stall handling */
+    if (ls->started && !ls->done) return ZT_LEASE_RECLAIM_N;
     if (!ls->waiter && now > ls->touched && now - ls->touched >= l->idle_ms) return ZT_LEASE_IDLE;
     return ZT_LEASE_RECLAIM_N;
 }

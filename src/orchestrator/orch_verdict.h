@@ -181,10 +181,13 @@ ZT_NODISCARD int zt__evidence_outbox_done(struct zt__evidence *e, const char *jo
  * first call, then at most every ZT__OUTBOX_SWEEP_MS. */
 bool zt__evidence_sweep_due(struct zt__evidence *e, int64_t mono_ms);
 /* Run the outbox rows whose lease passed: the hooks of each, then the row
- * deleted (a hook that failed leaves it for a later sweep). At most max
- * rows; their number in *ran (may be NULL). Nothing while the verifier
- * has no hook (a node without the ledger leaves the rows to one with it).
- * 0 or the store's error. */
+ * deleted. At most max rows, and none more once it ran
+ * OUTBOX_SWEEP_BUDGET_MS; their number in *ran (may be NULL). It stops at
+ * the first row whose hook (or delete) fails and returns that error: the
+ * row, and those not reached, are left for a later sweep. Nothing while
+ * the verifier has no hook (a node without the ledger leaves the rows to
+ * one with it). 0, the store's error or the hook's. */
+#define OUTBOX_SWEEP_BUDGET_MS 1000
 ZT_NODISCARD int zt__verifier_outbox_sweep(struct zt__evidence *e, struct zt_verifier *v, struct zt_sched *s,
                                            size_t max, size_t *ran);
 

@@ -13,6 +13,7 @@
 #include "zentalk/zt_endian.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_str.h"
+#include "zentalk/zt_time.h"
 #include "zentalk/zt_verifier.h"
 
 struct zt_verifier {
@@ -345,6 +346,11 @@ int zt__verifier_outbox_sweep(struct zt__evidence *e, struct zt_verifier *v, str
     bool hooked = v->on_settled != NULL;
     pthread_mutex_unlock(&v->reg->mu);
     if (!hooked) return 0;
+    /* on the pump's thread (placement waits): the sweep stops at the first
+     * hook that fails (the ledger is down or stuck: the next row would
+     * wait as long; the rows keep their leases and a later sweep runs them)
+     * and once it ran OUTBOX_SWEEP_BUDGET_MS (review11 F5) */
+    uint64_t until = zt_time_mono_ms() + OUTBOX_SWEEP_BUDGET_MS;
     for (size_t i = 0; i < max; i++) {
         struct zt__outbox_row row;
         int rc = zt__evidence_outbox_next(e, &row);
@@ -352,7 +358,10 @@ int zt__verifier_outbox_sweep(struct zt__evidence *e, struct zt_verifier *v, str
         if (rc) return rc;
         zt_log(ZT_LOG_INFO, "settle_outbox_sweep", "job=%s verdict=%d (left by a crash or a failed hook)",
                row.job_id, (int)row.verdict);
-        if (outbox_run(e, v, s, &row) == 0 && ran) (*ran)++;
+        rc = outbox_run(e, v, s, &row);
+        if (rc) return rc;
+        if (ran) (*ran)++;
+        if (zt_time_mono_ms() >= until) break;
     }
     return 0;
 }

@@ -69,6 +69,8 @@ int zt_store_open_config(const struct zt_config *cfg, const char *sqlite_path, s
 void zt_store_close(struct zt_store *st)
 {
     if (!st) return;
+    zt_store_stmt_free(st->clock_q);
+    st->clock_q = NULL;
     if (st->n_stmts > 0)
         zt_log(ZT_LOG_ERROR, "store_close_stmts", "backend=%s live_statements=%lld", st->ops->name,
                (long long)st->n_stmts);
@@ -207,12 +209,15 @@ int zt_store_clock_ms(struct zt_store *st, int64_t *out)
     if (!st || !out) return ZT_EINVAL;
     int64_t now = zt_time_real_ms();
     if (st->ops->dialect == ZT_STORE_DIALECT_POSTGRES) { /* the server's clock, shared by every orchestrator */
-        struct zt_store_stmt *q = NULL;
-        int rc = zt_store_prepare(st, "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint", &q);
-        if (!rc) rc = zt_store_step(q);
-        if (rc == ZT_STORE_ROW) rc = zt_store_column_i64(q, 0, &now);
+        /* prepared once per handle (again by the backend after a
+         * reconnect), so a call is one round trip: review11 F4 */
+        int rc = 0;
+        if (!st->clock_q)
+            rc = zt_store_prepare(st, "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint", &st->clock_q);
+        if (!rc) rc = zt_store_step(st->clock_q);
+        if (rc == ZT_STORE_ROW) rc = zt_store_column_i64(st->clock_q, 0, &now);
         else if (rc == ZT_STORE_DONE) rc = ZT_EIO; /* no row */
-        zt_store_stmt_free(q);
+        if (st->clock_q) zt_store_reset(st->clock_q);
         if (rc) return rc;
     }
     *out = now + st->clock_shift_ms;

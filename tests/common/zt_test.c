@@ -58,6 +58,49 @@ int zt_test_exit(int failures)
     return 0;
 }
 
+/* The group fixtures of the group zt_test_run_group runs now: a wrapper
+ * marks itself pending, calls the real fixture and clears the mark only
+ * when it returned 0. A failed assertion longjmps out of the fixture, so
+ * the mark stays and the run counts it. */
+static CMFixtureFunction group_setup, group_teardown;
+static int setup_pending, teardown_pending;
+
+static int group_setup_wrap(void **state)
+{
+    setup_pending = 1;
+    int rc = group_setup(state);
+    if (rc == 0) setup_pending = 0;
+    return rc;
+}
+
+static int group_teardown_wrap(void **state)
+{
+    teardown_pending = 1;
+    int rc = group_teardown(state);
+    if (rc == 0) teardown_pending = 0;
+    return rc;
+}
+
+int zt_test_run_group(const char *name, const struct CMUnitTest *tests, size_t n,
+                      CMFixtureFunction setup, CMFixtureFunction teardown)
+{
+    group_setup = setup;
+    group_teardown = teardown;
+    setup_pending = teardown_pending = 0;
+    int failed = _cmocka_run_group_tests(name, tests, n, setup ? group_setup_wrap : NULL,
+                                         teardown ? group_teardown_wrap : NULL);
+    if (setup_pending) {
+        printf("[  FAILED  ] %s: group setup failed\n", name);
+        failed++;
+    }
+    if (teardown_pending) {
+        printf("[  FAILED  ] %s: group teardown failed (a leak check, for example)\n", name);
+        failed++;
+    }
+    fflush(stdout);
+    return failed;
+}
+
 bool zt_test_have_program(const char *name)
 {
     if (strchr(name, '/')) return access(name, X_OK) == 0;

@@ -2010,6 +2010,106 @@ static void test_first_round_cut(void **state)
     zt_identity_free(id);
 }
 
+/* A part of the segment at seq in p's own store, decoded (its bytes in b). */
+static void stored_part(struct pub *p, const struct zt_identity *id, int seq, struct zt_buf *b,
+                        struct zt_dbsync_segment *part)
+{
+    const char *me = zt_identity_id(id);
+    struct zt_store_stmt *q = NULL;
+    assert_int_equal(zt_store_prepare(p->st, "SELECT data FROM dbsync_segments WHERE pub = ? AND seq = ?", &q), 0);
+    assert_int_equal(zt_store_bind_text(q, 1, me, strlen(me)), 0);
+    assert_int_equal(zt_store_bind_i64(q, 2, seq), 0);
+    assert_int_equal(zt_store_step(q), ZT_STORE_ROW);
+    const void *data = NULL;
+    size_t n = 0;
+    assert_int_equal(zt_store_column_blob(q, 0, &data, &n), 0);
+    zt_buf_reset(b);
+    assert_int_equal(zt_buf_append(b, data, n), 0);
+    zt_store_stmt_free(q);
+    assert_int_equal(zt_dbsync_segment_decode(zt_buf_str(b), b->len, zt_identity_sign_pk(id), part), 0);
+}
+
+/* review11 F8: every change log complete (the chain carried every delete
+ * before the round), and a round of 20,000 new rows plus one logged
+ * delete: its full part (seq 2) is sealed, then the round fails before
+ * its last segment, which holds the tombstone (the tombstones come after
+ * every row). The part must not say the chain carries every delete: the
+ * delete is not in it. The old code flagged every mid-round part of such
+ * a round. A round with no tombstone still flags its parts (they do
+ * carry every delete). */
+static void test_complete_round_cut(void **state)
+{
+    (void)state;
+    struct zt_identity *id = vector_id();
+    struct pub p = {0};
+    jobs_open("cut2", &p);
+    bool pg = zt_store_dialect(p.st) == ZT_STORE_DIALECT_POSTGRES;
+    struct zt_ledger *l = NULL;
+    assert_int_equal(zt_ledger_new(p.st, &l), 0);
+    zt_ledger_free(l);
+    assert_int_equal(zt_store_exec(p.st, "INSERT INTO ledger_earnings(provider_id, job_id, amount, ts) VALUES(1, 'job-e', '1', 1);"
+                                         "INSERT INTO ledger_earnings(provider_id, job_id, amount, ts) VALUES(1, 'job-f', '2', 2)"),
+                     0);
+    pub_start(&p, id);
+    struct zt_buf b;
+    zt_buf_init(&b, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment seg;
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(seg.flags, ZT_DBSYNC_F_DELS); /* every log complete from here on */
+    /* a logged delete and 20,000 new rows */
+    assert_int_equal(zt_store_exec(p.st, "DELETE FROM ledger_earnings WHERE job_id = 'job-e'"), 0);
+    assert_int_equal(zt_store_exec(p.st, TOTALS_20K), 0);
+    assert_int_equal(zt_store_exec(p.st, pg ? "CREATE FUNCTION cut_seg() RETURNS trigger AS $$ BEGIN"
+                                              " IF NEW.seq = 3 THEN RAISE EXCEPTION 'cut'; END IF; RETURN NEW; END $$"
+                                              " LANGUAGE plpgsql;"
+                                              "CREATE TRIGGER cut_seg BEFORE INSERT ON dbsync_segments"
+                                              " FOR EACH ROW EXECUTE FUNCTION cut_seg()"
+                                            : "CREATE TRIGGER cut_seg BEFORE INSERT ON dbsync_segments WHEN NEW.seq = 3"
+                                              " BEGIN SELECT RAISE(ABORT, 'cut'); END"),
+                     0);
+    unsigned made = 0;
+    assert_int_not_equal(zt_dbsync_publish(p.s, &made), 0);
+    struct zt_buf pb;
+    zt_buf_init(&pb, ZT_DBSYNC_SEGMENT_MAX);
+    struct zt_dbsync_segment part;
+    stored_part(&p, id, 2, &pb, &part);
+    assert_int_equal(part.n_rows, ZT_DBSYNC_ROWS_MAX);
+    assert_false(memmem(part.body, part.body_len, "[\"-ledger_earnings\",", 20)); /* the tombstone is not in it */
+    assert_int_equal(part.flags, 0); /* the old code: ZT_DBSYNC_F_DELS */
+    /* the round completes: the tombstone, and the flag */
+    assert_int_equal(zt_store_exec(p.st, pg ? "DROP TRIGGER cut_seg ON dbsync_segments" : "DROP TRIGGER cut_seg"), 0);
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(seg.seq, 3);
+    assert_true(in_body(&seg, "[\"-ledger_earnings\","));
+    assert_int_equal(seg.flags, ZT_DBSYNC_F_DELS);
+    /* a round of 20,000 more rows and no delete: its part carries every delete */
+    assert_int_equal(zt_store_exec(p.st, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)"
+                                         " INSERT INTO ledger_totals(k, v) SELECT 'more' || i, '0' FROM n"),
+                     0);
+    assert_int_equal(zt_store_exec(p.st, "INSERT INTO ledger_earnings(provider_id, job_id, amount, ts) VALUES(1, 'job-h', '4', 4)"),
+                     0);
+    /* (its last segment, seq 5, cut again: the part stays in the store) */
+    assert_int_equal(zt_store_exec(p.st, pg ? "CREATE OR REPLACE FUNCTION cut_seg() RETURNS trigger AS $$ BEGIN"
+                                              " IF NEW.seq = 5 THEN RAISE EXCEPTION 'cut'; END IF; RETURN NEW; END $$"
+                                              " LANGUAGE plpgsql;"
+                                              "CREATE TRIGGER cut_seg BEFORE INSERT ON dbsync_segments"
+                                              " FOR EACH ROW EXECUTE FUNCTION cut_seg()"
+                                            : "CREATE TRIGGER cut_seg BEFORE INSERT ON dbsync_segments WHEN NEW.seq = 5"
+                                              " BEGIN SELECT RAISE(ABORT, 'cut'); END"),
+                     0);
+    assert_int_not_equal(zt_dbsync_publish(p.s, &made), 0);
+    stored_part(&p, id, 4, &pb, &part);
+    assert_int_equal(part.n_rows, ZT_DBSYNC_ROWS_MAX);
+    assert_int_equal(part.flags, ZT_DBSYNC_F_DELS);
+    assert_int_equal(zt_store_exec(p.st, pg ? "DROP TRIGGER cut_seg ON dbsync_segments" : "DROP TRIGGER cut_seg"), 0);
+    publish_want(&p, id, 1, &b, &seg);
+    assert_int_equal(seg.seq, 5);
+    assert_int_equal(seg.flags, ZT_DBSYNC_F_DELS);
+    zt_buf_deinit(&pb);
+    zt_buf_deinit(&b);
+    pub_close(&p);
+    zt_identity_free(id);
+}
 
 /* The issue's case: an earning clawed back (zt_ledger_penalize deletes
  * it) after it was published; the next round says so (a tombstone); the
@@ -2503,6 +2603,7 @@ int main(void)
         cmocka_unit_test(test_truncate),
         cmocka_unit_test(test_takeover_tomb),
         cmocka_unit_test(test_first_round_cut),
+        cmocka_unit_test(test_complete_round_cut),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
     /* the publisher on a real PostgreSQL: the change log's triggers in its dialect */
@@ -2514,7 +2615,8 @@ int main(void)
                                         P(test_rebuild_version), P(test_rebuild_order), P(test_rebuild_changed),
                                         P(test_rebuild_both_changed), P(test_rebuild_take_chain), P(test_rebuild_tie),
                                         P(test_rebuild_clawback), P(test_clear_round), P(test_tombstone_order), P(test_truncate),
-                                        P(test_takeover_tomb), P(test_old_trigger), P(test_first_round_cut)};
+                                        P(test_takeover_tomb), P(test_old_trigger), P(test_first_round_cut),
+                                        P(test_complete_round_cut)};
     failures += zt_test_pg_run("dbsync_postgres", pg_tests);
 #undef P
     if (zt_alloc_live() != live) {

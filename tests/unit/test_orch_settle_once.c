@@ -53,6 +53,7 @@
 #include "zentalk/zt_ledger.h"
 #include "zentalk/zt_log.h"
 #include "zentalk/zt_sched.h"
+#include "zentalk/zt_time.h"
 #include "zentalk/zt_verifier.h"
 
 #define HOUR 3600000
@@ -643,6 +644,58 @@ static void test_outbox_bad_rows(void **state)
     net_free(&n);
 }
 
+/* The ledger, as a hook: counts its calls, fails with hook_rc (ZT_EBUSY:
+ * the ledger stuck) after sleeping hook_sleep_ms. */
+static int hook_calls, hook_rc;
+static unsigned hook_sleep_ms;
+
+static int counted_hook(void *ud, const char *job_id, enum zt_verify_verdict verdict, const char *worker,
+                        const char *const *honest, size_t n_honest)
+{
+    (void)ud, (void)job_id, (void)verdict, (void)worker, (void)honest, (void)n_honest;
+    hook_calls++;
+    if (hook_sleep_ms) zt_time_sleep_ms(hook_sleep_ms);
+    return hook_rc;
+}
+
+/* review11 F5: the sweep runs on the pump's thread. With the ledger
+ * failing it stops at the first failed hook (the old code ran all three
+ * rows' hooks, each as slow as the ledger, and returned 0), and a slow
+ * ledger that succeeds is cut off after OUTBOX_SWEEP_BUDGET_MS; the rows
+ * not reached are run by a later sweep. */
+static void test_sweep_stops_at_hook_failure(void **state)
+{
+    (void)state;
+    struct orch a;
+    struct net n;
+    net_start(&a, &n);
+    zt_verifier_set_on_settled(a.v, counted_hook, NULL);
+    put_raw(&a, "00000000000000000000000000000011", ZT_VERDICT_WORKER_WRONG, n.ida, "");
+    put_raw(&a, "00000000000000000000000000000012", ZT_VERDICT_WORKER_WRONG, n.ida, "");
+    put_raw(&a, "00000000000000000000000000000013", ZT_VERDICT_WORKER_WRONG, n.ida, "");
+    hook_calls = 0, hook_rc = ZT_EBUSY, hook_sleep_ms = 0;
+    size_t ran = 9;
+    assert_int_equal(zt__verifier_outbox_sweep(a.e, a.v, a.s, 64, &ran), ZT_EBUSY);
+    assert_int_equal(hook_calls, 1);
+    assert_int_equal(ran, 0);
+    assert_int_equal(outbox_rows(&a), 3);
+    /* the ledger back but slow (600 ms a row): the budget (1 s) stops the
+     * sweep after one or two rows */
+    hook_calls = 0, hook_rc = 0, hook_sleep_ms = 600;
+    zt_store_clock_shift(a.st, 60000); /* past the first row's lease too */
+    assert_int_equal(zt__verifier_outbox_sweep(a.e, a.v, a.s, 64, &ran), 0);
+    assert_true(ran >= 1 && ran <= 2);
+    assert_int_equal(hook_calls, (int)ran);
+    assert_int_equal(outbox_rows(&a), 3 - (int64_t)ran);
+    /* and the next sweeps run the rest */
+    hook_sleep_ms = 0;
+    assert_int_equal(zt__verifier_outbox_sweep(a.e, a.v, a.s, 64, &ran), 0);
+    assert_int_equal(outbox_rows(&a), 0);
+    zt_store_clock_shift(a.st, 0);
+    orch_close(&a);
+    net_free(&n);
+}
+
 /* review10 F5: the claim's deadline is on the store's clock. An
  * orchestrator whose own clock runs 60 s ahead does not take a live claim
  * over (before: it did, at once); past the deadline on the store's clock
@@ -758,7 +811,8 @@ int main(void)
                                        T(test_skewed_clock_no_early_takeover), T(test_late_settlement_rolls_back),
                                        T(test_uncommitted_verdict_pays_nothing), T(test_retry_backoff_unlocked),
                                        T(test_outbox_bad_rows), T(test_local_settle),
-                                       T(test_local_crash_before_ledger_hook), T(test_local_crash_in_ledger_hook)};
+                                       T(test_local_crash_before_ledger_hook), T(test_local_crash_in_ledger_hook),
+                                       T(test_sweep_stops_at_hook_failure)};
     int failures = cmocka_run_group_tests_name("orch_settle_once_sqlite", tests, NULL, NULL);
 #define P(f) cmocka_unit_test_setup_teardown(f, orch_setup_pg, teardown)
     const struct CMUnitTest pg_tests[] = {P(test_crash_after_claim),        P(test_crash_in_ledger_hook),
@@ -767,7 +821,7 @@ int main(void)
                                           P(test_uncommitted_verdict_pays_nothing), P(test_retry_backoff_unlocked),
                                           P(test_outbox_bad_rows), P(test_local_settle),
                                           P(test_local_crash_before_ledger_hook),
-                                          P(test_local_crash_in_ledger_hook)};
+                                          P(test_local_crash_in_ledger_hook), P(test_sweep_stops_at_hook_failure)};
     failures += zt_test_pg_run("orch_settle_once_postgres", pg_tests);
     return zt_test_exit(failures);
 }

@@ -670,6 +670,23 @@ static void test_tx_try_and_clock(void **state)
     assert_true(shifted - now >= 30000 && shifted - now < 90000);
     zt_store_clock_shift(st, 0);
     assert_int_equal(zt_store_clock_ms(NULL, &now), ZT_EINVAL);
+    if (zt_store_dialect(st) == ZT_STORE_DIALECT_POSTGRES) {
+        /* one round trip a call (review11 F4): the query stays prepared
+         * on the session (the old code prepared, ran and deallocated it
+         * each time: none left here), once however often it is read */
+        for (int i = 0; i < 3; i++) assert_int_equal(zt_store_clock_ms(st, &now), 0);
+        struct zt_store_stmt *q = NULL;
+        assert_int_equal(zt_store_prepare(st,
+                                          "SELECT count(*) FROM pg_prepared_statements"
+                                          " WHERE statement LIKE '%epoch' || ' from clock_timestamp%'",
+                                          &q),
+                         0);
+        assert_int_equal(zt_store_step(q), ZT_STORE_ROW);
+        int64_t kept = -1;
+        assert_int_equal(zt_store_column_i64(q, 0, &kept), 0);
+        zt_store_stmt_free(q);
+        assert_int_equal(kept, 1);
+    }
     zt_store_close(st);
 }
 
