@@ -277,7 +277,7 @@ static void *stop_watchdog_run(void *arg)
 
 /* A stop asked for while the node starts (SIGTERM/SIGINT before the
  * main loop's sigwaitinfo): taken here at once, so the start skips its
- * remaining steps and stops (start_stop), and the process ends within
+ * remaining steps and stops (the `stopping` label in run), and the process ends within
  * server.shutdown_timeout_s of the signal even if a step in progress
  * never returns (the last resort, as stop_watchdog_run). SIGHUP is left
  * pending for the main loop. */
@@ -399,7 +399,8 @@ static int run(struct zt_config *cfg, bool rebuild)
     srv = zt_node_server(node);
     if (atomic_load(&guard.sig)) { /* asked to stop while it was built: nothing is running yet */
         zt_log(ZT_LOG_INFO, "node_stopped", "node_id=%s detail=\"stopped during the start\"", node_id);
-        rc = 0;
+        if (rebuild) fprintf(stderr, "zentalk-node: stopped before the rebuild from the mesh ran\n");
+        rc = rebuild ? 1 : 0; /* a rebuild that did not run is no success */
         goto out;
     }
     int src = zt_node_start(node);
@@ -533,7 +534,8 @@ stopping: /* also from the start, asked to stop on its way (start_guard) */
         pthread_join(dog.thread, NULL);
     }
     zt_log(ZT_LOG_INFO, "node_stopped", "node_id=%s", node_id);
-    rc = 0;
+    if (rebuild) fprintf(stderr, "zentalk-node: stopped before the rebuild from the mesh ran\n");
+    rc = rebuild ? 1 : 0; /* only --rebuild-from-mesh stopped during its start comes here */
 out:
     zt_node_free(node);
     zt_identity_free(identity);
