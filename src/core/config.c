@@ -337,7 +337,9 @@ static const struct cfg_key server_keys[] = {
                 "forwarded address is limited instead. Empty = those headers are ignored."),
     INT_KEY(struct zt_cfg_server, shutdown_timeout_s, 10, 0, 600,
             "Seconds a SIGTERM or SIGINT stop takes at most (at least 1): requests in flight drain until a "
-            "quarter of it (at most 2 s) is left for the teardown, then the node exits."),
+            "quarter of it (at most 2 s) is left for the teardown, then the node exits. A stop during the start "
+            "skips the remaining start steps; if a step in progress does not return, the node exits this long "
+            "after the signal."),
     INT_KEY(struct zt_cfg_server, rate_limit_rps, 20, 0, 1000000,
             "API requests per second allowed per authenticated identity; 0 = no limit."),
     INT_KEY(struct zt_cfg_server, rate_limit_burst, 40, 1, 1000000,

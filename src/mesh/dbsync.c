@@ -144,6 +144,12 @@ struct zt_dbsync {
     struct zt_dht *dht;
     uint64_t seq;       /* the last segment made here (0: none) */
     uint8_t last[32];
+    /* the last segment in the mesh (0: none): what the head names. Made
+     * segments are pushed in order, so 1..head_seq are all in the mesh;
+     * those after it are made but not pushed yet (a peer asking for them
+     * would find nobody serving them) */
+    uint64_t head_seq;
+    uint8_t head_sha[32];
     uint64_t lver;      /* its ledger version */
     unsigned flags;     /* its flags (ZT_DBSYNC_F_DELS: our chain carries every delete) */
     uint64_t made;      /* segments made by this process */
@@ -1486,8 +1492,8 @@ static int write_file(const char *path, const void *p, size_t n)
 static int push_segments(struct zt_dbsync *s)
 {
     struct zt_store_stmt *q = NULL, *u = NULL;
-    int rc = zt_store_prepare(s->o.st, "SELECT seq, data FROM dbsync_segments WHERE pub = ? AND published = 0 ORDER BY seq",
-                              &q);
+    int rc = zt_store_prepare(
+        s->o.st, "SELECT seq, data, sha FROM dbsync_segments WHERE pub = ? AND published = 0 ORDER BY seq", &q);
     if (!rc) rc = zt_store_bind_text(q, 1, s->pub, strlen(s->pub));
     if (!rc)
         rc = zt_store_prepare(s->o.st, "UPDATE dbsync_segments SET published = 1, data = NULL WHERE pub = ? AND seq = ?",
@@ -1495,10 +1501,14 @@ static int push_segments(struct zt_dbsync *s)
     /* one at a time: the statement is re-run after each update */
     while (next_row(q, &rc)) {
         int64_t seq = 0;
-        const void *p = NULL;
-        size_t n = 0;
+        const void *p = NULL, *segsha = NULL;
+        size_t n = 0, shalen = 0;
+        uint8_t pushed[32];
         rc = zt_store_column_i64(q, 0, &seq);
         if (!rc) rc = zt_store_column_blob(q, 1, &p, &n);
+        if (!rc) rc = zt_store_column_blob(q, 2, &segsha, &shalen);
+        if (!rc && shalen != 32) rc = ZT_EIO;
+        if (!rc) memcpy(pushed, segsha, 32);
         char name[96], path[4300], sha[65];
         seg_name(s, (uint64_t)seq, name, sizeof name);
         snprintf(path, sizeof path, "%s/%s", s->tmp_dir, name);
@@ -1510,17 +1520,23 @@ static int push_segments(struct zt_dbsync *s)
         if (!rc) rc = zt_store_bind_text(u, 1, s->pub, strlen(s->pub));
         if (!rc) rc = zt_store_bind_i64(u, 2, seq);
         if (!rc) rc = run_done(u);
+        if (!rc) { /* in the mesh: the head may name it now */
+            s->head_seq = (uint64_t)seq;
+            memcpy(s->head_sha, pushed, 32);
+        }
     }
     zt_store_stmt_free(q);
     zt_store_stmt_free(u);
     return rc;
 }
 
+/* The head record names the last segment pushed into the mesh (never one
+ * only made here: nobody would serve it to a peer walking the chain). */
 static void put_head(struct zt_dbsync *s, int64_t now)
 {
-    if (!s->dht || !s->seq) return;
-    struct zt_dbsync_head h = {.seq = s->seq, .exp = now + s->o.head_ttl_s};
-    memcpy(h.sha256, s->last, 32);
+    if (!s->dht || !s->head_seq) return;
+    struct zt_dbsync_head h = {.seq = s->head_seq, .exp = now + s->o.head_ttl_s};
+    memcpy(h.sha256, s->head_sha, 32);
     char *rec = NULL;
     int rc = zt_dbsync_head_sign(s->o.id, &h, &rec);
     if (!rc) rc = zt_dht_put_value(s->dht, "dbsync", zt_identity_id(s->o.id), rec, strlen(rec));
@@ -1605,9 +1621,10 @@ int zt_dbsync_publish(struct zt_dbsync *s, unsigned *made)
     if (!s) return ZT_EINVAL;
     pthread_mutex_lock(&s->mu);
     unsigned m = 0;
+    uint64_t head0 = s->head_seq;
     int rc = s->blocked ? ZT_EEXIST : make_segments(s, &m);
     if (!rc) rc = push_segments(s);
-    if (!rc && m) {
+    if (s->head_seq != head0) { /* what was pushed is announced, even if a later push failed */
         put_head(s, zt_time_real_ms() / 1000);
         s->next_head = zt_time_real_ms() / 1000 + (s->o.head_ttl_s / 3 ? s->o.head_ttl_s / 3 : 1);
     }
@@ -1653,7 +1670,7 @@ static void *dbsync_main(void *arg)
             pthread_mutex_lock(&s->mu);
             continue;
         }
-        if (now >= s->next_head && s->seq) {
+        if (now >= s->next_head && s->head_seq) {
             s->next_head = now + (s->o.head_ttl_s / 3 ? s->o.head_ttl_s / 3 : 1);
             put_head(s, now);
         }
@@ -1704,6 +1721,30 @@ static int load_state(struct zt_dbsync *s)
             memcpy(s->last, p, 32);
             s->lver = (uint64_t)lver;
             s->flags = (unsigned)flags;
+        }
+    } else if (rc == ZT_STORE_DONE) {
+        rc = 0;
+    }
+    zt_store_stmt_free(q);
+    q = NULL;
+    /* the head: the last segment in the mesh (pushed in order: a prefix) */
+    s->head_seq = 0;
+    if (!rc)
+        rc = zt_store_prepare(
+            s->o.st, "SELECT seq, sha FROM dbsync_segments WHERE pub = ? AND published = 1 ORDER BY seq DESC LIMIT 1",
+            &q);
+    if (!rc) rc = zt_store_bind_text(q, 1, s->pub, strlen(s->pub));
+    if (!rc) rc = zt_store_step(q);
+    if (rc == ZT_STORE_ROW) {
+        int64_t seq;
+        const void *p;
+        size_t n;
+        rc = zt_store_column_i64(q, 0, &seq);
+        if (!rc) rc = zt_store_column_blob(q, 1, &p, &n);
+        if (!rc && n != 32) rc = ZT_EIO;
+        if (!rc) {
+            s->head_seq = (uint64_t)seq;
+            memcpy(s->head_sha, p, 32);
         }
     } else if (rc == ZT_STORE_DONE) {
         rc = 0;
@@ -2568,8 +2609,8 @@ int zt_dbsync_audit(struct zt_dbsync *s, unsigned timeout_ms, char **out)
     struct audit x = {.s = s};
     int rc = 0;
     struct zt__dbs_heads *hs = zt_malloc(sizeof *hs);
-    /* the newest; no waiting once one reaches the last segment made here */
-    if (hs && find_heads(s, s->dht, HEAD_SETTLE_MS, s->seq, timeout_ms, hs) == 0) head = hs->h[0];
+    /* the newest; no waiting once one reaches the last segment pushed from here */
+    if (hs && find_heads(s, s->dht, HEAD_SETTLE_MS, s->head_seq, timeout_ms, hs) == 0) head = hs->h[0];
     zt_free(hs);
     if (!head.seq) {
         snprintf(gap, sizeof gap, "no head record of this node in the DHT%s", s->seq ? "" : " (nothing published yet)");

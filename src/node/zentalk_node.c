@@ -75,7 +75,8 @@ static void usage(FILE *out)
             "environment variables < command-line flags. See docs/configuration.md.\n"
             "\n"
             "Signals: SIGTERM/SIGINT finish requests in flight and exit 0, within\n"
-            "server.shutdown_timeout_s in all; a second one stops draining at once.\n"
+            "server.shutdown_timeout_s in all (also while the node is starting); a\n"
+            "second one stops draining at once.\n"
             "SIGHUP reopens the log file and reloads encryption.peers_file.\n"
             "\n"
             "Exit status: 0 clean stop, 1 runtime or configuration error, 2 usage error.\n");
@@ -274,7 +275,64 @@ static void *stop_watchdog_run(void *arg)
     return NULL;
 }
 
+/* A stop asked for while the node starts (SIGTERM/SIGINT before the
+ * main loop's sigwaitinfo): taken here at once, so the start skips its
+ * remaining steps and stops (the `stopping` label in run), and the process ends within
+ * server.shutdown_timeout_s of the signal even if a step in progress
+ * never returns (the last resort, as stop_watchdog_run). SIGHUP is left
+ * pending for the main loop. */
+struct start_guard {
+    pthread_t thread;
+    sigset_t stops;      /* SIGTERM, SIGINT */
+    uint64_t timeout_ms; /* server.shutdown_timeout_s (at least STOP_MIN_MS) */
+    int exit_code;       /* of the last resort: 0, 1 for --rebuild-from-mesh (it did not finish) */
+    atomic_int sig;      /* the stop signal taken (0: none) */
+    atomic_bool done;    /* the start is over: the main loop takes signals */
+};
+
+static void *start_guard_run(void *arg)
+{
+    struct start_guard *g = arg;
+    uint64_t deadline = 0;
+    while (!atomic_load(&g->done)) {
+        if (deadline && zt_time_mono_ms() >= deadline) {
+            zt_log(ZT_LOG_WARN, "shutdown_deadline",
+                   "detail=\"server.shutdown_timeout_s passed since a stop signal during the start: exiting now\"");
+            _exit(g->exit_code);
+        }
+        struct timespec tick = {0, 20 * 1000000L};
+        int sig = sigtimedwait(&g->stops, NULL, &tick);
+        if ((sig == SIGTERM || sig == SIGINT) && !atomic_load(&g->sig)) {
+            atomic_store(&g->sig, sig);
+            deadline = zt_time_mono_ms() + g->timeout_ms;
+            zt_log(ZT_LOG_INFO, "shutdown_requested", "signal=%s detail=\"during the start: stopping\"",
+                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        }
+    }
+    return NULL;
+}
+
+/* The start is over (or abandoned): the guard ends; the signal it took, or 0. */
+static int start_guard_end(struct start_guard *g, bool started)
+{
+    if (started) {
+        atomic_store(&g->done, true);
+        pthread_join(g->thread, NULL);
+    }
+    return atomic_load(&g->sig);
+}
+
 #define REBUILD_WAIT_MS 120000 /* for the head in the DHT and each segment */
+
+/* SIGTERM, SIGINT and SIGHUP in *set, blocked in the calling thread. */
+static void block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+}
 
 static int run(struct zt_config *cfg, bool rebuild)
 {
@@ -285,6 +343,20 @@ static int run(struct zt_config *cfg, bool rebuild)
     struct zt_buf err;
     zt_buf_init(&err, 4096);
     char node_id[ZT_NODE_ID_MAX];
+
+    /* Blocked since main (block_signals), before any thread exists, so
+     * all threads inherit it; a stop from there on is taken (start_guard,
+     * then the main loop), never the default action's abrupt end. */
+    sigset_t set;
+    block_signals(&set);
+    signal(SIGPIPE, SIG_IGN);
+    uint64_t stop_ms = (uint64_t)cfg->server.shutdown_timeout_s * 1000u;
+    struct start_guard guard = {.timeout_ms = stop_ms < STOP_MIN_MS ? STOP_MIN_MS : stop_ms, .exit_code = rebuild};
+    sigemptyset(&guard.stops);
+    sigaddset(&guard.stops, SIGTERM);
+    sigaddset(&guard.stops, SIGINT);
+    bool guarded = pthread_create(&guard.thread, NULL, start_guard_run, &guard) == 0;
+    int stop_sig = 0;
 
     enum zt_log_level level = ZT_LOG_INFO;
     zt_ignore(zt_log_level_parse(cfg->log.level, &level));
@@ -319,21 +391,18 @@ static int run(struct zt_config *cfg, bool rebuild)
            zt_identity_id(identity), key_path);
     zt_strlcpy(node_id, cfg->node.id[0] ? cfg->node.id : zt_identity_id(identity), sizeof node_id);
 
-    /* Block the signals before any thread exists so all threads inherit it. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
     zt_buf_reset(&err);
     if (zt_node_new(cfg, node_id, identity, &node, &err) != 0) {
         fprintf(stderr, "zentalk-node: cannot build the node: %s\n", zt_buf_str(&err));
         goto out;
     }
     srv = zt_node_server(node);
+    if (atomic_load(&guard.sig)) { /* asked to stop while it was built: nothing is running yet */
+        zt_log(ZT_LOG_INFO, "node_stopped", "node_id=%s detail=\"stopped during the start\"", node_id);
+        if (rebuild) fprintf(stderr, "zentalk-node: stopped before the rebuild from the mesh ran\n");
+        rc = rebuild ? 1 : 0; /* a rebuild that did not run is no success */
+        goto out;
+    }
     int src = zt_node_start(node);
     if (src == ZT_EADDRINUSE) {
         fprintf(stderr, "zentalk-node: cannot listen on %s: address already in use "
@@ -348,10 +417,12 @@ static int run(struct zt_config *cfg, bool rebuild)
                 src == ZT_EINVAL ? "" : strerror(e));
         goto out;
     }
+    if (atomic_load(&guard.sig)) goto stopping;
     if (zt_node_start_dht(node, &err) != 0) { /* node.dht_port: discovery (zt_dht.h) */
         fprintf(stderr, "zentalk-node: %s\n", zt_buf_str(&err));
         goto out;
     }
+    if (atomic_load(&guard.sig)) goto stopping;
     if (rebuild) { /* --rebuild-from-mesh: the store from the published segments, then exit */
         zt_buf_reset(&err);
         int rrc = zt_node_rebuild_from_mesh(node, REBUILD_WAIT_MS, &err);
@@ -366,6 +437,7 @@ static int run(struct zt_config *cfg, bool rebuild)
         fprintf(stderr, "zentalk-node: cannot start the database sync\n");
         goto out;
     }
+    if (atomic_load(&guard.sig)) goto stopping;
     char host[256];
     uint16_t port;
     zt_ignore(zt_str_split_hostport(cfg->server.listen, host, sizeof host, &port));
@@ -396,7 +468,9 @@ static int run(struct zt_config *cfg, bool rebuild)
     printf("zentalk-node listening on %s\n", url);
     fflush(stdout);
 
-    for (;;) {
+    stop_sig = start_guard_end(&guard, guarded); /* from here the main loop takes the signals */
+    guarded = false;
+    while (!stop_sig) {
         siginfo_t si;
         int sig = sigwaitinfo(&set, &si);
         if (sig < 0) continue; /* EINTR */
@@ -410,12 +484,17 @@ static int run(struct zt_config *cfg, bool rebuild)
                 zt_log(ZT_LOG_ERROR, "peers_reload_failed", "detail=\"%s\"", zt_buf_str(&err));
             continue;
         }
-        zt_log(ZT_LOG_INFO, "shutdown_started", "signal=%s inflight=%lld timeout_s=%lld",
-               sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)zt_server_inflight(srv),
-               (long long)cfg->server.shutdown_timeout_s);
-        zt_node_begin_stop(node); /* a joined worker takes no new job from here */
-        break;
+        stop_sig = sig;
     }
+stopping: /* also from the start, asked to stop on its way (start_guard) */
+    if (guarded) {
+        stop_sig = start_guard_end(&guard, guarded);
+        guarded = false;
+    }
+    zt_log(ZT_LOG_INFO, "shutdown_started", "signal=%s inflight=%lld timeout_s=%lld",
+           stop_sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)zt_server_inflight(srv),
+           (long long)cfg->server.shutdown_timeout_s);
+    zt_node_begin_stop(node); /* a joined worker takes no new job from here */
 
     /* The whole stop fits in server.shutdown_timeout_s (at least
      * STOP_MIN_MS): requests in flight drain until the last quarter of it
@@ -455,12 +534,14 @@ static int run(struct zt_config *cfg, bool rebuild)
         pthread_join(dog.thread, NULL);
     }
     zt_log(ZT_LOG_INFO, "node_stopped", "node_id=%s", node_id);
-    rc = 0;
+    if (rebuild) fprintf(stderr, "zentalk-node: stopped before the rebuild from the mesh ran\n");
+    rc = rebuild ? 1 : 0; /* only --rebuild-from-mesh stopped during its start comes here */
 out:
     zt_node_free(node);
     zt_identity_free(identity);
     if (lock_fd >= 0) close(lock_fd);
     zt_buf_deinit(&err);
+    zt_ignore(start_guard_end(&guard, guarded));
     zt_log_close();
     return rc;
 }
@@ -470,6 +551,10 @@ int main(int argc, char **argv)
     struct opts o = {0};
     int prc = parse_args(argc, argv, &o);
     if (prc) return prc;
+    if (!o.check_config && !o.dump_config) { /* the daemon: a stop while the configuration loads waits for run() */
+        sigset_t set;
+        block_signals(&set);
+    }
     if (!o.config_dir) o.config_dir = zt_config_default_dir(); /* $ZENTALK_CONFIG, as the CLI */
     /* jansson allocates through our wrappers so leaks there are counted too */
     json_set_alloc_funcs(zt_malloc, zt_free);

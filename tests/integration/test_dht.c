@@ -19,6 +19,8 @@
  *   and G bootstrapping from W: G finds W in the DHT and a chat to G runs
  *   on W (ran_on = W's id, with a receipt); both stop cleanly. A third
  *   node on W's DHT port refuses to start and says why.
+ *   A worker with the mesh and node.dht_port (bench/mesh_spread.sh's
+ *   node) sent SIGTERM at points of its start exits 0 within seconds.
  *   Built without OpenDHT: a node with node.dht_port refuses to start
  *   ("the DHT is not built"), and the rest is a SKIP. */
 #include <signal.h>
@@ -418,6 +420,75 @@ static void test_not_built(void **state)
     zt_skip_part("the DHT is not built (no OpenDHT C API, libopendht-c-dev): only its refusal was tested");
 }
 
+/* Whether process pid blocks SIGTERM in its main thread (zentalk-node
+ * does from main on, when it runs as the daemon). */
+static bool blocks_sigterm(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    bool yes = false;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "SigBlk:", 7) != 0) continue;
+        unsigned long long m = strtoull(line + 7, NULL, 16);
+        yes = (m >> (SIGTERM - 1)) & 1;
+        break;
+    }
+    fclose(f);
+    return yes;
+}
+
+/* A stop during the start (bench/mesh_spread.sh's node: worker, mesh,
+ * node.dht_port, bootstrapping from itself): SIGTERM at several points
+ * of the start, from the moment the process blocks it (the daemon does
+ * from main on: before that only the default action can run) to after
+ * its banner: each exits 0, says it stopped, and within a few seconds
+ * (server.shutdown_timeout_s 3: even a start step that never returned
+ * ends there). */
+static void test_stop_during_start(void **state)
+{
+    (void)state;
+    need_dht();
+    static const unsigned delays_ms[] = {0, 30, 100, 250, 500, 1000};
+    for (size_t i = 0; i < sizeof delays_ms / sizeof delays_ms[0]; i++) {
+        struct dnode N;
+        memset(&N, 0, sizeof N);
+        tmp_dir(N.dir, sizeof N.dir, "dht");
+        char yaml[400];
+        snprintf(yaml, sizeof yaml,
+                 "node:\n  roles: [worker]\n  dht_port: %u\n  bootstrap: [\"127.0.0.1:%u\"]\n"
+                 "mesh:\n  serve_rate_rps: 0\n  record_ttl_s: 600\nserver:\n  shutdown_timeout_s: 3\n",
+                 4731u + (unsigned)i, 4731u + (unsigned)i);
+        put_file(N.dir, "config.yaml", yaml);
+        const char *const args[] = {"--config", N.dir, NULL};
+        node_spawn(&N.n, args, NULL, false, N.dir);
+        uint64_t until = zt_time_mono_ms() + WAIT_MS;
+        while (!blocks_sigterm(N.n.pid)) {
+            assert_true(zt_time_mono_ms() < until);
+            zt_time_sleep_ms(1);
+        }
+        zt_time_sleep_ms(delays_ms[i]);
+        uint64_t t0 = zt_time_mono_ms();
+        assert_int_equal(kill(N.n.pid, SIGTERM), 0);
+        int st = node_wait(&N.n, 10000);
+        uint64_t took = zt_time_mono_ms() - t0;
+        struct zt_buf err;
+        zt_buf_init(&err, 1 << 20);
+        node_collect_stderr(&N.n, &err);
+        printf("# SIGTERM %u ms after the block: exit %d after %llu ms%s\n", delays_ms[i], st,
+               (unsigned long long)took, strstr(zt_buf_str(&err), "during the start") ? " (stopped during the start)" : "");
+        if (st != 0) fprintf(stderr, "%s\n", zt_buf_str(&err));
+        assert_int_equal(st, 0);
+        assert_non_null(strstr(zt_buf_str(&err), "node_stopped"));
+        assert_null(strstr(zt_buf_str(&err), "shutdown_deadline")); /* stopped, not cut short */
+        assert_true(took < 5000);
+        zt_buf_deinit(&err);
+        node_cleanup(&N.n);
+        rm_rf(N.dir);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -439,6 +510,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rotation_and_revocation),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_two_nodes_find_each_other),
+        cmocka_unit_test(test_stop_during_start),
     };
     return zt_test_exit(cmocka_run_group_tests_name("dht", tests, setup, teardown));
 }

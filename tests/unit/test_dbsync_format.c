@@ -39,6 +39,7 @@
 #include "../../src/mesh/dbsync_int.h"
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_dbsync.h"
+#include "zentalk/zt_dht.h"
 #include "zentalk/zt_endian.h"
 #include "zentalk/zt_file.h"
 #include "zentalk/zt_hash.h"
@@ -1881,6 +1882,128 @@ static void tie_at(struct zt_store *st, const char *pub, int64_t v)
     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)"                             \
     " INSERT INTO ledger_totals(k, v) SELECT 'cut' || i, '0' FROM n"
 
+/* Segment seq in st (one publisher's): its SHA-256 in out; whether it is
+ * in the mesh (published). */
+static bool segment_sha(struct zt_store *st, uint64_t seq, uint8_t out[32])
+{
+    struct zt_store_stmt *q = NULL;
+    assert_int_equal(zt_store_prepare(st, "SELECT sha, published FROM dbsync_segments WHERE seq = ?", &q), 0);
+    assert_int_equal(zt_store_bind_i64(q, 1, (int64_t)seq), 0);
+    assert_int_equal(zt_store_step(q), ZT_STORE_ROW);
+    const void *p = NULL;
+    size_t n = 0;
+    int64_t published = 0;
+    assert_int_equal(zt_store_column_blob(q, 0, &p, &n), 0);
+    assert_int_equal(n, 32);
+    memcpy(out, p, 32);
+    assert_int_equal(zt_store_column_i64(q, 1, &published), 0);
+    zt_store_stmt_free(q);
+    return published != 0;
+}
+
+struct head_get {
+    struct zt_dht *dht;
+    const char *id;
+};
+
+static int head_get(void *ud, bool (*fn)(void *ud, const void *data, size_t len), void *fn_ud)
+{
+    const struct head_get *g = ud;
+    return zt_dht_get_values(g->dht, "dbsync", g->id, 2000, fn, fn_ud);
+}
+
+/* The newest head of id another DHT node sees (collected for settle_ms;
+ * enough: stop at a head that new). */
+static struct zt_dbsync_head newest_head(struct zt_dht *dht, const struct zt_identity *id, unsigned settle_ms,
+                                         uint64_t enough)
+{
+    struct head_get g = {.dht = dht, .id = zt_identity_id(id)};
+    struct zt__dbs_heads hs;
+    assert_int_equal(zt__dbs_collect_heads(head_get, &g, zt_identity_sign_pk(id), zt_time_real_ms() / 1000, settle_ms,
+                                           enough, 20000, &hs),
+                     0);
+    return hs.h[0];
+}
+
+/* The head record names the last segment in the mesh, never one only made
+ * here: a segment whose push failed (its temporary file could not be
+ * written) is left out of the head until it is pushed, and a publisher
+ * restarted over such a store announces the pushed one. Before, the head
+ * named s->seq, the last made, and a peer walking the chain asked for a
+ * segment nobody served. */
+static void test_head_pushed(void **state)
+{
+    (void)state;
+    if (!zt_dht_available()) zt_skip("the DHT is not built (no OpenDHT)");
+    struct zt_dht_opts dopt = {.port = 0};
+    struct zt_dht *da = NULL, *db = NULL;
+    if (zt_dht_new(&dopt, &da) != 0) zt_skip("cannot start a DHT node here (UDP bind)");
+    assert_int_equal(zt_dht_new(&dopt, &db), 0);
+    char bs[64];
+    snprintf(bs, sizeof bs, "127.0.0.1:%u", (unsigned)zt_dht_port(da));
+    assert_int_equal(zt_dht_bootstrap(db, bs), 0);
+    struct zt_identity *id = NULL;
+    assert_int_equal(zt_identity_generate(&id), 0);
+    struct pub p = {0};
+    pub_open_stores("headpush", &p);
+    struct zt_ledger *l = NULL;
+    assert_int_equal(zt_ledger_new(p.st, &l), 0);
+    int64_t acct = 0;
+    assert_int_equal(zt_ledger_account(l, ZT_LEDGER_USER, "0x00000000000000000000000000000000000000c1", NULL, &acct), 0);
+    assert_int_equal(zt_ledger_mint(l, "hp-1", acct, 5, NULL, NULL), 0);
+    pub_start(&p, id);
+    unsigned made = 0;
+    assert_int_equal(zt_dbsync_publish(p.s, &made), 0); /* segment 1, in the mesh */
+    assert_true(made >= 1);
+    uint64_t pushed = 0;
+    uint8_t sha[32], sha2[32];
+    for (uint64_t q = 1;; q++) { /* the round's last part */
+        struct zt_store_stmt *c = NULL;
+        assert_int_equal(zt_store_prepare(p.st, "SELECT count(*) FROM dbsync_segments WHERE seq = ?", &c), 0);
+        assert_int_equal(zt_store_bind_i64(c, 1, (int64_t)q), 0);
+        assert_int_equal(zt_store_step(c), ZT_STORE_ROW);
+        int64_t k = 0;
+        assert_int_equal(zt_store_column_i64(c, 0, &k), 0);
+        zt_store_stmt_free(c);
+        if (!k) break;
+        pushed = q;
+    }
+    assert_true(segment_sha(p.st, pushed, sha));
+    /* the next segment cannot be pushed: its temporary file has nowhere to go */
+    assert_int_equal(rmdir(p.tdir), 0);
+    int fd = open(p.tdir, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(zt_ledger_mint(l, "hp-2", acct, 7, NULL, NULL), 0);
+    assert_int_not_equal(zt_dbsync_publish(p.s, &made), 0);
+    assert_false(segment_sha(p.st, pushed + 1, sha2)); /* made, not in the mesh */
+    /* a publisher started over this store announces at once: the pushed one */
+    zt_dbsync_free(p.s);
+    struct zt_dbsync_opts o = {.st = p.st2, .mesh = p.m, .id = id, .tmp_dir = p.tdir, .interval_s = 1, .head_ttl_s = 3};
+    assert_int_equal(zt_dbsync_new(&o, &p.s), 0);
+    assert_int_equal(zt_dbsync_start(p.s, da), 0);
+    struct zt_dbsync_head h = newest_head(db, id, 4000, 0); /* rounds (1 s) and renewals (1 s) on the way */
+    printf("# a segment made and not pushed: the head names %llu (pushed %llu, made %llu)\n", (unsigned long long)h.seq,
+           (unsigned long long)pushed, (unsigned long long)pushed + 1);
+    assert_int_equal(h.seq, pushed);
+    assert_memory_equal(h.sha256, sha, 32);
+    /* the way cleared: the next round pushes it, and the head follows */
+    assert_int_equal(unlink(p.tdir), 0);
+    assert_int_equal(mkdir(p.tdir, 0700), 0);
+    uint64_t until = zt_time_mono_ms() + 20000;
+    while ((h = newest_head(db, id, 1000, pushed + 1)).seq != pushed + 1) {
+        assert_true(zt_time_mono_ms() < until);
+        zt_time_sleep_ms(200);
+    }
+    assert_true(segment_sha(p.st, pushed + 1, sha2));
+    assert_memory_equal(h.sha256, sha2, 32);
+    zt_ledger_free(l);
+    pub_close(&p);
+    zt_identity_free(id);
+    zt_dht_free(db);
+    zt_dht_free(da);
+}
+
 /* review10 F10: the first whole round after dbsync step 6 seals a full
  * part and fails before its tombstones (which come last); the part
  * reaches the mesh and a rebuild reads that chain, its head the part, in
@@ -2604,6 +2727,7 @@ int main(void)
         cmocka_unit_test(test_takeover_tomb),
         cmocka_unit_test(test_first_round_cut),
         cmocka_unit_test(test_complete_round_cut),
+        cmocka_unit_test(test_head_pushed),
     };
     int failures = cmocka_run_group_tests_name("dbsync", tests, setup, teardown);
     /* the publisher on a real PostgreSQL: the change log's triggers in its dialect */
