@@ -2004,6 +2004,30 @@ static void test_head_pushed(void **state)
     zt_dht_free(da);
 }
 
+/* From now on storing segment seq of this publisher fails (a round cut
+ * before it); cut_uncut() ends that. */
+static void cut_at(struct zt_store *st, bool pg, int seq)
+{
+    char sql[512];
+    if (pg)
+        snprintf(sql, sizeof sql,
+                 "CREATE OR REPLACE FUNCTION cut_seg() RETURNS trigger AS $$ BEGIN"
+                 " IF NEW.seq = %d THEN RAISE EXCEPTION 'cut'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;"
+                 "CREATE TRIGGER cut_seg BEFORE INSERT ON dbsync_segments FOR EACH ROW EXECUTE FUNCTION cut_seg()",
+                 seq);
+    else
+        snprintf(sql, sizeof sql,
+                 "CREATE TRIGGER cut_seg BEFORE INSERT ON dbsync_segments WHEN NEW.seq = %d"
+                 " BEGIN SELECT RAISE(ABORT, 'cut'); END",
+                 seq);
+    assert_int_equal(zt_store_exec(st, sql), 0);
+}
+
+static void cut_uncut(struct zt_store *st, bool pg)
+{
+    assert_int_equal(zt_store_exec(st, pg ? "DROP TRIGGER cut_seg ON dbsync_segments" : "DROP TRIGGER cut_seg"), 0);
+}
+
 /* review10 F10: the first whole round after dbsync step 6 seals a full
  * part and fails before its tombstones (which come last); the part
  * reaches the mesh and a rebuild reads that chain, its head the part, in
@@ -2052,14 +2076,7 @@ static void test_first_round_cut(void **state)
     struct zt_dbsync_opts o = {.st = p.st2, .mesh = p.m, .id = id, .tmp_dir = p.tdir, .interval_s = 1};
     assert_int_equal(zt_dbsync_new(&o, &p.s), 0);
     /* the round's last segment (seq 3: the tombstone) cannot be stored */
-    assert_int_equal(zt_store_exec(p.st, pg ? "CREATE FUNCTION cut_seg() RETURNS trigger AS $$ BEGIN"
-                                              " IF NEW.seq = 3 THEN RAISE EXCEPTION 'cut'; END IF; RETURN NEW; END $$"
-                                              " LANGUAGE plpgsql;"
-                                              "CREATE TRIGGER cut_seg BEFORE INSERT ON dbsync_segments"
-                                              " FOR EACH ROW EXECUTE FUNCTION cut_seg()"
-                                            : "CREATE TRIGGER cut_seg BEFORE INSERT ON dbsync_segments WHEN NEW.seq = 3"
-                                              " BEGIN SELECT RAISE(ABORT, 'cut'); END"),
-                     0);
+    cut_at(p.st, pg, 3);
     unsigned made = 0;
     assert_int_not_equal(zt_dbsync_publish(p.s, &made), 0);
     /* the part (seq 2: the 20,000 new rows) is sealed; into the mesh as
@@ -2097,7 +2114,7 @@ static void test_first_round_cut(void **state)
         assert_non_null(strstr(why, "this chain's ledger is the database's"));
     }
     /* the round completes: the tombstone, and the flag */
-    assert_int_equal(zt_store_exec(p.st, pg ? "DROP TRIGGER cut_seg ON dbsync_segments" : "DROP TRIGGER cut_seg"), 0);
+    cut_uncut(p.st, pg);
     publish_want(&p, id, 1, &b, &seg);
     assert_int_equal(seg.seq, 3);
     assert_true(in_body(&seg, "[\"-ledger_earnings\","));
@@ -2182,14 +2199,7 @@ static void test_complete_round_cut(void **state)
     /* a logged delete and 20,000 new rows */
     assert_int_equal(zt_store_exec(p.st, "DELETE FROM ledger_earnings WHERE job_id = 'job-e'"), 0);
     assert_int_equal(zt_store_exec(p.st, TOTALS_20K), 0);
-    assert_int_equal(zt_store_exec(p.st, pg ? "CREATE FUNCTION cut_seg() RETURNS trigger AS $$ BEGIN"
-                                              " IF NEW.seq = 3 THEN RAISE EXCEPTION 'cut'; END IF; RETURN NEW; END $$"
-                                              " LANGUAGE plpgsql;"
-                                              "CREATE TRIGGER cut_seg BEFORE INSERT ON dbsync_segments"
-                                              " FOR EACH ROW EXECUTE FUNCTION cut_seg()"
-                                            : "CREATE TRIGGER cut_seg BEFORE INSERT ON dbsync_segments WHEN NEW.seq = 3"
-                                              " BEGIN SELECT RAISE(ABORT, 'cut'); END"),
-                     0);
+    cut_at(p.st, pg, 3);
     unsigned made = 0;
     assert_int_not_equal(zt_dbsync_publish(p.s, &made), 0);
     struct zt_buf pb;
@@ -2200,7 +2210,7 @@ static void test_complete_round_cut(void **state)
     assert_false(memmem(part.body, part.body_len, "[\"-ledger_earnings\",", 20)); /* the tombstone is not in it */
     assert_int_equal(part.flags, 0); /* the old code: ZT_DBSYNC_F_DELS */
     /* the round completes: the tombstone, and the flag */
-    assert_int_equal(zt_store_exec(p.st, pg ? "DROP TRIGGER cut_seg ON dbsync_segments" : "DROP TRIGGER cut_seg"), 0);
+    cut_uncut(p.st, pg);
     publish_want(&p, id, 1, &b, &seg);
     assert_int_equal(seg.seq, 3);
     assert_true(in_body(&seg, "[\"-ledger_earnings\","));
@@ -2212,19 +2222,12 @@ static void test_complete_round_cut(void **state)
     assert_int_equal(zt_store_exec(p.st, "INSERT INTO ledger_earnings(provider_id, job_id, amount, ts) VALUES(1, 'job-h', '4', 4)"),
                      0);
     /* (its last segment, seq 5, cut again: the part stays in the store) */
-    assert_int_equal(zt_store_exec(p.st, pg ? "CREATE OR REPLACE FUNCTION cut_seg() RETURNS trigger AS $$ BEGIN"
-                                              " IF NEW.seq = 5 THEN RAISE EXCEPTION 'cut'; END IF; RETURN NEW; END $$"
-                                              " LANGUAGE plpgsql;"
-                                              "CREATE TRIGGER cut_seg BEFORE INSERT ON dbsync_segments"
-                                              " FOR EACH ROW EXECUTE FUNCTION cut_seg()"
-                                            : "CREATE TRIGGER cut_seg BEFORE INSERT ON dbsync_segments WHEN NEW.seq = 5"
-                                              " BEGIN SELECT RAISE(ABORT, 'cut'); END"),
-                     0);
+    cut_at(p.st, pg, 5);
     assert_int_not_equal(zt_dbsync_publish(p.s, &made), 0);
     stored_part(&p, id, 4, &pb, &part);
     assert_int_equal(part.n_rows, ZT_DBSYNC_ROWS_MAX);
     assert_int_equal(part.flags, ZT_DBSYNC_F_DELS);
-    assert_int_equal(zt_store_exec(p.st, pg ? "DROP TRIGGER cut_seg ON dbsync_segments" : "DROP TRIGGER cut_seg"), 0);
+    cut_uncut(p.st, pg);
     publish_want(&p, id, 1, &b, &seg);
     assert_int_equal(seg.seq, 5);
     assert_int_equal(seg.flags, ZT_DBSYNC_F_DELS);
