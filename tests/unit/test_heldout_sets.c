@@ -110,9 +110,9 @@ static const struct pin {
     {"heldout11", "pii.tsv", "c95c30ff5bcffa9f8969dfa5dd3f6b1602952693e5087d8601387a66f66ccbf2"},
     {"heldout12", "spam_chat.tsv", "cedca6e445bf222d2e942549b58b1531a3c4d693c35bd6eda990d17fad115b14"},
     {"heldout12", "ordinary_chat.tsv", "a7f4960c860ea7bbac098b338a26dd831b555f48a17d93af093342d1e822337e"},
-    {"heldout12", "sentiment.tsv", "59d81fe4bd9a832bf76405992c71e24957c5d0fd1dd67f9763eec371f94d136c"},
-    {"heldout12", "moderation.tsv", "fd6634a00c6dde9059b425fbc7d82bdedb896dc53bd335d6799dc4a2b03d0310"},
-    {"heldout12", "pii.tsv", "c7ce7d72b1481f993fc1c0ee9ff5e462b517ba547564628ba828b2f05c030ec6"},
+    {"heldout12", "sentiment.tsv", "c5c719bdf8483245ab09830e76d3a1aa1ca914ec01b785864d4801a3fcfef0ac"},
+    {"heldout12", "moderation.tsv", "c76588fc746956649b2435fc65de3cd2ff60225a4c538c76de6cf23e69546506"},
+    {"heldout12", "pii.tsv", "57a88f4a56d8a88c83354f32691d63607a463def40a8539fe631dac8a8b2961a"},
 };
 
 /* The minimums each round's sets must meet (issue 16; round 3's brief
