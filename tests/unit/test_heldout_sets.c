@@ -3,8 +3,8 @@
  * tests/data/heldout4/, round 5's tests/data/heldout5/, round 6's
  * tests/data/heldout6/, round 7's tests/data/heldout7/, round 8's
  * tests/data/heldout8/, round 9's tests/data/heldout9/, round 10's
- * tests/data/heldout10/ and round 11's tests/data/heldout11/, see their
- * README.md) are intact and well formed.
+ * tests/data/heldout10/, round 11's tests/data/heldout11/ and round 12's
+ * tests/data/heldout12/, see their README.md) are intact and well formed.
  *
  * Each file is pinned by SHA-256 (libsodium crypto_hash_sha256): an edit
  * fails here. A held-out file is never edited once tuning starts; a new
@@ -52,6 +52,8 @@
  * who did not tune (nobody evaluates on it until round 10's tuning is
  * finished); heldout11 is round 11's, written 2026-12-07 by an eleventh
  * writer who did not tune (nobody evaluates on it until round 11's tuning
+ * is finished); heldout12 is round 12's, written 2026-12-08 by a twelfth
+ * writer who did not tune (nobody evaluates on it until round 12's tuning
  * is finished). */
 static const struct pin {
     const char *dir, *file, *sha256;
@@ -106,6 +108,11 @@ static const struct pin {
     {"heldout11", "sentiment.tsv", "4d0d388c966d811531bc0c6c12fadea4c6562157c18829b85b7babf2ee1c8262"},
     {"heldout11", "moderation.tsv", "5b80dadfde67d348c3949ea1797320d391dec6146c576ffe78f919edc57c78a3"},
     {"heldout11", "pii.tsv", "c95c30ff5bcffa9f8969dfa5dd3f6b1602952693e5087d8601387a66f66ccbf2"},
+    {"heldout12", "spam_chat.tsv", "cedca6e445bf222d2e942549b58b1531a3c4d693c35bd6eda990d17fad115b14"},
+    {"heldout12", "ordinary_chat.tsv", "a7f4960c860ea7bbac098b338a26dd831b555f48a17d93af093342d1e822337e"},
+    {"heldout12", "sentiment.tsv", "c5c719bdf8483245ab09830e76d3a1aa1ca914ec01b785864d4801a3fcfef0ac"},
+    {"heldout12", "moderation.tsv", "c76588fc746956649b2435fc65de3cd2ff60225a4c538c76de6cf23e69546506"},
+    {"heldout12", "pii.tsv", "57a88f4a56d8a88c83354f32691d63607a463def40a8539fe631dac8a8b2961a"},
 };
 
 /* The minimums each round's sets must meet (issue 16; round 3's brief
@@ -118,8 +125,8 @@ static const struct pin {
  * PERSON_NAME spans; round 7's: 80 doxxing and 280 PERSON_NAME spans;
  * round 8's: 350 spam-chat, 400 sentiment, 600 moderation with 200 allow
  * and 90 doxxing, 700 PII records with 150 negatives and 400
- * PERSON_NAME spans; round 9's, round 10's and round 11's: the same as
- * round 8's). */
+ * PERSON_NAME spans; round 9's, round 10's, round 11's and round 12's:
+ * the same as round 8's). */
 struct mins {
     const char *dir;
     size_t spam, ordinary, sentiment, moderation, allow, harassment, threat, doxxing, pii_records, per_type,
@@ -135,6 +142,7 @@ static const struct mins round8 = {"heldout8", 350, 1050, 400, 600, 200, 180, 13
 static const struct mins round9 = {"heldout9", 350, 1050, 400, 600, 200, 180, 130, 90, 700, 50, 150, 310, 400};
 static const struct mins round10 = {"heldout10", 350, 1050, 400, 600, 200, 180, 130, 90, 700, 50, 150, 310, 400};
 static const struct mins round11 = {"heldout11", 350, 1050, 400, 600, 200, 180, 130, 90, 700, 50, 150, 310, 400};
+static const struct mins round12 = {"heldout12", 350, 1050, 400, 600, 200, 180, 130, 90, 700, 50, 150, 310, 400};
 
 /* One loaded file, split in place into records of TAB-separated fields. */
 struct rec {
@@ -565,6 +573,7 @@ ROUND_TESTS(round8)
 ROUND_TESTS(round9)
 ROUND_TESTS(round10)
 ROUND_TESTS(round11)
+ROUND_TESTS(round12)
 
 /* The rules themselves, on known values. */
 static void test_pii_rules(void **state)
@@ -632,6 +641,9 @@ int main(void)
         cmocka_unit_test(test_spam_chat_round11),  cmocka_unit_test(test_ordinary_chat_round11),
         cmocka_unit_test(test_sentiment_round11),  cmocka_unit_test(test_moderation_round11),
         cmocka_unit_test(test_pii_round11),
+        cmocka_unit_test(test_spam_chat_round12),  cmocka_unit_test(test_ordinary_chat_round12),
+        cmocka_unit_test(test_sentiment_round12),  cmocka_unit_test(test_moderation_round12),
+        cmocka_unit_test(test_pii_round12),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
