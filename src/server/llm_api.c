@@ -142,7 +142,7 @@ static void on_event(void *ud, const struct zt_job_event *ev)
     }
     struct zt__openai_usage u = {ev->prompt_tokens, ev->completion_tokens, ev->cached_tokens};
     struct zt__openai_ran ran = {.seq_hash = ev->hash, .engine = ev->engine ? ev->engine : zt_engine_build_id(),
-                                  .ran_on = "local"};
+                                  .ran_on = "local", .verification = "local"};
     if (c->stream) {
         zt_ignore(zt__openai_sse(c->async, zt__openai_final_chunk(&c->oa, ev->finish_reason, &ran)));
         if (c->include_usage) zt_ignore(zt__openai_sse(c->async, zt__openai_usage_chunk(&c->oa, &u)));

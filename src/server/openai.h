@@ -56,8 +56,9 @@ struct zt__openai_ran {
     const char *job_id;
     const char *receipt_hex;
     const char *via;
-    const char *verification; /* "receipt" (the worker's signed receipt checked), "verified", "exempt",
-                                 "skipped", "undecided" (docs/api.md), or NULL: left out */
+    const char *verification; /* "local" (ran here: no other worker checks it), "receipt" (the worker's
+                                 signed receipt checked), "verified", "exempt", "skipped", "undecided"
+                                 (docs/api.md), or NULL: left out */
     json_t *checks;           /* the other workers that checked it (array, borrowed), or NULL */
     const char *cache_orig_job; /* an answer from the result cache: the job the worker ran (hex) ... */
     const char *cache_receipt;  /* ... and the cache receipt (hex): "cache":{"hit":true,...}; NULL: left out */

@@ -394,6 +394,19 @@ static void test_two_nodes_find_each_other(void **state)
     assert_int_equal(kill(W.n.pid, SIGTERM), 0);
     assert_int_equal(node_wait(&G.n, 60000), 0);
     assert_int_equal(node_wait(&W.n, 60000), 0);
+    /* OpenDHT's LAN multicast discovery stays off unless configured: both
+     * found each other through the bootstrap alone and say so */
+    for (int i = 0; i < 2; i++) {
+        struct zt_buf log;
+        zt_buf_init(&log, 1 << 20);
+        node_collect_stderr(i ? &W.n : &G.n, &log);
+        const char *started = strstr(zt_buf_str(&log), "dht_started");
+        assert_non_null(started);
+        const char *eol = strchr(started, '\n');
+        const char *off = strstr(started, "multicast=off");
+        assert_true(off && (!eol || off < eol));
+        zt_buf_deinit(&log);
+    }
     node_cleanup(&G.n);
     node_cleanup(&W.n);
     rm_rf(G.dir);

@@ -333,6 +333,9 @@ static void test_completion_and_chat(void **state)
         snprintf(body, sizeof body, chat ? CHAT : COMPLETION, "");
         json_t *direct = post_json(W.n.port, path, NULL, body, 200);
         assert_string_equal(json_string_value(json_object_get(json_object_get(direct, "zentalk"), "ran_on")), "local");
+        /* the single node says it verified nothing (issue 11 item 5) */
+        assert_string_equal(json_string_value(json_object_get(json_object_get(direct, "zentalk"), "verification")),
+                            "local");
         uint64_t t0 = zt_time_mono_ms();
         json_t *via = post_json(G.n.port, path, NULL, body, 200);
         uint64_t t1 = zt_time_mono_ms();

@@ -153,6 +153,8 @@ struct fake {
     bool assign_at_once; /* submit answers assigned to "zt1w..." */
     bool servable;
     bool no_worker; /* submit answers ZT_ENOTFOUND */
+    bool queue_full;  /* submit answers ZT_EBUSY with retry_after_s = queue_retry */
+    unsigned queue_retry;
     int start_rc;
     unsigned submits, starts, failed_calls, failed_other, charged, unreachable, cancels, ends, ends_ok;
     /* the sink */
@@ -174,6 +176,10 @@ static int f_submit(void *ud, const struct zt_gw_submit *s, struct zt_gw_placed 
     f->submits++;
     memset(out, 0, sizeof *out);
     if (f->no_worker) return ZT_ENOTFOUND;
+    if (f->queue_full) {
+        out->retry_after_s = f->queue_retry;
+        return ZT_EBUSY;
+    }
     zt_strlcpy(out->job_id, "00112233445566778899aabbccddeeff", sizeof out->job_id);
     if (f->assign_at_once) {
         out->assigned = true;
@@ -461,8 +467,9 @@ static unsigned free_slots(struct rig *g)
 }
 
 /* zt_gw_job_launch's refusals, each holding no slot afterwards: no texts
- * (400), every slot taken (503 with Retry-After 1), no joined worker and
- * no static peer to fall back to (404). A launched job's slot is given
+ * (400), every slot taken (503 with Retry-After 1), the scheduler's queue
+ * full (503 with its Retry-After), no joined worker and no static peer to
+ * fall back to (404). A launched job's slot is given
  * back by zt_gw_job_discard, which withdraws it from the scheduler. */
 static void test_launch_refusals(void **state)
 {
@@ -495,6 +502,23 @@ static void test_launch_refusals(void **state)
     for (int i = 0; i < 4; i++) zt_gw_runner_unreserve(g->run);
     assert_int_equal(free_slots(g), 4);
 
+    /* the scheduler's queue is full: 503 with the scheduler's own
+     * Retry-After (route_api.c sends it as the header), 1 when it gave none */
+    g->f.queue_full = true;
+    for (unsigned want = 7; want != ~0u; want = want ? 0 : ~0u) {
+        g->f.queue_retry = want;
+        j = new_job(g);
+        assert_int_not_equal(zt_gw_job_launch(j, &l, &go, &err), 0);
+        assert_int_equal(err.status, 503);
+        assert_string_equal(err.code, "overloaded");
+        assert_non_null(strstr(err.msg, "the queue is full"));
+        assert_int_equal(err.retry_after, want ? want : 1);
+        assert_int_equal(free_slots(g), 4);
+        zt_gw_job_discard(j);
+        assert_int_equal(free_slots(g), 4);
+    }
+    g->f.queue_full = false;
+
     g->f.no_worker = true;
     j = new_job(g);
     assert_int_not_equal(zt_gw_job_launch(j, &l, &go, &err), 0);
@@ -515,7 +539,7 @@ static void test_launch_refusals(void **state)
     zt_gw_job_discard(j);
     assert_int_equal(free_slots(g), 4);
     assert_int_equal(g->f.cancels, cancels + 1); /* withdrawn */
-    assert_int_equal(g->f.freed, 4);
+    assert_int_equal(g->f.freed, 6); /* every job made here freed */
     json_decref(body);
 }
 

@@ -1,7 +1,7 @@
 /* test_privacy_gate.c: the privacy gate (zt_privacy.h): one decision over
  * every text of a job: allow, masked with a restore map that gives the
  * values back, refuse; types allowed in clear stay; bad arguments; nothing
- * leaks, also when allocations fail. */
+ * leaks, also when allocations fail; privacy.yaml's verification exemptions. */
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -201,6 +201,43 @@ static void test_alloc_failures(void **state)
     assert_int_equal(zt_alloc_live(), live);
 }
 
+/* privacy.yaml's verification exemptions (zt_privacy_verification_exempt,
+ * issue 11 item 5): a listed feature, then a listed user (the caller's
+ * authenticated identity) is never sent to a verifier; the feature wins
+ * when both are listed; exact matches only; empty or NULL names nothing. */
+static void test_verification_exempt(void **state)
+{
+    (void)state;
+    static const char *yaml = "privacy:\n"
+                              "  verification_exempt_features: [translate, completion]\n"
+                              "  verification_exempt_users: [alice, 'wallet:0xabc']\n";
+    struct zt_config cfg;
+    struct zt_buf errs;
+    zt_buf_init(&errs, 4096);
+    assert_int_equal(zt_config_init_defaults(&cfg), 0);
+    assert_int_equal(zt_config_load_string(&cfg, "privacy.yaml", "privacy.yaml", yaml, strlen(yaml), &errs), 0);
+    const struct zt_cfg_privacy *p = &cfg.privacy;
+    assert_string_equal(zt_privacy_verification_exempt(p, "completion", "bob"), "feature");
+    assert_string_equal(zt_privacy_verification_exempt(p, "translate", NULL), "feature");
+    assert_string_equal(zt_privacy_verification_exempt(p, "chat", "alice"), "user");
+    assert_string_equal(zt_privacy_verification_exempt(p, "chat", "wallet:0xabc"), "user");
+    assert_string_equal(zt_privacy_verification_exempt(p, "completion", "alice"), "feature");
+    assert_null(zt_privacy_verification_exempt(p, "chat", "bob"));
+    assert_null(zt_privacy_verification_exempt(p, "chat", "alice2")); /* exact match only */
+    assert_null(zt_privacy_verification_exempt(p, "chat", "Alice"));
+    assert_null(zt_privacy_verification_exempt(p, "chat", ""));
+    assert_null(zt_privacy_verification_exempt(p, "chat", NULL));
+    assert_null(zt_privacy_verification_exempt(p, NULL, NULL));
+    assert_null(zt_privacy_verification_exempt(NULL, "completion", "alice"));
+    /* the defaults exempt nobody */
+    struct zt_config def;
+    assert_int_equal(zt_config_init_defaults(&def), 0);
+    assert_null(zt_privacy_verification_exempt(&def.privacy, "chat", "alice"));
+    zt_config_deinit(&def);
+    zt_config_deinit(&cfg);
+    zt_buf_deinit(&errs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_refuse),
         cmocka_unit_test(test_filter_off_and_bad_args),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_verification_exempt),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -193,6 +193,33 @@ static void test_placement(void **state)
     orch_close(&o);
 }
 
+/* Score: the price term. Two workers equal in all but price (the same
+ * reputation, load and latency, no price ceiling): the cheaper one wins,
+ * whichever joined first (six fresh pairs, the cheap one first or second;
+ * without the price term the pick would follow join or id order). */
+static void test_score_price(void **state)
+{
+    (void)state;
+    for (int trial = 0; trial < 6; trial++) {
+        struct orch o;
+        orch_open(&o, NULL, T0);
+        struct worker cheap, dear;
+        worker_init(&cheap, M1, 1, 2, 100);
+        worker_init(&dear, M1, 2, 2, 400);
+        struct worker *first = trial % 2 ? &dear : &cheap, *second = trial % 2 ? &cheap : &dear;
+        assert_int_equal(do_join(o.r, first, T0), 0);
+        assert_int_equal(do_join(o.r, second, T0), 0);
+        struct zt_sched_result res;
+        assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), T0, &res), 0);
+        assert_string_equal(res.worker, wid(&cheap));
+        assert_int_equal(zt_sched_job_cancel(o.s, res.job_id, T0), 0);
+        worker_deinit(&cheap);
+        worker_deinit(&dear);
+        orch_close(&o);
+        rm_db(); /* the next pair on a fresh store (SQLite only) */
+    }
+}
+
 /* Score: reputation, load, latency; threshold and cheat exclusion. */
 static void test_score(void **state)
 {
@@ -1086,7 +1113,7 @@ int main(void)
     zt_log_set_level(ZT_LOG_OFF);
 #define T(f) cmocka_unit_test_setup_teardown(f, orch_setup, orch_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_transitions), T(test_placement), T(test_score),  T(test_fair_queueing),
+        T(test_transitions), T(test_placement), T(test_score),  T(test_score_price), T(test_fair_queueing),
         T(test_bounded_queue), T(test_requeue), T(test_drop_list_servable), T(test_resume), T(test_threads),
     };
     int failures = cmocka_run_group_tests_name("sched_sqlite", tests, NULL, NULL);
