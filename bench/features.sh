@@ -9,8 +9,8 @@
 # First the quality report (issue 16, bench/quality.c): precision, recall,
 # F1 or accuracy of spam, sentiment, moderation and PII on the held-out sets
 # beside bench/quality_baseline.txt. The held-out directory is
-# $ZT_QUALITY_DIR when set; otherwise the newest in the tree: round 11's
-# tests/data/heldout11/, round 10's tests/data/heldout10/, round 9's tests/data/heldout9/, round 8's tests/data/heldout8/, round 7's
+# $ZT_QUALITY_DIR when set; otherwise the newest in the tree: round 12's
+# tests/data/heldout12/, round 11's tests/data/heldout11/, round 10's tests/data/heldout10/, round 9's tests/data/heldout9/, round 8's tests/data/heldout8/, round 7's
 # tests/data/heldout7/, round 6's tests/data/heldout6/, round 5's tests/data/heldout5/, round 4's
 # tests/data/heldout4/, round 3's
 # tests/data/heldout3/, the first round's tests/data/heldout/ (older ones
@@ -29,14 +29,14 @@ run() {
 echo "== quality"
 Q="${ZT_QUALITY_DIR:-}"
 if [ -z "$Q" ]; then
-  for d in tests/data/heldout11 tests/data/heldout10 tests/data/heldout9 tests/data/heldout8 tests/data/heldout7 tests/data/heldout6 tests/data/heldout5 tests/data/heldout4 tests/data/heldout3 tests/data/heldout; do
+  for d in tests/data/heldout12 tests/data/heldout11 tests/data/heldout10 tests/data/heldout9 tests/data/heldout8 tests/data/heldout7 tests/data/heldout6 tests/data/heldout5 tests/data/heldout4 tests/data/heldout3 tests/data/heldout; do
     if [ -d "$d" ]; then Q=$d; break; fi
   done
 fi
 if [ -n "$Q" ] && [ -d "$Q" ]; then
   "$B/bench/bench_quality" "$Q" bench/quality_baseline.txt || echo "(bench_quality failed: exit $?)"
 else
-  echo "no held-out set here (${Q:-tests/data/heldout11/, heldout10/, heldout9/, heldout8/, heldout7/, heldout6/, heldout5/, heldout4/, heldout3/ and heldout/}): no held-out figures. Tuning-set figures (NOT held out):"
+  echo "no held-out set here (${Q:-tests/data/heldout12/, heldout11/, heldout10/, heldout9/, heldout8/, heldout7/, heldout6/, heldout5/, heldout4/, heldout3/ and heldout/}): no held-out figures. Tuning-set figures (NOT held out):"
   "$B/bench/bench_quality" tests/data/tune bench/quality_baseline.txt || echo "(bench_quality failed: exit $?)"
 fi
 run "$B/bench/bench_spam"
