@@ -16,7 +16,8 @@
  *
  * --busy CPU: the contention case of issue 13: a child process spins on CPU
  * (pinned there) for the whole measurement, as another tenant would; two
- * threads must then still be at least as fast as one.
+ * threads must then still be at least as fast as one. With --streams too
+ * (the batched steps under contention).
  *
  * --streams: continuous batching instead (issue 13 item 7): for S = 1, 2,
  * 4, 8, 16 sequences, each reads a 16-token prompt, then GEN_TOKENS steps
@@ -245,7 +246,20 @@ int main(int argc, char **argv)
         return 1;
     }
     if (streams) {
+        /* --busy with --streams: the contention case for batched steps
+         * (a spinning process on that CPU for the whole measurement) */
+        pid_t spin = busy ? start_busy(busy_cpu) : 0;
+        if (spin < 0) {
+            fprintf(stderr, "bench_engine: fork failed\n");
+            zt_model_free(m);
+            return 1;
+        }
+        if (busy) printf("a busy process on CPU %u\n", busy_cpu);
         int rc = bench_streams(m, threads, ng, reps);
+        if (spin > 0) {
+            kill(spin, SIGKILL);
+            waitpid(spin, NULL, 0);
+        }
         zt_model_free(m);
         return rc;
     }

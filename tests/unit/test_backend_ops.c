@@ -882,14 +882,15 @@ static void test_attention_f16(void **state)
  * feeds them: 40 consecutive positions 50 .. 89 of a 90-position cache (the
  * CPU's whole K tiles end at 80). The CPU takes runs of 16 together (lanes
  * across the rows: positions 50 .. 65, then 66 .. 81, whose last tile is
- * past the whole tiles, then 8 alone); queries scaled up so some weights
+ * past the whole tiles, then 8 alone); also the first 32 rows alone (two
+ * groups and nothing else, run head by head); queries scaled up so some weights
  * underflow to 0 (zt__expf below -87.5). F32 caches, and F16 where supports_kv takes them; head
  * sizes 16, 32 (not a multiple of 64) and 64; against the spec bit for bit
  * (within tolerance for a backend in its fast mode). */
 enum { GL_N = 40, GL_CTX = 90, GL_POS0 = 50 };
 static const struct zt__attn gl_shapes[] = {{4, 2, 32}, {2, 2, 64}, {3, 3, 16}};
 
-static void attention_groups_on(struct side *t, const char *name, bool f16, bool exact)
+static void attention_groups_on(struct side *t, const char *name, bool f16, bool exact, size_t gn)
 {
     struct zt__backend *be = t->be;
     if (f16 && (!be->ops->supports_kv || !be->ops->supports_kv(be, ZT_GGML_F16))) return;
@@ -917,33 +918,34 @@ static void attention_groups_on(struct side *t, const char *name, bool f16, bool
             cb[kv] = side_put(t, laid ? laid : raw[kv], n * es, false);
             free(laid);
         }
-        float *q = rand_f32(GL_N * qd, 60.0f), *k = rand_f32(GL_N * kvd, 1.5f), *v = rand_f32(GL_N * kvd, 1.5f);
+        float *q = rand_f32(gn * qd, 60.0f), *k = rand_f32(gn * kvd, 1.5f), *v = rand_f32(gn * kvd, 1.5f);
         struct zt__kv_view views[GL_N];
+        assert_true(gn <= GL_N);
         enum zt_ggml_type ty = f16 ? ZT_GGML_F16 : ZT_GGML_F32;
-        for (size_t b = 0; b < GL_N; b++)
+        for (size_t b = 0; b < gn; b++)
             views[b] = (struct zt__kv_view){
                 .k = {.buf = cb[0], .type = ty, .ne0 = kvd, .ne1 = GL_CTX, .nb1 = kvd * es},
                 .v = {.buf = cb[1], .type = ty, .ne0 = kvd, .ne1 = GL_CTX, .nb1 = kvd * es},
                 .pos = (uint32_t)(GL_POS0 + b)};
-        struct zt__tensor qt = zt__tensor_f32(side_put(t, q, GL_N * qd * 4, false), 0, qd, GL_N);
-        struct zt__tensor kt = zt__tensor_f32(side_put(t, k, GL_N * kvd * 4, false), 0, kvd, GL_N);
-        struct zt__tensor vt = zt__tensor_f32(side_put(t, v, GL_N * kvd * 4, false), 0, kvd, GL_N);
-        struct zt__tensor ot = zt__tensor_f32(side_put(t, NULL, GL_N * qd * 4, false), 0, qd, GL_N);
+        struct zt__tensor qt = zt__tensor_f32(side_put(t, q, gn * qd * 4, false), 0, qd, gn);
+        struct zt__tensor kt = zt__tensor_f32(side_put(t, k, gn * kvd * 4, false), 0, kvd, gn);
+        struct zt__tensor vt = zt__tensor_f32(side_put(t, v, gn * kvd * 4, false), 0, kvd, gn);
+        struct zt__tensor ot = zt__tensor_f32(side_put(t, NULL, gn * qd * 4, false), 0, qd, gn);
         assert_int_equal(be->ops->kv_store(be, &kt, &vt, views), 0);
         assert_int_equal(be->ops->attention(be, &qt, views, p, &ot), 0);
-        float *out = side_get(t, ot.buf, GL_N * qd * 4);
+        float *out = side_get(t, ot.buf, gn * qd * 4);
         /* spec: the new rows (rounded to fp16 for an F16 cache), then
          * attention per (row, head) */
-        for (size_t b = 0; b < GL_N; b++)
+        for (size_t b = 0; b < gn; b++)
             for (size_t i = 0; i < kvd; i++) {
                 size_t at = (GL_POS0 + b) * kvd + i;
                 cache[0][at] = f16 ? zt_fp16_to_fp32(zt_fp32_to_fp16(k[b * kvd + i])) : k[b * kvd + i];
                 cache[1][at] = f16 ? zt_fp16_to_fp32(zt_fp32_to_fp16(v[b * kvd + i])) : v[b * kvd + i];
             }
         size_t zeros = 0;
-        float *want = malloc(GL_N * qd * 4);
+        float *want = malloc(gn * qd * 4);
         assert_non_null(want);
-        for (size_t b = 0; b < GL_N; b++)
+        for (size_t b = 0; b < gn; b++)
             for (uint32_t h = 0; h < p->n_head; h++) {
                 size_t kvh = h / (p->n_head / p->n_head_kv);
                 spec_attend(q + b * qd + (size_t)h * p->head_dim, cache[0] + kvh * p->head_dim,
@@ -951,12 +953,12 @@ static void attention_groups_on(struct side *t, const char *name, bool f16, bool
                             want + b * qd + (size_t)h * p->head_dim);
             }
         char what[80];
-        snprintf(what, sizeof what, "%s: attention of 40 prompt rows, %s cache, head size %u", name,
-                 f16 ? "F16" : "F32", p->head_dim);
-        compare(name, exact, "attention", what, ZT_GGML_F32, want, out, GL_N * qd);
+        snprintf(what, sizeof what, "%s: attention of %zu prompt rows, %s cache, head size %u", name,
+                 gn, f16 ? "F16" : "F32", p->head_dim);
+        compare(name, exact, "attention", what, ZT_GGML_F32, want, out, gn * qd);
         /* the scaled queries do drive some weights to 0 (zt__expf of a
          * score more than 87.5 below the max), not only a smooth softmax */
-        for (size_t b = 0; b < GL_N; b++)
+        for (size_t b = 0; b < gn; b++)
             for (uint32_t h = 0; h < p->n_head; h++) {
                 const float *qq = q + b * qd + (size_t)h * p->head_dim;
                 const float *kc = cache[0] + h / (p->n_head / p->n_head_kv) * p->head_dim;
@@ -980,16 +982,19 @@ static void attention_groups_on(struct side *t, const char *name, bool f16, bool
         free(v);
         side_reset(t);
     }
-    printf("backend %s: attention of 40 prompt rows over %s caches, %s\n", name, f16 ? "F16" : "F32",
+    printf("backend %s: attention of %zu prompt rows over %s caches, %s\n", name, gn, f16 ? "F16" : "F32",
            exact ? "the spec's bits" : "within tolerance");
 }
 
 static void case_attention_groups(struct side *t, struct side *r, bool exact, const char *name)
 {
-    for (int f16 = 0; f16 < 2; f16++) {
-        attention_groups_on(t, name, f16, exact);
-        attention_groups_on(r, "cpu", f16, true);
-    }
+    /* 40 rows: two groups and 8 alone; 32 rows: only groups (the CPU then
+     * runs its units head by head, cpu_backend.c attn_unit) */
+    for (size_t gn = 32; gn <= GL_N; gn += GL_N - 32)
+        for (int f16 = 0; f16 < 2; f16++) {
+            attention_groups_on(t, name, f16, exact, gn);
+            attention_groups_on(r, "cpu", f16, true, gn);
+        }
 }
 
 static void test_attention_groups(void **state)
@@ -1207,7 +1212,8 @@ static void test_attention_isas(void **state)
         snprintf(name, sizeof name, "cpu %s", zt_quant_isa_name());
         case_attention(&sd, &sd2, true, name);
         attention_f16_on(&sd, name);
-        for (int f16 = 0; f16 < 2; f16++) attention_groups_on(&sd, name, f16, true);
+        for (size_t gn = 32; gn <= GL_N; gn += GL_N - 32)
+            for (int f16 = 0; f16 < 2; f16++) attention_groups_on(&sd, name, f16, true, gn);
         zt__backend_free(be);
         zt__backend_free(be2);
         paths++;

@@ -730,6 +730,8 @@ struct attn_ctx {
     bool vec2; /* else the AVX2 one-query kernels (attn_avx2.c) */
     atomic_int failed; /* a worker could not allocate */
     const uint32_t *block; /* work blocks: first item, | ATTN_GROUP for a group of ZT_ATTN_MQ */
+    size_t n_blocks;
+    bool head_major; /* every block a group: units run head by head (attn_unit) */
 };
 
 #define ATTN_GROUP 0x80000000u
@@ -920,15 +922,32 @@ static void attn_prefetch(const struct attn_at *x, uint32_t hd)
 }
 
 /* Work unit j: head j % n_head of work block j / n_head (one item, or a
- * group of ZT_ATTN_MQ items of one sequence). */
+ * group of ZT_ATTN_MQ items of one sequence); when every block is a group
+ * (a prompt's or a verifier's rows), block j % nb of head j / nb instead:
+ * the groups of one head follow one another and read the same K/V columns
+ * (up to n_pos x head_dim x 2 elements), which then stay in L2 from one
+ * group to the next instead of coming back from L3 once per group. Each
+ * unit computes what it did before: the same bits in any order. */
+static void attn_unit(const struct attn_ctx *a, size_t j, uint32_t *blk, uint32_t *h)
+{
+    size_t n_head = a->p->n_head;
+    if (a->head_major) {
+        *blk = a->block[j % a->n_blocks];
+        *h = (uint32_t)(j / a->n_blocks);
+    } else {
+        *blk = a->block[j / n_head];
+        *h = (uint32_t)(j % n_head);
+    }
+}
+
 static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
 {
     (void)tid;
     struct attn_ctx *a = ctx;
-    size_t n_head = a->p->n_head;
     uint32_t max_pos = 0;
     for (size_t j = j0; j < j1; j++) {
-        uint32_t blk = a->block[j / n_head];
+        uint32_t blk, h;
+        attn_unit(a, j, &blk, &h);
         size_t b0 = blk & ~ATTN_GROUP, b1 = b0 + (blk & ATTN_GROUP ? ZT_ATTN_MQ : 1);
         for (size_t b = b0; b < b1; b++)
             if (a->kv[b].pos + 1 > max_pos) max_pos = a->kv[b].pos + 1;
@@ -942,9 +961,10 @@ static void par_attention(void *ctx, size_t j0, size_t j1, unsigned tid)
         return;
     }
     for (size_t j = j0; j < j1; j++) {
-        uint32_t blk = a->block[j / n_head], h = (uint32_t)(j % n_head);
-        if (j + 1 < j1 && !(a->block[(j + 1) / n_head] & ATTN_GROUP)) {
-            struct attn_at next = attn_at(a, a->block[(j + 1) / n_head], (uint32_t)((j + 1) % n_head));
+        uint32_t blk, h, nblk, nh;
+        attn_unit(a, j, &blk, &h);
+        if (j + 1 < j1 && (attn_unit(a, j + 1, &nblk, &nh), !(nblk & ATTN_GROUP))) {
+            struct attn_at next = attn_at(a, nblk, nh);
             attn_prefetch(&next, a->p->head_dim);
         }
         if (blk & ATTN_GROUP)
@@ -979,6 +999,9 @@ static int cpu_attention(struct zt__backend *be, const struct zt__tensor *q, con
         }
     }
     a.block = block;
+    a.n_blocks = nb;
+    a.head_major = true;
+    for (size_t i = 0; i < nb; i++) a.head_major = a.head_major && (block[i] & ATTN_GROUP);
     struct zt__par *par = cpu_of(be)->par;
     size_t units = nb * p->n_head, g = units / ((size_t)zt__par_threads(par) * 4);
     zt__par_for(par, units, g ? g : 1, par_attention, &a);
