@@ -124,6 +124,59 @@ static void print_counts(const char *what, const struct counts *c)
 
 #define N_OFF 9
 
+struct probe {
+    const struct zt_hlr *m;
+    const char *text;
+};
+
+static void probe_cb(size_t s, size_t e, const uint64_t *h, size_t n, double rule_conf, void *ud)
+{
+    const struct probe *p = ud;
+    int64_t q = 0;
+    for (size_t i = 0; i < n; i++) q += zt_hlr_q(p->m, h[i]);
+    printf("  %-16.*s rules %.2f model %+6.2f\n", (int)(e - s), p->text + s, rule_conf, zt_hlr_margin(p->m, q, n));
+}
+
+int train_names_score(const char *src)
+{
+    struct zt_pii_detector *d = NULL;
+    struct zt__pii_name_set set = {0};
+    uint8_t *file = NULL;
+    size_t fl = 0;
+    struct zt_hlr m;
+    int ret = 1;
+    if (detector(&d) != 0) return 1;
+    struct zt_hlr_params prm = *zt__pii_name_recipe();
+    if (getenv("ZT_CV_THRESHOLD")) prm.threshold = atof(getenv("ZT_CV_THRESHOLD"));
+    if (zt__pii_name_set_load(d, src, &set) != 0 || zt__pii_name_train(&set, NULL, &prm, &file, &fl) != 0 ||
+        zt_hlr_parse(file, fl, &m) != 0) {
+        fprintf(stderr, "zt-train-clf: cannot train the name model on %s\n", src);
+        goto out;
+    }
+    zt__pii_set_name_model(d, &m);
+    zt__pii_set_name_brand_gate(d, getenv("ZT_CV_BRAND_GATE") ? atof(getenv("ZT_CV_BRAND_GATE")) : ZT__PII_BRAND_GATE);
+    char line[4096];
+    while (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        struct zt_pii_hits hits = {0};
+        if (zt_pii_detect(d, line, strlen(line), &hits) != 0) continue;
+        printf("%s\n", line);
+        for (size_t i = 0; i < hits.n; i++)
+            if (hits.v[i].type == ZT_PII_PERSON_NAME)
+                printf("  PERSON_NAME %.*s\n", (int)(hits.v[i].end - hits.v[i].start), line + hits.v[i].start);
+        zt_pii_hits_deinit(&hits);
+        struct probe p = {&m, line};
+        zt__pii_name_candidates(d, line, strlen(line), probe_cb, &p);
+    }
+    ret = 0;
+out:
+    zt__pii_set_name_model(d, NULL);
+    zt_free(file);
+    zt__pii_name_set_deinit(&set);
+    zt_pii_detector_free(d);
+    return ret;
+}
+
 int train_names_cv(const char *src)
 {
     struct zt_pii_detector *d = NULL;
@@ -133,6 +186,7 @@ int train_names_cv(const char *src)
     int ret = 1;
     if (detector(&d) != 0) return 1;
     zt__pii_set_name_word_gate(d, getenv("ZT_CV_WORD_GATE") ? atof(getenv("ZT_CV_WORD_GATE")) : ZT__PII_WORD_GATE);
+    zt__pii_set_name_brand_gate(d, getenv("ZT_CV_BRAND_GATE") ? atof(getenv("ZT_CV_BRAND_GATE")) : ZT__PII_BRAND_GATE);
     if (zt__pii_name_set_load(d, src, &set) != 0 || zt__pii_rows_load(src, &rows) != 0) {
         fprintf(stderr, "zt-train-clf: cannot read the PII tuning sets under %s\n", src);
         goto out;
@@ -140,6 +194,7 @@ int train_names_cv(const char *src)
     use = zt_calloc(rows.n ? rows.n : 1, 1);
     if (!use) goto out;
     struct zt_hlr_params prm = *zt__pii_name_recipe();
+    if (getenv("ZT_CV_THRESHOLD")) prm.threshold = atof(getenv("ZT_CV_THRESHOLD"));
     if (getenv("ZT_CV_LOG2")) prm.log2 = (uint32_t)strtoul(getenv("ZT_CV_LOG2"), NULL, 10);
     if (getenv("ZT_CV_EPOCHS")) prm.epochs = (uint32_t)strtoul(getenv("ZT_CV_EPOCHS"), NULL, 10);
     if (getenv("ZT_CV_LR")) prm.lr = atof(getenv("ZT_CV_LR"));
