@@ -2302,6 +2302,27 @@ static const char *const brand_words[] = {
     "parcels",   "password", "premium",   "refund",   "refunded",  "service",   "shipment",  "shipped",
     "shipping",  "store",    "subscription", "support", "tracking", "update",   "website"};
 
+/* Round 12: companies, shops and apps that chat names as if they were people
+ * ("Deliveroo is late again", "Klarna wants the payment", "Evri says"):
+ * never a PERSON_NAME but after '@'. Sorted; no name of a person among them. */
+static const char *const brands[] = {
+    "afterpay", "airbnb", "aldi", "aliexpress", "amazon", "argos", "asda", "barclays", "bolt", "bumble",
+    "cashapp", "clearpay", "deliveroo", "depop", "dhl", "doordash", "dpd", "easyjet", "ebay", "etsy", "evri",
+    "expedia", "facebook", "fedex", "glovo", "google", "grubhub", "halifax", "hsbc", "ikea", "instacart",
+    "instagram", "justeat", "klarna", "lidl", "lloyds", "lyft", "monzo", "morrisons", "natwest", "netflix",
+    "parcelforce", "paypal", "primark", "revolut", "ryanair", "sainsburys", "santander", "shein", "snapchat",
+    "spotify", "starling", "temu", "tesco", "tiktok", "tinder", "uber", "ups", "usps", "venmo", "vinted",
+    "waitrose", "whatsapp", "wolt", "yodel", "zalando", "zelle",
+};
+
+static bool brand_name(const char *w, size_t n)
+{
+    char key[16];
+    if (!fold_name(w, n, key, sizeof key)) return false;
+    const char *k = key;
+    return bsearch(&k, brands, sizeof brands / sizeof brands[0], sizeof brands[0], cmp_cstr) != NULL;
+}
+
 static bool brand_word(const char *w)
 {
     return bsearch(&w, brand_words, sizeof brand_words / sizeof brand_words[0], sizeof brand_words[0], cmp_cstr) !=
@@ -2630,6 +2651,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, doubl
             word_in(nw, nl, modal_after) && !addressed)
             conf = 0;
         if (word_in(self, strlen(self), not_names)) conf = 0;
+        if (!at && brand_name(t + s, n)) conf = 0; /* round 12: "Deliveroo is late again" */
         /* round 7: after an article a name is a thing ("the Oscar went to"; "a" is also a preposition: "dile a Javier") */
         if (pl && (eq_lit(pw, "the") || eq_lit(pw, "an")) && !titled && !at) conf = 0;
         /* round 5: a field label before a number ("Karte: 4994 ...", "Amex: 3400", "NINo: PS 09") */
