@@ -129,8 +129,9 @@ struct probe {
     const char *text;
 };
 
-static void probe_cb(size_t s, size_t e, const uint64_t *h, size_t n, double rule_conf, void *ud)
+static void probe_cb(size_t s, size_t e, const uint64_t *h, size_t n, double rule_conf, unsigned flags, void *ud)
 {
+    (void)flags;
     const struct probe *p = ud;
     int64_t q = 0;
     for (size_t i = 0; i < n; i++) q += zt_hlr_q(p->m, h[i]);
@@ -155,6 +156,8 @@ int train_names_score(const char *src)
     }
     zt__pii_set_name_model(d, &m);
     zt__pii_set_name_brand_gate(d, getenv("ZT_CV_BRAND_GATE") ? atof(getenv("ZT_CV_BRAND_GATE")) : ZT__PII_BRAND_GATE);
+    zt__pii_set_name_start_gate(d, getenv("ZT_CV_START_GATE") ? atof(getenv("ZT_CV_START_GATE")) : ZT__PII_START_GATE);
+    zt__pii_set_name_place_gate(d, getenv("ZT_CV_PLACE_GATE") ? atof(getenv("ZT_CV_PLACE_GATE")) : ZT__PII_PLACE_GATE);
     char line[4096];
     while (fgets(line, sizeof line, stdin)) {
         line[strcspn(line, "\r\n")] = '\0';
@@ -187,11 +190,13 @@ int train_names_cv(const char *src)
     if (detector(&d) != 0) return 1;
     zt__pii_set_name_word_gate(d, getenv("ZT_CV_WORD_GATE") ? atof(getenv("ZT_CV_WORD_GATE")) : ZT__PII_WORD_GATE);
     zt__pii_set_name_brand_gate(d, getenv("ZT_CV_BRAND_GATE") ? atof(getenv("ZT_CV_BRAND_GATE")) : ZT__PII_BRAND_GATE);
+    zt__pii_set_name_start_gate(d, getenv("ZT_CV_START_GATE") ? atof(getenv("ZT_CV_START_GATE")) : ZT__PII_START_GATE);
+    zt__pii_set_name_place_gate(d, getenv("ZT_CV_PLACE_GATE") ? atof(getenv("ZT_CV_PLACE_GATE")) : ZT__PII_PLACE_GATE);
     if (zt__pii_name_set_load(d, src, &set) != 0 || zt__pii_rows_load(src, &rows) != 0) {
         fprintf(stderr, "zt-train-clf: cannot read the PII tuning sets under %s\n", src);
         goto out;
     }
-    use = zt_calloc(rows.n ? rows.n : 1, 1);
+    use = zt_calloc(set.n_rows ? set.n_rows : 1, 1);
     if (!use) goto out;
     struct zt_hlr_params prm = *zt__pii_name_recipe();
     if (getenv("ZT_CV_THRESHOLD")) prm.threshold = atof(getenv("ZT_CV_THRESHOLD"));
@@ -210,9 +215,10 @@ int train_names_cv(const char *src)
     size_t pos = 0;
     for (size_t i = 0; i < set.n; i++) pos += set.label[i];
     for (int k = 0; k < folds; k++) {
-        for (size_t i = 0; i < rows.n; i++)
-            use[i] = lowo       ? rows.round[i] != ZT__PII_ROUND_WORN + 1 + k
-                     : by_round ? rows.round[i] != 4 && rows.round[i] <= ZT__PII_ROUND_WORN
+        /* the PII rows and then the ordinary chat rows (pii_internal.h), each left out with its writer */
+        for (size_t i = 0; i < set.n_rows; i++)
+            use[i] = lowo       ? set.row_round[i] != ZT__PII_ROUND_WORN + 1 + k
+                     : by_round ? set.row_round[i] != 4 && set.row_round[i] <= ZT__PII_ROUND_WORN
                                 : (int)(i % FOLDS) != k;
         uint8_t *file = NULL;
         size_t fl = 0;
@@ -254,20 +260,26 @@ int train_names_cv(const char *src)
         snprintf(what, sizeof what, "rules or model >= %+.1f", -1.0 + 0.5 * o);
         print_counts(what, &model[o]);
         if (!lowo) continue;
-        double sum = 0, worst = 2;
-        int wk = 0;
+        double sum = 0, worst = 2, psum = 0, pworst = 2;
+        int wk = 0, pk = 0;
         for (int k = 0; k < ZT__PII_N_WORN; k++) {
             const struct counts *c = &wr[k][o];
             double r = c->tp + c->fn ? (double)c->tp / (double)(c->tp + c->fn) : 1.0;
             double p = c->tp + c->fp ? (double)c->tp / (double)(c->tp + c->fp) : 1.0;
             sum += r;
+            psum += p;
+            if (p < pworst) {
+                pworst = p;
+                pk = k;
+            }
             if (r < worst) {
                 worst = r;
                 wk = k;
             }
             if (getenv("ZT_CV_ROWS")) printf("      writer %d: P %.3f R %.3f\n", k + 1, p, r);
         }
-        printf("    recall by writer: mean %.3f, worst %.3f (writer %d)\n", sum / ZT__PII_N_WORN, worst, wk + 1);
+        printf("    recall by writer: mean %.3f, worst %.3f (writer %d); precision mean %.3f, worst %.3f (writer %d)\n",
+               sum / ZT__PII_N_WORN, worst, wk + 1, psum / ZT__PII_N_WORN, pworst, pk + 1);
     }
     ret = 0;
 out:

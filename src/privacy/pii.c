@@ -35,8 +35,9 @@ struct zt_pii_detector {
     pcre2_match_context *mctx; /* match and depth limits (no runaway backtracking) */
     struct names *names;       /* PERSON_NAME: the first-name list, or NULL (no names found) */
     const struct zt_hlr *name_model; /* PERSON_NAME: the context scorer (pii_internal.h), or NULL */
-    double name_word_gate;           /* PERSON_NAME: ZT__PII_WORD_GATE (pii_internal.h) */
-    double name_brand_gate;          /* PERSON_NAME: ZT__PII_BRAND_GATE (pii_internal.h) */
+    struct name_gates {              /* PERSON_NAME: the model's extra margins (pii_internal.h) */
+        double word, start, brand, place; /* ZT__PII_{WORD,START,BRAND,PLACE}_GATE */
+    } name_gates;
 };
 
 #define CUSTOM_MATCH_LIMIT 1000000
@@ -1656,6 +1657,32 @@ static bool more_name(const char *w, size_t n)
 
 static int fold_cmp(const char *a, size_t an, const char *b, size_t bn);
 
+/* Round 12: English closed-class words (pronouns, determiners, auxiliaries,
+ * prepositions, conjunctions) and a few sentence openers: never a name at a
+ * sentence's start ("She sang", "Our clinic", "Here's", "My SSN is"; "Will"
+ * and "May" have rules of their own). Sorted. */
+static const char *const function_words[] = {
+    "a", "about", "after", "again", "all", "also", "always", "an", "and", "another", "any", "are", "as", "at",
+    "be", "because", "been", "before", "both", "but", "by", "can", "could", "did", "do", "does", "done", "each",
+    "even", "every", "for", "from", "get", "go", "got", "had", "has", "have", "he", "her", "here", "hers",
+    "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "let", "lets", "many", "me",
+    "might", "more", "most", "must", "my", "never", "next", "no", "not", "now", "of", "off", "on", "once",
+    "one", "only", "or", "our", "ours", "out", "over", "please", "really", "same", "she", "should", "since",
+    "so", "some", "still", "such", "than", "thank", "thanks", "that", "the", "their", "theirs", "them", "then",
+    "there", "these", "they", "this", "those", "to", "today", "together", "tomorrow", "tonight", "too", "under",
+    "until", "up", "us", "very", "was", "we", "well", "were", "what", "when", "where", "which", "while", "who",
+    "whom", "whose", "why", "with", "would", "yes", "yesterday", "yet", "you", "your", "yours",
+};
+
+static bool function_word(const char *w, size_t n)
+{
+    char key[16];
+    if (!fold_name(w, n, key, sizeof key)) return false;
+    const char *k = key;
+    return bsearch(&k, function_words, sizeof function_words / sizeof function_words[0], sizeof function_words[0],
+                   cmp_cstr) != NULL;
+}
+
 static bool ko_syllable(const char *w, size_t n)
 {
     char key[8];
@@ -2452,7 +2479,7 @@ static bool sentence_start(const char *t, size_t s)
            c == '-' || c == '*' || c >= 0x80;
 }
 
-static void scan_names(const struct names *nm, const struct zt_hlr *model, double word_gate, double brand_gate,
+static void scan_names(const struct names *nm, const struct zt_hlr *model, const struct name_gates *gate,
                        const char *t, size_t len, struct cands *c, zt__pii_name_cand_fn cand, void *ud)
 {
     if (!nm || !nm->n) return;
@@ -2527,7 +2554,14 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, doubl
         if (f == 2 && !lower && possessive_id(t, len, e)) f = -1;
         /* round 10: a capitalised word the lists call a word, inside a sentence ("my cousin Gemma is
          * here", "ask Lewis"): a candidate that only the model decides, at a margin word_gate higher */
-        bool word_cand = f == 2 && !lower && !at && (model || cand) && !sentence_start(t, s);
+        /* round 12: also at a sentence's start ("Sage added sage to the stuffing", "Budi udah sampai"),
+         * at a margin gate->start higher still */
+        bool word_cand = f == 2 && !lower && !at && (model || cand);
+        bool start_cand = word_cand && sentence_start(t, s);
+        if (!lower && !at && sentence_start(t, s) && function_word(t + s, n)) {
+            s = e;
+            continue;
+        }
         if (f == 2 && !word_cand) {
             s = e;
             continue;
@@ -2619,15 +2653,17 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, doubl
         /* the learned context scorer: a capitalised word the rules leave
          * below 0.5 is a person when the model says so */
         if (!lower && conf < 0.8 && conf > 0 && starts_email(&eh, c, t, len, s, e)) conf = 0.8;
-        bool model_yes = false;
+        bool model_yes = false, place_yes = false;
         if (word_cand) conf = 0.01; /* the rules' cues were written for listed names and unknown words */
         if (!lower && (model || cand) && conf > 0) {
             struct nfeat nf;
             if (brand < 0) brand = brand_context(t, len);
             name_features(t, len, s, e, f, titled, at, brand == 1, &nf);
-            if (cand) cand(s, e, nf.h, nf.n, conf, ud);
-            double mz = name_margin(model, &nf) - (word_cand ? word_gate : 0.0) - (brand == 1 ? brand_gate : 0.0);
+            if (cand) cand(s, e, nf.h, nf.n, conf, start_cand ? ZT__PII_CAND_START_WORD : 0u, ud);
+            double mz = name_margin(model, &nf) - (word_cand ? gate->word : 0.0) - (start_cand ? gate->start : 0.0) -
+                        (brand == 1 ? gate->brand : 0.0);
             model_yes = mz >= 0;
+            place_yes = mz >= gate->place;
             if (model_yes && conf < 0.5) conf = mz >= 1.0 ? 0.6 : 0.5;
         }
         /* not a person */
@@ -2654,6 +2690,11 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, doubl
         if (!at && brand_name(t + s, n)) conf = 0; /* round 12: "Deliveroo is late again" */
         /* round 7: after an article a name is a thing ("the Oscar went to"; "a" is also a preposition: "dile a Javier") */
         if (pl && (eq_lit(pw, "the") || eq_lit(pw, "an")) && !titled && !at) conf = 0;
+        /* round 12: German nouns are capitalised: after an article fused with a preposition or a case
+         * article ("ins B\xc3\xbcro", "mit dem Zug", "das Konto") a thing too */
+        static const char *const de_article[] = {"dem", "den", "des", "das", "ins", "im", "zum", "zur", "vom",
+                                                 "beim", "einen", "einem", "het", NULL};
+        if (pl && word_in(pw, pl, de_article) && !titled && !at) conf = 0;
         /* round 5: a field label before a number ("Karte: 4994 ...", "Amex: 3400", "NINo: PS 09") */
         if (f != 0 && !pl && !owner_id && e + 1 < len && t[e] == ':' && !starts_email(&eh, c, t, len, s, e)) {
             size_t q = e + 1;
@@ -2676,7 +2717,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, doubl
         if (e + 1 < len && t[e] == '\'' && (t[e + 1] | 0x20) == 't') conf = 0; /* "Don't", "Won't" */
         /* a place name is a person only with a cue or the model's yes, never after "to", "in", "from"... */
         if (word_in(self, strlen(self), places) &&
-            (word_in(pw, pl, place_before) || (!addressed && !vocative && !model_yes && !person_next)))
+            (word_in(pw, pl, place_before) || (!addressed && !vocative && !place_yes && !person_next)))
             conf = 0;
         if (conf > 0.99) conf = 0.99;
         /* round 7: "finn is asleep", "isla has the flu": a listed name that is no word, starting the message */
@@ -2776,8 +2817,7 @@ int zt_pii_detector_new(const struct zt_cfg_privacy *privacy, struct zt_pii_dete
         goto out;
     }
     d->name_model = zt__pii_name_model_builtin();
-    d->name_word_gate = ZT__PII_WORD_GATE;
-    d->name_brand_gate = ZT__PII_BRAND_GATE;
+    d->name_gates = (struct name_gates){ZT__PII_WORD_GATE, ZT__PII_START_GATE, ZT__PII_BRAND_GATE, ZT__PII_PLACE_GATE};
     pcre2_set_match_limit(d->mctx, CUSTOM_MATCH_LIMIT);
     pcre2_set_depth_limit(d->mctx, CUSTOM_DEPTH_LIMIT);
     size_t n = privacy ? privacy->n_extra_patterns : 0;
@@ -2919,8 +2959,7 @@ int zt_pii_detect(const struct zt_pii_detector *d, const char *text, size_t len,
         scan_ssn(text, len, &c);
         scan_nino(text, len, &c);
         scan_address(text, len, &c);
-        scan_names(d ? d->names : NULL, d ? d->name_model : NULL, d ? d->name_word_gate : 0.0,
-                   d ? d->name_brand_gate : 0.0, text, len, &c, NULL,
+        scan_names(d ? d->names : NULL, d ? d->name_model : NULL, d ? &d->name_gates : NULL, text, len, &c, NULL,
                    NULL);
         scan_custom(d, text, len, &c);
     }
@@ -2939,12 +2978,22 @@ void zt__pii_set_name_model(struct zt_pii_detector *d, const struct zt_hlr *m)
 
 void zt__pii_set_name_word_gate(struct zt_pii_detector *d, double gate)
 {
-    d->name_word_gate = gate;
+    d->name_gates.word = gate;
+}
+
+void zt__pii_set_name_start_gate(struct zt_pii_detector *d, double gate)
+{
+    d->name_gates.start = gate;
 }
 
 void zt__pii_set_name_brand_gate(struct zt_pii_detector *d, double gate)
 {
-    d->name_brand_gate = gate;
+    d->name_gates.brand = gate;
+}
+
+void zt__pii_set_name_place_gate(struct zt_pii_detector *d, double gate)
+{
+    d->name_gates.place = gate;
 }
 
 int zt__pii_name_candidates(const struct zt_pii_detector *d, const char *text, size_t len, zt__pii_name_cand_fn fn,
@@ -2952,7 +3001,8 @@ int zt__pii_name_candidates(const struct zt_pii_detector *d, const char *text, s
 {
     if (!d || !d->names) return ZT_ENOTFOUND;
     struct cands c = {0};
-    scan_names(d->names, NULL, 0.0, 0.0, text, len, &c, fn, ud);
+    static const struct name_gates none = {0.0, 0.0, 0.0, 0.0};
+    scan_names(d->names, NULL, &none, text, len, &c, fn, ud);
     zt_free(c.v);
     return c.err;
 }

@@ -72,6 +72,27 @@ static const struct {
 
 #define N_FILES (sizeof files / sizeof files[0])
 
+/* Round 12: ordinary chat (label<TAB>TEXT), whose capitalised words at a
+ * sentence's start that the word lists call words are negatives. */
+static const struct {
+    const char *file;
+    uint8_t round;
+} chat_files[] = {{"tune/ordinary_chat.tsv", 1},
+                  {"tune/round4/ordinary_chat.tsv", 4},
+                  {"tune/round6/ordinary_chat.tsv", 6},
+                  {"heldout/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 1},
+                  {"heldout3/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 2},
+                  {"heldout4/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 3},
+                  {"heldout5/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 4},
+                  {"heldout6/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 5},
+                  {"heldout7/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 6},
+                  {"heldout8/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 7},
+                  {"heldout9/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 8},
+                  {"heldout10/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 9},
+                  {"heldout11/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 10}};
+
+#define N_CHAT_FILES (sizeof chat_files / sizeof chat_files[0])
+
 static int rows_push(struct zt__pii_rows *r, size_t *cap, char *text, char *gold, uint8_t round)
 {
     if (r->n == *cap) {
@@ -182,6 +203,7 @@ struct collect {
     const char *text, *gold;
     uint32_t row;
     uint8_t round;
+    bool chat; /* an ordinary chat row: sentence-start word candidates only, all negatives */
     int err;
 };
 
@@ -205,12 +227,12 @@ static bool overlaps_gold(const char *text, const char *gold, size_t s, size_t e
     return false;
 }
 
-static void collect_cb(size_t s, size_t e, const uint64_t *h, size_t n, double rule_conf, void *ud)
+static void collect_cb(size_t s, size_t e, const uint64_t *h, size_t n, double rule_conf, unsigned flags, void *ud)
 {
     (void)rule_conf;
     struct collect *c = ud;
     struct zt__pii_name_set *set = c->s;
-    if (c->err) return;
+    if (c->err || (c->chat && !(flags & ZT__PII_CAND_START_WORD))) return;
     if (set->n + 1 >= c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 1024;
         size_t *st = zt_realloc(set->start, (cap + 1) * sizeof *st);
@@ -237,7 +259,7 @@ static void collect_cb(size_t s, size_t e, const uint64_t *h, size_t n, double r
         c->hcap = cap;
     }
     memcpy(set->h + used, h, n * sizeof *h);
-    set->label[set->n] = overlaps_gold(c->text, c->gold, s, e);
+    set->label[set->n] = !c->chat && overlaps_gold(c->text, c->gold, s, e);
     set->row[set->n] = c->row;
     set->round[set->n] = c->round;
     set->n++;
@@ -256,6 +278,7 @@ int zt__pii_name_set_load(const struct zt_pii_detector *d, const char *src_dir, 
     struct collect c = {.s = &s};
     s.start = zt_calloc(1, sizeof *s.start);
     if (!s.start) rc = ZT_ENOMEM;
+    size_t rcap = 0;
     for (size_t i = 0; i < rows.n && !rc; i++) {
         c.text = rows.text[i];
         c.gold = rows.gold[i];
@@ -263,9 +286,42 @@ int zt__pii_name_set_load(const struct zt_pii_detector *d, const char *src_dir, 
         c.round = rows.round[i];
         rc = zt__pii_name_candidates(d, rows.text[i], strlen(rows.text[i]), collect_cb, &c);
         if (!rc) rc = c.err;
+        if (!rc) rc = zt_array_push(&s.row_round, &s.n_rows, &rcap, &rows.round[i], 1, 1024);
     }
-    s.n_rows = rows.n;
+    s.n_pii_rows = rows.n;
     zt__pii_rows_deinit(&rows);
+    /* round 12: the ordinary chat rows, the last field of each line */
+    c.chat = true;
+    c.gold = "";
+    for (size_t fi = 0; fi < N_CHAT_FILES && !rc; fi++) {
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof path, "%s/tests/data/%s", src_dir, chat_files[fi].file) >= sizeof path) {
+            rc = ZT_EINVAL;
+            break;
+        }
+        char *buf = NULL;
+        size_t len = 0;
+        if ((rc = zt_file_read(path, 16u << 20, &buf, &len)) != 0) break;
+        char *line = buf, *end = buf + len;
+        while (line < end && !rc) {
+            char *nl = memchr(line, '\n', (size_t)(end - line));
+            char *le = nl ? nl : end;
+            *le = '\0';
+            if (le > line && le[-1] == '\r') le[-1] = '\0';
+            if (line[0] && line[0] != '#') {
+                char *text = strrchr(line, '\t');
+                text = text ? text + 1 : line;
+                c.text = text;
+                c.row = (uint32_t)s.n_rows;
+                c.round = chat_files[fi].round;
+                rc = zt__pii_name_candidates(d, text, strlen(text), collect_cb, &c);
+                if (!rc) rc = c.err;
+                if (!rc) rc = zt_array_push(&s.row_round, &s.n_rows, &rcap, &chat_files[fi].round, 1, 1024);
+            }
+            line = le + 1;
+        }
+        zt_free(buf);
+    }
     if (rc) {
         zt__pii_name_set_deinit(&s);
         return rc;
@@ -282,6 +338,7 @@ void zt__pii_name_set_deinit(struct zt__pii_name_set *s)
     zt_free(s->label);
     zt_free(s->row);
     zt_free(s->round);
+    zt_free(s->row_round);
     memset(s, 0, sizeof *s);
 }
 

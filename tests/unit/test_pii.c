@@ -492,13 +492,25 @@ static void test_person_names(void **state)
     for (size_t i = 0; i < sizeof no12 / sizeof no12[0]; i++)
         if (found(d, no12[i], ZT_PII_PERSON_NAME, NULL)) fail_msg("a name in \"%s\"", no12[i]);
     /* round 12: a word of a company speaking ("parcel", "delivery") asks the model for more margin: an
-     * unknown brand is kept by that gate alone, a person named beside such words is still found */
-    assert_true(found(d, "Tavita says the parcel is at the door", ZT_PII_PERSON_NAME, "Tavita"));
-    assert_false(found(d, "Shipzo says the parcel is out for delivery", ZT_PII_PERSON_NAME, NULL));
+     * unknown brand is kept by that gate alone; a person named with a cue beside such words is still found */
+    assert_true(found(d, "thanks Tavita, the parcel is at the door", ZT_PII_PERSON_NAME, "Tavita"));
+    assert_false(found(d, "Vendora says the delivery is late", ZT_PII_PERSON_NAME, NULL));
     zt__pii_set_name_brand_gate(d, 0.0);
-    if (!found(d, "Shipzo says the parcel is out for delivery", ZT_PII_PERSON_NAME, "Shipzo"))
-        fail_msg("\"Shipzo\" is not found without the brand gate either (pick another example)");
+    if (!found(d, "Vendora says the delivery is late", ZT_PII_PERSON_NAME, "Vendora"))
+        fail_msg("\"Vendora\" is not found without the brand gate either (pick another example)");
     zt__pii_set_name_brand_gate(d, ZT__PII_BRAND_GATE);
+    /* round 12: a word of the word lists opening a sentence is a candidate that the model decides (trained
+     * with the ordinary chat sets' sentence openers as negatives); closed-class words never are; German
+     * nouns after an article; a place with no cue needs a sure model */
+    assert_true(found(d, "Clover painted the fence yesterday", ZT_PII_PERSON_NAME, "Clover"));
+    assert_true(found(d, "Kamala dropped off the keys", ZT_PII_PERSON_NAME, "Kamala"));
+    static const char *const open12[] = {"Lunch is ready", "Meeting moved to 3", "Coffee is ready, coffee for everyone",
+                                         "Training starts at 6", "She sang with such grace", "Our clinic line changed",
+                                         "Here's my number", "Charlotte is a lovely city"};
+    for (size_t i = 0; i < sizeof open12 / sizeof open12[0]; i++)
+        if (found(d, open12[i], ZT_PII_PERSON_NAME, NULL)) fail_msg("a name in \"%s\"", open12[i]);
+    assert_int_equal(found(d, "Carol kommt heute nicht ins B\xc3\xbcro", ZT_PII_PERSON_NAME, NULL), 1);
+    assert_true(found(d, "Carol kommt heute nicht ins B\xc3\xbcro", ZT_PII_PERSON_NAME, "Carol"));
     /* a bad payload is refused and the list kept */
     assert_int_equal(zt_pii_detector_set_names(d, "Bad\tx\n", 7), ZT_EPARSE);
     assert_true(found(d, "Thanks Robert", ZT_PII_PERSON_NAME, "Robert"));
