@@ -2320,8 +2320,9 @@ static const char *byte_class(const char *t, size_t len, size_t i, bool before)
 /* Round 12: words of a company, a shop or an app speaking ("Evri says the
  * parcel is out for delivery", "Monzo support replied", "the Uber app"): a
  * message holding one of these, or a web address, gives every candidate
- * the feature "brand" (the model weighs it; a person may be named beside
- * them too). Sorted for the binary search. */
+ * the features "brand" and asks the model ZT__PII_BRAND_GATE more margin
+ * (a person may be named beside them too: with a cue the rules still find
+ * one). Sorted for the binary search. */
 static const char *const brand_words[] = {
     "account",   "app",      "apps",      "basket",   "booking",   "checkout",  "courier",   "customer",
     "customers", "deliver",  "delivered", "deliveries", "delivery", "depot",   "dispatch",  "dispatched",
@@ -2356,7 +2357,7 @@ static bool brand_word(const char *w)
            NULL;
 }
 
-/* A brand word or a web address ("www.", ".com", ".co.uk", ".app") anywhere in t[0..len). */
+/* A brand word or a web address ("www.", ".com", ".co.uk", ".co") anywhere in t[0..len). */
 static bool brand_context(const char *t, size_t len)
 {
     for (size_t i = 0; i < len;) {
