@@ -1647,12 +1647,20 @@ static int cmp_cstr(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static bool more_name(const char *w, size_t n)
+/* w[0..n), folded as fold_name() folds it, is in the sorted list[0..count). */
+static bool folded_in(const char *w, size_t n, const char *const *list, size_t count)
 {
     char key[32];
     if (!fold_name(w, n, key, sizeof key)) return false;
     const char *k = key;
-    return bsearch(&k, more_names, sizeof more_names / sizeof more_names[0], sizeof more_names[0], cmp_cstr) != NULL;
+    return bsearch(&k, list, count, sizeof *list, cmp_cstr) != NULL;
+}
+
+#define FOLDED_IN(w, n, list) folded_in((w), (n), (list), sizeof(list) / sizeof((list)[0]))
+
+static bool more_name(const char *w, size_t n)
+{
+    return FOLDED_IN(w, n, more_names);
 }
 
 static int fold_cmp(const char *a, size_t an, const char *b, size_t bn);
@@ -1676,25 +1684,12 @@ static const char *const function_words[] = {
 
 static bool function_word(const char *w, size_t n)
 {
-    char key[16];
-    if (!fold_name(w, n, key, sizeof key)) return false;
-    const char *k = key;
-    return bsearch(&k, function_words, sizeof function_words / sizeof function_words[0], sizeof function_words[0],
-                   cmp_cstr) != NULL;
+    return FOLDED_IN(w, n, function_words);
 }
 
 static bool ko_syllable(const char *w, size_t n)
 {
-    char key[8];
-    if (n < 1 || n >= sizeof key) return false;
-    for (size_t i = 0; i < n; i++) {
-        if (!zt_ascii_alpha((unsigned char)w[i])) return false;
-        key[i] = (char)(w[i] | 0x20);
-    }
-    key[n] = 0;
-    const char *k = key;
-    return bsearch(&k, ko_syllables, sizeof ko_syllables / sizeof ko_syllables[0], sizeof ko_syllables[0],
-                   cmp_cstr) != NULL;
+    return n > 0 && FOLDED_IN(w, n, ko_syllables);
 }
 
 /* t[s, e) and then "-" and a lower-case syllable, both Korean and not the
@@ -2345,16 +2340,7 @@ static const char *const brands[] = {
 
 static bool brand_name(const char *w, size_t n)
 {
-    char key[16];
-    if (!fold_name(w, n, key, sizeof key)) return false;
-    const char *k = key;
-    return bsearch(&k, brands, sizeof brands / sizeof brands[0], sizeof brands[0], cmp_cstr) != NULL;
-}
-
-static bool brand_word(const char *w)
-{
-    return bsearch(&w, brand_words, sizeof brand_words / sizeof brand_words[0], sizeof brand_words[0], cmp_cstr) !=
-           NULL;
+    return FOLDED_IN(w, n, brands);
 }
 
 /* A brand word or a web address ("www.", ".com", ".co.uk", ".co") anywhere in t[0..len). */
@@ -2375,12 +2361,10 @@ static bool brand_context(const char *t, size_t len)
         while (i < len && zt_ascii_alpha((unsigned char)t[i])) i++;
         if (s > 0 && (is_word((unsigned char)t[s - 1]) || (unsigned char)t[s - 1] >= 0x80)) continue;
         if (i < len && (unsigned char)t[i] >= 0x80) continue;
-        char w[16];
         size_t n = i - s;
-        if (n < 3 || n >= sizeof w) continue;
-        for (size_t k = 0; k < n; k++) w[k] = (char)(t[s + k] | 0x20);
-        w[n] = 0;
-        if ((n == 3 && memcmp(w, "www", 3) == 0 && i < len && t[i] == '.') || brand_word(w)) return true;
+        if (n < 3 || n > 15) continue;
+        if ((n == 3 && fold_cmp(t + s, 3, "www", 3) == 0 && i < len && t[i] == '.') || FOLDED_IN(t + s, n, brand_words))
+            return true;
     }
     return false;
 }

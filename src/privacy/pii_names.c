@@ -50,48 +50,58 @@ const struct zt_hlr_params *zt__pii_name_recipe(void)
 /* Under tests/data/: the tuning sets (rounds 1-6) and, round 10 of issue 16,
  * the worn held-out sets of eight writers (read, now development data;
  * round 11: nine, heldout10/ added; round 12: ten, heldout11/ added),
- * writer k as round ZT__PII_ROUND_WORN + k. */
+ * writer k as round ZT__PII_ROUND_WORN + k. Each set's pii.tsv, and (round
+ * 12) its ordinary_chat.tsv (label<TAB>TEXT) where it has one: the
+ * capitalised words at a sentence's start there that the word lists call
+ * words are negatives. */
 static const struct {
-    const char *file;
+    const char *dir;
     uint8_t round;
-} files[] = {{"tune/pii.tsv", 1},
-             {"tune/round2/pii.tsv", 2},
-             {"tune/round4/pii.tsv", 4},
-             {"tune/round5/pii.tsv", 5},
-             {"tune/round6/pii.tsv", 6},
-             {"heldout/pii.tsv", ZT__PII_ROUND_WORN + 1},
-             {"heldout3/pii.tsv", ZT__PII_ROUND_WORN + 2},
-             {"heldout4/pii.tsv", ZT__PII_ROUND_WORN + 3},
-             {"heldout5/pii.tsv", ZT__PII_ROUND_WORN + 4},
-             {"heldout6/pii.tsv", ZT__PII_ROUND_WORN + 5},
-             {"heldout7/pii.tsv", ZT__PII_ROUND_WORN + 6},
-             {"heldout8/pii.tsv", ZT__PII_ROUND_WORN + 7},
-             {"heldout9/pii.tsv", ZT__PII_ROUND_WORN + 8},
-             {"heldout10/pii.tsv", ZT__PII_ROUND_WORN + 9},
-             {"heldout11/pii.tsv", ZT__PII_ROUND_WORN + 10}};
+    bool chat; /* an ordinary_chat.tsv beside pii.tsv */
+} sets[] = {{"tune", 1, true},
+            {"tune/round2", 2, false},
+            {"tune/round4", 4, true},
+            {"tune/round5", 5, false},
+            {"tune/round6", 6, true},
+            {"heldout", ZT__PII_ROUND_WORN + 1, true},
+            {"heldout3", ZT__PII_ROUND_WORN + 2, true},
+            {"heldout4", ZT__PII_ROUND_WORN + 3, true},
+            {"heldout5", ZT__PII_ROUND_WORN + 4, true},
+            {"heldout6", ZT__PII_ROUND_WORN + 5, true},
+            {"heldout7", ZT__PII_ROUND_WORN + 6, true},
+            {"heldout8", ZT__PII_ROUND_WORN + 7, true},
+            {"heldout9", ZT__PII_ROUND_WORN + 8, true},
+            {"heldout10", ZT__PII_ROUND_WORN + 9, true},
+            {"heldout11", ZT__PII_ROUND_WORN + 10, true}};
 
-#define N_FILES (sizeof files / sizeof files[0])
+#define N_SETS (sizeof sets / sizeof sets[0])
 
-/* Round 12: ordinary chat (label<TAB>TEXT), whose capitalised words at a
- * sentence's start that the word lists call words are negatives. */
-static const struct {
-    const char *file;
-    uint8_t round;
-} chat_files[] = {{"tune/ordinary_chat.tsv", 1},
-                  {"tune/round4/ordinary_chat.tsv", 4},
-                  {"tune/round6/ordinary_chat.tsv", 6},
-                  {"heldout/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 1},
-                  {"heldout3/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 2},
-                  {"heldout4/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 3},
-                  {"heldout5/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 4},
-                  {"heldout6/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 5},
-                  {"heldout7/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 6},
-                  {"heldout8/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 7},
-                  {"heldout9/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 8},
-                  {"heldout10/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 9},
-                  {"heldout11/ordinary_chat.tsv", ZT__PII_ROUND_WORN + 10}};
+/* src_dir/tests/data/DIR/NAME into *buf (the caller frees it). */
+static int read_set_file(const char *src_dir, const char *dir, const char *name, char **buf, size_t *len)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/tests/data/%s/%s", src_dir, dir, name) >= sizeof path)
+        return ZT_EINVAL;
+    return zt_file_read(path, 16u << 20, buf, len);
+}
 
-#define N_CHAT_FILES (sizeof chat_files / sizeof chat_files[0])
+/* fn on each line of buf[0..len), cut in place at '\n' (a trailing '\r'
+ * dropped), but empty lines and '#' comments; the first nonzero return of
+ * fn is returned. */
+static int each_line(char *buf, size_t len, int (*fn)(char *line, void *ud), void *ud)
+{
+    char *line = buf, *end = buf + len;
+    int rc = 0;
+    while (line < end && !rc) {
+        char *nl = memchr(line, '\n', (size_t)(end - line));
+        char *le = nl ? nl : end;
+        *le = '\0';
+        if (le > line && le[-1] == '\r') le[-1] = '\0';
+        if (line[0] && line[0] != '#') rc = fn(line, ud);
+        line = le + 1;
+    }
+    return rc;
+}
 
 static int rows_push(struct zt__pii_rows *r, size_t *cap, char *text, char *gold, uint8_t round)
 {
@@ -138,20 +148,31 @@ static void gold_names(char *spans)
     *w = 0;
 }
 
+struct rows_ctx {
+    struct zt__pii_rows *r;
+    size_t cap;
+    uint8_t round;
+};
+
+static int row_line(char *line, void *ud)
+{
+    struct rows_ctx *x = ud;
+    char *tab = strchr(line, '\t');
+    char *spans = tab ? tab + 1 : line + strlen(line);
+    if (tab) *tab = '\0';
+    gold_names(spans);
+    return rows_push(x->r, &x->cap, line, spans, x->round);
+}
+
 int zt__pii_rows_load(const char *src_dir, struct zt__pii_rows *out)
 {
     struct zt__pii_rows r = {0};
-    size_t cap = 0;
+    struct rows_ctx x = {.r = &r};
     int rc = 0;
-    for (size_t fi = 0; fi < N_FILES && !rc; fi++) {
-        char path[4096];
-        if ((size_t)snprintf(path, sizeof path, "%s/tests/data/%s", src_dir, files[fi].file) >= sizeof path) {
-            rc = ZT_EINVAL;
-            break;
-        }
+    for (size_t si = 0; si < N_SETS && !rc; si++) {
         char *buf = NULL;
         size_t len = 0;
-        if ((rc = zt_file_read(path, 16u << 20, &buf, &len)) != 0) break;
+        if ((rc = read_set_file(src_dir, sets[si].dir, "pii.tsv", &buf, &len)) != 0) break;
         char **nb = zt_realloc(r.bufs, (r.n_bufs + 1) * sizeof *nb);
         if (!nb) {
             zt_free(buf);
@@ -160,21 +181,8 @@ int zt__pii_rows_load(const char *src_dir, struct zt__pii_rows *out)
         }
         r.bufs = nb;
         nb[r.n_bufs++] = buf;
-        char *line = buf, *end = buf + len;
-        while (line < end && !rc) {
-            char *nl = memchr(line, '\n', (size_t)(end - line));
-            char *le = nl ? nl : end;
-            *le = '\0';
-            if (le > line && le[-1] == '\r') le[-1] = '\0';
-            if (line[0] && line[0] != '#') {
-                char *tab = strchr(line, '\t');
-                char *spans = tab ? tab + 1 : le;
-                if (tab) *tab = '\0';
-                gold_names(spans);
-                rc = rows_push(&r, &cap, line, spans, files[fi].round);
-            }
-            line = le + 1;
-        }
+        x.round = sets[si].round;
+        rc = each_line(buf, len, row_line, &x);
     }
     if (rc) {
         zt__pii_rows_deinit(&r);
@@ -205,6 +213,8 @@ struct collect {
     uint8_t round;
     bool chat; /* an ordinary chat row: sentence-start word candidates only, all negatives */
     int err;
+    const struct zt_pii_detector *d;
+    size_t rcap; /* of s->row_round */
 };
 
 /* [s, e) overlaps an occurrence of one of the '\n'-separated gold substrings */
@@ -269,16 +279,29 @@ oom:
     c->err = ZT_ENOMEM;
 }
 
+/* One ordinary chat row: its sentence-start word candidates, as negatives. */
+static int chat_line(char *line, void *ud)
+{
+    struct collect *c = ud;
+    char *text = strrchr(line, '\t');
+    text = text ? text + 1 : line;
+    c->text = text;
+    c->row = (uint32_t)c->s->n_rows;
+    int rc = zt__pii_name_candidates(c->d, text, strlen(text), collect_cb, c);
+    if (!rc) rc = c->err;
+    if (!rc) rc = zt_array_push(&c->s->row_round, &c->s->n_rows, &c->rcap, &c->round, 1, 1024);
+    return rc;
+}
+
 int zt__pii_name_set_load(const struct zt_pii_detector *d, const char *src_dir, struct zt__pii_name_set *out)
 {
     struct zt__pii_rows rows;
     int rc = zt__pii_rows_load(src_dir, &rows);
     if (rc) return rc;
     struct zt__pii_name_set s = {0};
-    struct collect c = {.s = &s};
+    struct collect c = {.s = &s, .d = d};
     s.start = zt_calloc(1, sizeof *s.start);
     if (!s.start) rc = ZT_ENOMEM;
-    size_t rcap = 0;
     for (size_t i = 0; i < rows.n && !rc; i++) {
         c.text = rows.text[i];
         c.gold = rows.gold[i];
@@ -286,40 +309,20 @@ int zt__pii_name_set_load(const struct zt_pii_detector *d, const char *src_dir, 
         c.round = rows.round[i];
         rc = zt__pii_name_candidates(d, rows.text[i], strlen(rows.text[i]), collect_cb, &c);
         if (!rc) rc = c.err;
-        if (!rc) rc = zt_array_push(&s.row_round, &s.n_rows, &rcap, &rows.round[i], 1, 1024);
+        if (!rc) rc = zt_array_push(&s.row_round, &s.n_rows, &c.rcap, &rows.round[i], 1, 1024);
     }
     s.n_pii_rows = rows.n;
     zt__pii_rows_deinit(&rows);
     /* round 12: the ordinary chat rows, the last field of each line */
     c.chat = true;
     c.gold = "";
-    for (size_t fi = 0; fi < N_CHAT_FILES && !rc; fi++) {
-        char path[4096];
-        if ((size_t)snprintf(path, sizeof path, "%s/tests/data/%s", src_dir, chat_files[fi].file) >= sizeof path) {
-            rc = ZT_EINVAL;
-            break;
-        }
+    for (size_t si = 0; si < N_SETS && !rc; si++) {
+        if (!sets[si].chat) continue;
         char *buf = NULL;
         size_t len = 0;
-        if ((rc = zt_file_read(path, 16u << 20, &buf, &len)) != 0) break;
-        char *line = buf, *end = buf + len;
-        while (line < end && !rc) {
-            char *nl = memchr(line, '\n', (size_t)(end - line));
-            char *le = nl ? nl : end;
-            *le = '\0';
-            if (le > line && le[-1] == '\r') le[-1] = '\0';
-            if (line[0] && line[0] != '#') {
-                char *text = strrchr(line, '\t');
-                text = text ? text + 1 : line;
-                c.text = text;
-                c.row = (uint32_t)s.n_rows;
-                c.round = chat_files[fi].round;
-                rc = zt__pii_name_candidates(d, text, strlen(text), collect_cb, &c);
-                if (!rc) rc = c.err;
-                if (!rc) rc = zt_array_push(&s.row_round, &s.n_rows, &rcap, &chat_files[fi].round, 1, 1024);
-            }
-            line = le + 1;
-        }
+        if ((rc = read_set_file(src_dir, sets[si].dir, "ordinary_chat.tsv", &buf, &len)) != 0) break;
+        c.round = sets[si].round;
+        rc = each_line(buf, len, chat_line, &c);
         zt_free(buf);
     }
     if (rc) {
