@@ -1,7 +1,13 @@
 /* train_names.c: zt-train-clf's part for the person-name context scorer of
- * PII detection (src/privacy/pii_internal.h): writing its model file and
- * cross-validating it on the PERSON_NAME rows of the tuning sets. Needs
- * the names asset ($ZENTALK_ASSETS_DIR/names.zta, `make data`). */
+ * PII detection (src/privacy/pii_internal.h): writing its model file,
+ * cross-validating it on the PERSON_NAME rows of the tuning sets and
+ * (`score-names`) showing its margins on stdin's lines. Needs the names
+ * asset ($ZENTALK_ASSETS_DIR/names.zta, `make data`). Overrides for `cv
+ * . names` and `score-names`: ZT_CV_THRESHOLD (the recipe's threshold;
+ * the cv grid runs from it -1.0 to +3.0), ZT_CV_WORD_GATE,
+ * ZT_CV_START_GATE, ZT_CV_BRAND_GATE, ZT_CV_PLACE_GATE (pii_internal.h's
+ * gates), and for cv ZT_CV_LOG2, _EPOCHS, _LR, _L2, _POSW, ZT_CV_WRITERS,
+ * ZT_CV_ROWS, ZT_CV_ROUNDS, ZT_CV_VERBOSE (every miss). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +130,15 @@ static void print_counts(const char *what, const struct counts *c)
 
 #define N_OFF 9
 
+/* The gates of pii_internal.h for d, with the ZT_CV_*_GATE overrides. */
+static void gates_from_env(struct zt_pii_detector *d)
+{
+    zt__pii_set_name_word_gate(d, getenv("ZT_CV_WORD_GATE") ? atof(getenv("ZT_CV_WORD_GATE")) : ZT__PII_WORD_GATE);
+    zt__pii_set_name_brand_gate(d, getenv("ZT_CV_BRAND_GATE") ? atof(getenv("ZT_CV_BRAND_GATE")) : ZT__PII_BRAND_GATE);
+    zt__pii_set_name_start_gate(d, getenv("ZT_CV_START_GATE") ? atof(getenv("ZT_CV_START_GATE")) : ZT__PII_START_GATE);
+    zt__pii_set_name_place_gate(d, getenv("ZT_CV_PLACE_GATE") ? atof(getenv("ZT_CV_PLACE_GATE")) : ZT__PII_PLACE_GATE);
+}
+
 struct probe {
     const struct zt_hlr *m;
     const char *text;
@@ -155,9 +170,7 @@ int train_names_score(const char *src)
         goto out;
     }
     zt__pii_set_name_model(d, &m);
-    zt__pii_set_name_brand_gate(d, getenv("ZT_CV_BRAND_GATE") ? atof(getenv("ZT_CV_BRAND_GATE")) : ZT__PII_BRAND_GATE);
-    zt__pii_set_name_start_gate(d, getenv("ZT_CV_START_GATE") ? atof(getenv("ZT_CV_START_GATE")) : ZT__PII_START_GATE);
-    zt__pii_set_name_place_gate(d, getenv("ZT_CV_PLACE_GATE") ? atof(getenv("ZT_CV_PLACE_GATE")) : ZT__PII_PLACE_GATE);
+    gates_from_env(d);
     char line[4096];
     while (fgets(line, sizeof line, stdin)) {
         line[strcspn(line, "\r\n")] = '\0';
@@ -188,10 +201,7 @@ int train_names_cv(const char *src)
     uint8_t *use = NULL;
     int ret = 1;
     if (detector(&d) != 0) return 1;
-    zt__pii_set_name_word_gate(d, getenv("ZT_CV_WORD_GATE") ? atof(getenv("ZT_CV_WORD_GATE")) : ZT__PII_WORD_GATE);
-    zt__pii_set_name_brand_gate(d, getenv("ZT_CV_BRAND_GATE") ? atof(getenv("ZT_CV_BRAND_GATE")) : ZT__PII_BRAND_GATE);
-    zt__pii_set_name_start_gate(d, getenv("ZT_CV_START_GATE") ? atof(getenv("ZT_CV_START_GATE")) : ZT__PII_START_GATE);
-    zt__pii_set_name_place_gate(d, getenv("ZT_CV_PLACE_GATE") ? atof(getenv("ZT_CV_PLACE_GATE")) : ZT__PII_PLACE_GATE);
+    gates_from_env(d);
     if (zt__pii_name_set_load(d, src, &set) != 0 || zt__pii_rows_load(src, &rows) != 0) {
         fprintf(stderr, "zt-train-clf: cannot read the PII tuning sets under %s\n", src);
         goto out;
