@@ -12,6 +12,10 @@
  *                                  person only), and the sentiment heads' margins;
  *                                  ZT_SCORE_TRAIN=SRC_DIR: spam and harassment models
  *                                  trained there with the ZT_CV_* overrides instead
+ *   zt-train-clf score-names [SRC_DIR]  each line of stdin with the PERSON_NAME hits of a
+ *                                  name model trained on SRC_DIR's rows (ZT_CV_THRESHOLD:
+ *                                  its threshold), and every candidate with the rules'
+ *                                  confidence and the model's margin (round 12)
  *   zt-train-clf cv [SRC_DIR [clf|sentiment|names]]  cross-validation on the tuning
  *                                  and worn sets: the model alone at several thresholds,
  *                                  the rules alone, and both together (needs the assets of
@@ -474,6 +478,7 @@ static int score(void)
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "score") == 0) return score();
+    if (argc >= 2 && strcmp(argv[1], "score-names") == 0) return train_names_score(argc > 2 ? argv[2] : ".");
     const char *src = argc > 2 ? argv[2] : ".";
     if (argc >= 2 && strcmp(argv[1], "write") == 0) return write_models(src) || train_names_write(src);
     if (argc >= 2 && strcmp(argv[1], "cv") == 0) {
@@ -482,6 +487,7 @@ int main(int argc, char **argv)
         if (argc > 3 && strcmp(argv[3], "clf") == 0) return cv(src);
         return cv(src) || cv_sentiment(src) || train_names_cv(src);
     }
-    fprintf(stderr, "usage: zt-train-clf write [SRC_DIR] | cv [SRC_DIR [clf|sentiment|names]] | score\n");
+    fprintf(stderr,
+            "usage: zt-train-clf write [SRC_DIR] | cv [SRC_DIR [clf|sentiment|names]] | score | score-names [SRC_DIR]\n");
     return 2;
 }

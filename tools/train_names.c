@@ -1,7 +1,13 @@
 /* train_names.c: zt-train-clf's part for the person-name context scorer of
- * PII detection (src/privacy/pii_internal.h): writing its model file and
- * cross-validating it on the PERSON_NAME rows of the tuning sets. Needs
- * the names asset ($ZENTALK_ASSETS_DIR/names.zta, `make data`). */
+ * PII detection (src/privacy/pii_internal.h): writing its model file,
+ * cross-validating it on the PERSON_NAME rows of the tuning sets and
+ * (`score-names`) showing its margins on stdin's lines. Needs the names
+ * asset ($ZENTALK_ASSETS_DIR/names.zta, `make data`). Overrides for `cv
+ * . names` and `score-names`: ZT_CV_THRESHOLD (the recipe's threshold;
+ * the cv grid runs from it -1.0 to +3.0), ZT_CV_WORD_GATE,
+ * ZT_CV_START_GATE, ZT_CV_BRAND_GATE, ZT_CV_PLACE_GATE (pii_internal.h's
+ * gates), and for cv ZT_CV_LOG2, _EPOCHS, _LR, _L2, _POSW, ZT_CV_WRITERS,
+ * ZT_CV_ROWS, ZT_CV_ROUNDS, ZT_CV_VERBOSE (every miss). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +130,69 @@ static void print_counts(const char *what, const struct counts *c)
 
 #define N_OFF 9
 
+/* The gates of pii_internal.h for d, with the ZT_CV_*_GATE overrides. */
+static void gates_from_env(struct zt_pii_detector *d)
+{
+    zt__pii_set_name_word_gate(d, getenv("ZT_CV_WORD_GATE") ? atof(getenv("ZT_CV_WORD_GATE")) : ZT__PII_WORD_GATE);
+    zt__pii_set_name_brand_gate(d, getenv("ZT_CV_BRAND_GATE") ? atof(getenv("ZT_CV_BRAND_GATE")) : ZT__PII_BRAND_GATE);
+    zt__pii_set_name_start_gate(d, getenv("ZT_CV_START_GATE") ? atof(getenv("ZT_CV_START_GATE")) : ZT__PII_START_GATE);
+    zt__pii_set_name_place_gate(d, getenv("ZT_CV_PLACE_GATE") ? atof(getenv("ZT_CV_PLACE_GATE")) : ZT__PII_PLACE_GATE);
+}
+
+struct probe {
+    const struct zt_hlr *m;
+    const char *text;
+};
+
+static void probe_cb(size_t s, size_t e, const uint64_t *h, size_t n, double rule_conf, unsigned flags, void *ud)
+{
+    (void)flags;
+    const struct probe *p = ud;
+    int64_t q = 0;
+    for (size_t i = 0; i < n; i++) q += zt_hlr_q(p->m, h[i]);
+    printf("  %-16.*s rules %.2f model %+6.2f\n", (int)(e - s), p->text + s, rule_conf, zt_hlr_margin(p->m, q, n));
+}
+
+int train_names_score(const char *src)
+{
+    struct zt_pii_detector *d = NULL;
+    struct zt__pii_name_set set = {0};
+    uint8_t *file = NULL;
+    size_t fl = 0;
+    struct zt_hlr m;
+    int ret = 1;
+    if (detector(&d) != 0) return 1;
+    struct zt_hlr_params prm = *zt__pii_name_recipe();
+    if (getenv("ZT_CV_THRESHOLD")) prm.threshold = atof(getenv("ZT_CV_THRESHOLD"));
+    if (zt__pii_name_set_load(d, src, &set) != 0 || zt__pii_name_train(&set, NULL, &prm, &file, &fl) != 0 ||
+        zt_hlr_parse(file, fl, &m) != 0) {
+        fprintf(stderr, "zt-train-clf: cannot train the name model on %s\n", src);
+        goto out;
+    }
+    zt__pii_set_name_model(d, &m);
+    gates_from_env(d);
+    char line[4096];
+    while (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        struct zt_pii_hits hits = {0};
+        if (zt_pii_detect(d, line, strlen(line), &hits) != 0) continue;
+        printf("%s\n", line);
+        for (size_t i = 0; i < hits.n; i++)
+            if (hits.v[i].type == ZT_PII_PERSON_NAME)
+                printf("  PERSON_NAME %.*s\n", (int)(hits.v[i].end - hits.v[i].start), line + hits.v[i].start);
+        zt_pii_hits_deinit(&hits);
+        struct probe p = {&m, line};
+        zt__pii_name_candidates(d, line, strlen(line), probe_cb, &p);
+    }
+    ret = 0;
+out:
+    zt__pii_set_name_model(d, NULL);
+    zt_free(file);
+    zt__pii_name_set_deinit(&set);
+    zt_pii_detector_free(d);
+    return ret;
+}
+
 int train_names_cv(const char *src)
 {
     struct zt_pii_detector *d = NULL;
@@ -132,14 +201,15 @@ int train_names_cv(const char *src)
     uint8_t *use = NULL;
     int ret = 1;
     if (detector(&d) != 0) return 1;
-    zt__pii_set_name_word_gate(d, getenv("ZT_CV_WORD_GATE") ? atof(getenv("ZT_CV_WORD_GATE")) : ZT__PII_WORD_GATE);
+    gates_from_env(d);
     if (zt__pii_name_set_load(d, src, &set) != 0 || zt__pii_rows_load(src, &rows) != 0) {
         fprintf(stderr, "zt-train-clf: cannot read the PII tuning sets under %s\n", src);
         goto out;
     }
-    use = zt_calloc(rows.n ? rows.n : 1, 1);
+    use = zt_calloc(set.n_rows ? set.n_rows : 1, 1);
     if (!use) goto out;
     struct zt_hlr_params prm = *zt__pii_name_recipe();
+    if (getenv("ZT_CV_THRESHOLD")) prm.threshold = atof(getenv("ZT_CV_THRESHOLD"));
     if (getenv("ZT_CV_LOG2")) prm.log2 = (uint32_t)strtoul(getenv("ZT_CV_LOG2"), NULL, 10);
     if (getenv("ZT_CV_EPOCHS")) prm.epochs = (uint32_t)strtoul(getenv("ZT_CV_EPOCHS"), NULL, 10);
     if (getenv("ZT_CV_LR")) prm.lr = atof(getenv("ZT_CV_LR"));
@@ -155,9 +225,10 @@ int train_names_cv(const char *src)
     size_t pos = 0;
     for (size_t i = 0; i < set.n; i++) pos += set.label[i];
     for (int k = 0; k < folds; k++) {
-        for (size_t i = 0; i < rows.n; i++)
-            use[i] = lowo       ? rows.round[i] != ZT__PII_ROUND_WORN + 1 + k
-                     : by_round ? rows.round[i] != 4 && rows.round[i] <= ZT__PII_ROUND_WORN
+        /* the PII rows and then the ordinary chat rows (pii_internal.h), each left out with its writer */
+        for (size_t i = 0; i < set.n_rows; i++)
+            use[i] = lowo       ? set.row_round[i] != ZT__PII_ROUND_WORN + 1 + k
+                     : by_round ? set.row_round[i] != 4 && set.row_round[i] <= ZT__PII_ROUND_WORN
                                 : (int)(i % FOLDS) != k;
         uint8_t *file = NULL;
         size_t fl = 0;
@@ -199,20 +270,26 @@ int train_names_cv(const char *src)
         snprintf(what, sizeof what, "rules or model >= %+.1f", -1.0 + 0.5 * o);
         print_counts(what, &model[o]);
         if (!lowo) continue;
-        double sum = 0, worst = 2;
-        int wk = 0;
+        double sum = 0, worst = 2, psum = 0, pworst = 2;
+        int wk = 0, pk = 0;
         for (int k = 0; k < ZT__PII_N_WORN; k++) {
             const struct counts *c = &wr[k][o];
             double r = c->tp + c->fn ? (double)c->tp / (double)(c->tp + c->fn) : 1.0;
             double p = c->tp + c->fp ? (double)c->tp / (double)(c->tp + c->fp) : 1.0;
             sum += r;
+            psum += p;
+            if (p < pworst) {
+                pworst = p;
+                pk = k;
+            }
             if (r < worst) {
                 worst = r;
                 wk = k;
             }
             if (getenv("ZT_CV_ROWS")) printf("      writer %d: P %.3f R %.3f\n", k + 1, p, r);
         }
-        printf("    recall by writer: mean %.3f, worst %.3f (writer %d)\n", sum / ZT__PII_N_WORN, worst, wk + 1);
+        printf("    recall by writer: mean %.3f, worst %.3f (writer %d); precision mean %.3f, worst %.3f (writer %d)\n",
+               sum / ZT__PII_N_WORN, worst, wk + 1, psum / ZT__PII_N_WORN, pworst, pk + 1);
     }
     ret = 0;
 out:

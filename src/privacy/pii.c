@@ -35,7 +35,9 @@ struct zt_pii_detector {
     pcre2_match_context *mctx; /* match and depth limits (no runaway backtracking) */
     struct names *names;       /* PERSON_NAME: the first-name list, or NULL (no names found) */
     const struct zt_hlr *name_model; /* PERSON_NAME: the context scorer (pii_internal.h), or NULL */
-    double name_word_gate;           /* PERSON_NAME: ZT__PII_WORD_GATE (pii_internal.h) */
+    struct name_gates {              /* PERSON_NAME: the model's extra margins (pii_internal.h) */
+        double word, start, brand, place; /* ZT__PII_{WORD,START,BRAND,PLACE}_GATE */
+    } name_gates;
 };
 
 #define CUSTOM_MATCH_LIMIT 1000000
@@ -1405,7 +1407,10 @@ static const char *const name_before[] = {
     "hi", "hey", "hello", "thanks", "thank", "thx", "ty", "cheers", "dear", "bye", "ask", "asked", "tell", "told",
     "cc", "meet", "meeting", "met", "ping", "cardholder", "beneficiary", "payee", "congrats", "congratulations", "sorry", "dm", "yo", "morning", "night",
     "remind", "miss", "mr", "mrs", "ms", "dr", "uncle", "aunt", "auntie", "cousin", "brother", "sister", "son",
-    "daughter", "wife", "husband", "boyfriend", "girlfriend", "friend", "boss", "colleague", "manager", "and", NULL};
+    "daughter", "wife", "husband", "boyfriend", "girlfriend", "friend", "boss", "colleague", "manager", "and",
+    /* round 12: greetings, thanks and "and" of the other languages the features cover */
+    "merci", "grazie", "gracias", "hola", "makasih", "danke", "obrigado", "obrigada", "ciao", "salut", "bonjour",
+    "hallo", "hej", "tack", "bedankt", "dzieki", "buongiorno", "buenas", "et", "und", "og", "och", "ve", "sama", NULL};
 /* weaker: a listed name after these is a person, an unknown word is not ("from Tesco") */
 static const char *const name_before_weak[] = {"with", "or", "from", "to", "for", "by", "see", "saw", "call", "called",
                                                "email", "text", "message", "invite", "invited", "love", "like",
@@ -1487,7 +1492,12 @@ static const char *const not_names[] = {"hola", "merci", "obrigado", "obrigada",
                                         "thursday", "friday", "saturday", "sunday", "mr", "mrs", "ms", "dr", "mx", "prof",
                                         "sir", "madam", "granny", "grandma", "grandpa", "grandad", "granddad", "gran",
                                         "nan", "nanna", "auntie", "aunty", "uncle", "mummy", "daddy", "west", "east", "north",
-                                        "south", NULL};
+                                        "south",
+                                        /* round 12: grandparents, aunts and uncles in the other languages */
+                                        "oma", "opa", "omi", "opi", "nonna", "nonno", "mamie", "papy", "abuela",
+                                        "abuelo", "abuelita", "abuelito", "nenek", "kakek", "babcia", "dziadek",
+                                        "mormor", "farmor", "morfar", "farfar", "vovo", "tante", "onkel", "oncle",
+                                        "teyze", NULL};
 /* * Round 5 (issue 16): first names the English list lacks, of the other
  * languages the features support and of many origins, lower-cased UTF-8
  * sorted by bytes (a binary search), and a few English words that are
@@ -1602,6 +1612,20 @@ static const char *const more_names[] = {
     "åsa", "élodie", "émilie", "étienne", "íñigo", "óscar", "łukasz",
 };
 
+/* Round 12: the syllables of romanised Korean given names, sorted: a
+ * hyphenated pair of them ("Seo-yeon", "Hyun-woo", "Ji-ho") is a given name
+ * (the lists hold no Korean names and the hyphen made them two words). */
+static const char *const ko_syllables[] = {
+    "a", "ae", "ah", "bin", "bo", "bok", "byeong", "byung", "chae", "chan", "chang", "cheol", "chul", "chun",
+    "da", "dae", "do", "dong", "du", "eun", "gang", "geon", "gi", "gu", "gun", "gyeong", "gyu", "ha", "hae",
+    "han", "hee", "heon", "ho", "hoon", "hun", "hwa", "hwan", "hye", "hyeon", "hyo", "hyuk", "hyun", "hyung",
+    "il", "in", "jae", "jang", "je", "jeong", "ji", "jin", "jo", "joo", "joon", "ju", "jun", "jung", "ka",
+    "kang", "ki", "kook", "kwang", "kyeong", "kyu", "kyung", "mi", "min", "mo", "mun", "myeong", "myung", "na",
+    "nam", "ok", "pil", "ra", "rae", "ran", "ri", "rin", "ro", "ryu", "sa", "sang", "se", "seo", "seok", "seon",
+    "seong", "seung", "shin", "sik", "so", "sol", "soo", "su", "suk", "sun", "sung", "tae", "un", "ung", "won",
+    "woo", "wook", "ye", "yeon", "yeong", "yi", "yong", "yoo", "yoon", "young", "yu", "yul", "yun",
+};
+
 /* Lower-case w[0..n) into out (ASCII, and the Latin-1 capitals of UTF-8
  * U+00C0..U+00DE but U+00D7); false when it does not fit. */
 static bool fold_name(const char *w, size_t n, char *out, size_t cap)
@@ -1623,12 +1647,61 @@ static int cmp_cstr(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static bool more_name(const char *w, size_t n)
+/* w[0..n), folded as fold_name() folds it, is in the sorted list[0..count). */
+static bool folded_in(const char *w, size_t n, const char *const *list, size_t count)
 {
     char key[32];
     if (!fold_name(w, n, key, sizeof key)) return false;
     const char *k = key;
-    return bsearch(&k, more_names, sizeof more_names / sizeof more_names[0], sizeof more_names[0], cmp_cstr) != NULL;
+    return bsearch(&k, list, count, sizeof *list, cmp_cstr) != NULL;
+}
+
+#define FOLDED_IN(w, n, list) folded_in((w), (n), (list), sizeof(list) / sizeof((list)[0]))
+
+static bool more_name(const char *w, size_t n)
+{
+    return FOLDED_IN(w, n, more_names);
+}
+
+static int fold_cmp(const char *a, size_t an, const char *b, size_t bn);
+
+/* Round 12: English closed-class words (pronouns, determiners, auxiliaries,
+ * prepositions, conjunctions) and a few sentence openers: never a name at a
+ * sentence's start ("She sang", "Our clinic", "Here's", "My SSN is"; "Will"
+ * and "May" have rules of their own). Sorted. */
+static const char *const function_words[] = {
+    "a", "about", "after", "again", "all", "also", "always", "an", "and", "another", "any", "are", "as", "at",
+    "be", "because", "been", "before", "both", "but", "by", "can", "could", "did", "do", "does", "done", "each",
+    "even", "every", "for", "from", "get", "go", "got", "had", "has", "have", "he", "her", "here", "hers",
+    "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "let", "lets", "many", "me",
+    "might", "more", "most", "must", "my", "never", "next", "no", "not", "now", "of", "off", "on", "once",
+    "one", "only", "or", "our", "ours", "out", "over", "please", "really", "same", "she", "should", "since",
+    "so", "some", "still", "such", "than", "thank", "thanks", "that", "the", "their", "theirs", "them", "then",
+    "there", "these", "they", "this", "those", "to", "today", "together", "tomorrow", "tonight", "too", "under",
+    "until", "up", "us", "very", "was", "we", "well", "were", "what", "when", "where", "which", "while", "who",
+    "whom", "whose", "why", "with", "would", "yes", "yesterday", "yet", "you", "your", "yours",
+};
+
+static bool function_word(const char *w, size_t n)
+{
+    return FOLDED_IN(w, n, function_words);
+}
+
+static bool ko_syllable(const char *w, size_t n)
+{
+    return n > 0 && FOLDED_IN(w, n, ko_syllables);
+}
+
+/* t[s, e) and then "-" and a lower-case syllable, both Korean and not the
+ * same ("Ha-ha", "So-so" are no names): the end of the pair, else e. */
+static size_t ko_pair_end(const char *t, size_t len, size_t s, size_t e)
+{
+    if (e + 2 >= len || t[e] != '-' || !ko_syllable(t + s, e - s)) return e;
+    size_t q = e + 1;
+    while (q < len && t[q] >= 'a' && t[q] <= 'z') q++;
+    if (q < len && (is_word((unsigned char)t[q]) || (unsigned char)t[q] >= 0x80)) return e;
+    if (!ko_syllable(t + e + 1, q - e - 1) || fold_cmp(t + s, e - s, t + e + 1, q - e - 1) == 0) return e;
+    return q;
 }
 
 /* Names the English word list also holds but that chat uses as names
@@ -1767,8 +1840,11 @@ static bool person_context(const struct names *nm, const char *t, size_t len, si
         size_t n = word_at_end(t, i - 1, w, sizeof w, &ws);
         return n >= 2 && is_upper((unsigned char)t[ws]) && name_find(nm, t + ws, n) >= 0 && name_find(nm, t + ws, n) < 2;
     }
-    if (i > 0 && (t[i - 1] == '-' || t[i - 1] == '~')) {
-        size_t k = i - 1;
+    /* round 12: an en or em dash too ("\xe2\x80\x93 Joy", "\xe2\x80\x94 Evander") */
+    bool udash = i >= 3 && (unsigned char)t[i - 3] == 0xE2 && (unsigned char)t[i - 2] == 0x80 &&
+                 ((unsigned char)t[i - 1] == 0x93 || (unsigned char)t[i - 1] == 0x94);
+    if (i > 0 && (t[i - 1] == '-' || t[i - 1] == '~' || udash)) {
+        size_t k = udash ? i - 3 : i - 1;
         while (k > 0 && (t[k - 1] == '-' || t[k - 1] == ' ')) k--;
         return (k == 0 || t[k - 1] == '\n') && at_message_end(t, len, e);
     }
@@ -1903,7 +1979,7 @@ static bool after_title(const char *t, size_t s)
 /* Round 9: a kin or religious title before a name ("Grandpa Walter",
  * "Father Declan", "Tía Lupe"): a cue, not a licence for English words
  * ("Father Christmas" stays a word). */
-static bool after_kin_title(const char *t, size_t s)
+static bool after_kin_title(const char *t, size_t len, size_t s)
 {
     size_t i = s;
     while (i > 0 && t[i - 1] == ' ') i--;
@@ -1917,7 +1993,8 @@ static bool after_kin_title(const char *t, size_t s)
                                          "dziadek", "sensei", "reverend", "rev", "sister", "brother", "nurse", "midwife", NULL};
     static const char *const things[] = {"christmas", "time", "nature", "earth", "frost", "thames", NULL};
     size_t we = s;
-    while (we < s + 24 && zt_ascii_alpha((unsigned char)t[we])) we++;
+    /* round 12: bounded by the text (the fuzz target's names detector read past a text ending in the name) */
+    while (we < len && we < s + 24 && zt_ascii_alpha((unsigned char)t[we])) we++;
     return e > i && is_upper((unsigned char)t[i]) && word_in(t + i, e - i, titles) && !fold_in(t + s, we - s, things);
 }
 
@@ -2236,7 +2313,64 @@ static const char *byte_class(const char *t, size_t len, size_t i, bool before)
     }
 }
 
-static void name_features(const char *t, size_t len, size_t s, size_t e, int f, bool titled, bool at,
+/* Round 12: words of a company, a shop or an app speaking ("Evri says the
+ * parcel is out for delivery", "Monzo support replied", "the Uber app"): a
+ * message holding one of these, or a web address, gives every candidate
+ * the features "brand" and asks the model ZT__PII_BRAND_GATE more margin
+ * (a person may be named beside them too: with a cue the rules still find
+ * one). Sorted for the binary search. */
+static const char *const brand_words[] = {
+    "account",   "app",      "apps",      "basket",   "booking",   "checkout",  "courier",   "customer",
+    "customers", "deliver",  "delivered", "deliveries", "delivery", "depot",   "dispatch",  "dispatched",
+    "download",  "helpline", "login",     "order",    "ordered",   "orders",    "package",   "parcel",
+    "parcels",   "password", "premium",   "refund",   "refunded",  "service",   "shipment",  "shipped",
+    "shipping",  "store",    "subscription", "support", "tracking", "update",   "website"};
+
+/* Round 12: companies, shops and apps that chat names as if they were people
+ * ("Deliveroo is late again", "Klarna wants the payment", "Evri says"):
+ * never a PERSON_NAME but after '@'. Sorted; no name of a person among them. */
+static const char *const brands[] = {
+    "afterpay", "airbnb", "aldi", "aliexpress", "amazon", "argos", "asda", "barclays", "bolt", "bumble",
+    "cashapp", "clearpay", "deliveroo", "depop", "dhl", "doordash", "dpd", "easyjet", "ebay", "etsy", "evri",
+    "expedia", "facebook", "fedex", "glovo", "google", "grubhub", "halifax", "hsbc", "ikea", "instacart",
+    "instagram", "justeat", "klarna", "lidl", "lloyds", "lyft", "monzo", "morrisons", "natwest", "netflix",
+    "parcelforce", "paypal", "primark", "revolut", "ryanair", "sainsburys", "santander", "shein", "snapchat",
+    "spotify", "starling", "temu", "tesco", "tiktok", "tinder", "uber", "ups", "usps", "venmo", "vinted",
+    "waitrose", "whatsapp", "wolt", "yodel", "zalando", "zelle",
+};
+
+static bool brand_name(const char *w, size_t n)
+{
+    return FOLDED_IN(w, n, brands);
+}
+
+/* A brand word or a web address ("www.", ".com", ".co.uk", ".co") anywhere in t[0..len). */
+static bool brand_context(const char *t, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        if (!zt_ascii_alpha((unsigned char)t[i])) {
+            /* ".com", ".co.uk", ".co" after a letter */
+            if (t[i] == '.' && i > 0 && zt_ascii_alpha((unsigned char)t[i - 1]) && i + 3 <= len &&
+                (t[i + 1] | 0x20) == 'c' && (t[i + 2] | 0x20) == 'o') {
+                size_t q = i + 3 + (i + 3 < len && (t[i + 3] | 0x20) == 'm');
+                if (q == len || !zt_ascii_alpha((unsigned char)t[q])) return true;
+            }
+            i++;
+            continue;
+        }
+        size_t s = i;
+        while (i < len && zt_ascii_alpha((unsigned char)t[i])) i++;
+        if (s > 0 && (is_word((unsigned char)t[s - 1]) || (unsigned char)t[s - 1] >= 0x80)) continue;
+        if (i < len && (unsigned char)t[i] >= 0x80) continue;
+        size_t n = i - s;
+        if (n < 3 || n > 15) continue;
+        if ((n == 3 && fold_cmp(t + s, 3, "www", 3) == 0 && i < len && t[i] == '.') || FOLDED_IN(t + s, n, brand_words))
+            return true;
+    }
+    return false;
+}
+
+static void name_features(const char *t, size_t len, size_t s, size_t e, int f, bool titled, bool at, bool brand,
                           struct nfeat *out)
 {
     char self[24], p1[24], p2[24], n1[24], n2[24];
@@ -2299,6 +2433,11 @@ static void name_features(const char *t, size_t len, size_t s, size_t e, int f, 
     nf_add(out, "n1.n2", n1, nl1, n2, nl2);
     nf_add(out, "cb.ca", cb, 1, ca, 1);
     nf_add(out, "k.nc", kind, 1, next_cap ? "1" : "0", 1);
+    if (brand) { /* round 12 */
+        nf_add(out, "brand", "1", 1, NULL, 0);
+        nf_add(out, "k.brand", kind, 1, NULL, 0);
+        nf_add(out, "brand.n1", n1, nl1, NULL, 0);
+    }
 }
 
 /* The name model's margin for the candidate (>= 0: a person), or -1e9 when
@@ -2326,12 +2465,13 @@ static bool sentence_start(const char *t, size_t s)
            c == '-' || c == '*' || c >= 0x80;
 }
 
-static void scan_names(const struct names *nm, const struct zt_hlr *model, double word_gate, const char *t,
-                       size_t len, struct cands *c, zt__pii_name_cand_fn cand, void *ud)
+static void scan_names(const struct names *nm, const struct zt_hlr *model, const struct name_gates *gate,
+                       const char *t, size_t len, struct cands *c, zt__pii_name_cand_fn cand, void *ud)
 {
     if (!nm || !nm->n) return;
     struct eheads eh = {0};
     size_t first_at = 0, pun_s = 0, pun_n = 0, pair_s = SIZE_MAX;
+    int brand = -1; /* brand_context() of the text, found at the first candidate the model scores */
     while (first_at < len && (t[first_at] == ' ' || t[first_at] == '\n')) first_at++;
     for (size_t s = 0; s < len && !c->err; s++) {
         /* a Latin capital beyond ASCII may start a name ("Émilie", "Ángela", "Søren" is ASCII-first) */
@@ -2344,6 +2484,9 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, doubl
         /* ASCII letters and Latin letters beyond ASCII after the first ("José", "Björn") */
         while (e < len && (zt_ascii_alpha((unsigned char)t[e]) || (k2 = latin_letter(t, len, e)) != 0))
             e += zt_ascii_alpha((unsigned char)t[e]) ? 1 : k2;
+        size_t e1 = e;
+        if (!cap_latin && is_upper((unsigned char)t[s])) e = ko_pair_end(t, len, s, e); /* round 12: "Seo-yeon" */
+        bool ko = e != e1;
         size_t n = e - s;
         bool at = s > 0 && t[s - 1] == '@';
         /* lower case ("thanks michael") only for a listed name that is no word, with a strong cue (below) */
@@ -2363,6 +2506,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, doubl
         /* (lower-case dictionary words are most words: not looked up) */
         if ((f < 0 || (f == 2 && !lower)) && more_name(t + s, n)) f = f < 0 ? 0 : 1;
         if (f == 1 && word_in(t + s, n, name_first)) f = 0;
+        if (ko) f = 0;
         if (cap_latin && f < 0) { /* "Élan", "Économie": an accented capital is a name only when listed */
             s = e;
             continue;
@@ -2396,7 +2540,14 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, doubl
         if (f == 2 && !lower && possessive_id(t, len, e)) f = -1;
         /* round 10: a capitalised word the lists call a word, inside a sentence ("my cousin Gemma is
          * here", "ask Lewis"): a candidate that only the model decides, at a margin word_gate higher */
-        bool word_cand = f == 2 && !lower && !at && (model || cand) && !sentence_start(t, s);
+        /* round 12: also at a sentence's start ("Sage added sage to the stuffing", "Budi udah sampai"),
+         * at a margin gate->start higher still */
+        bool word_cand = f == 2 && !lower && !at && (model || cand);
+        bool start_cand = word_cand && sentence_start(t, s);
+        if (!lower && !at && sentence_start(t, s) && function_word(t + s, n)) {
+            s = e;
+            continue;
+        }
         if (f == 2 && !word_cand) {
             s = e;
             continue;
@@ -2441,7 +2592,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, doubl
         if (!addressed && (titled || person_context(nm, t, len, s, e))) addressed = true;
         /* round 9: "Grandpa Walter", "Father Declan"; "Liesel: 3589-...", "Shona – 07700 ..." */
         bool owner_id = !pl && !at && name_before_id(t, len, s, e);
-        if (!addressed && (owner_id || after_kin_title(t, s))) addressed = true;
+        if (!addressed && (owner_id || after_kin_title(t, len, s))) addressed = true;
         if (at && handle_group(t + s, n)) conf = 0;
         bool vocative = e < len && t[e] == ',' && (start || addressed);
         bool possessive = e + 1 < len && t[e] == '\'' && (t[e + 1] == 's' || t[e + 1] == 'S');
@@ -2488,14 +2639,17 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, doubl
         /* the learned context scorer: a capitalised word the rules leave
          * below 0.5 is a person when the model says so */
         if (!lower && conf < 0.8 && conf > 0 && starts_email(&eh, c, t, len, s, e)) conf = 0.8;
-        bool model_yes = false;
+        bool model_yes = false, place_yes = false;
         if (word_cand) conf = 0.01; /* the rules' cues were written for listed names and unknown words */
         if (!lower && (model || cand) && conf > 0) {
             struct nfeat nf;
-            name_features(t, len, s, e, f, titled, at, &nf);
-            if (cand) cand(s, e, nf.h, nf.n, conf, ud);
-            double mz = name_margin(model, &nf) - (word_cand ? word_gate : 0.0);
+            if (brand < 0) brand = brand_context(t, len);
+            name_features(t, len, s, e, f, titled, at, brand == 1, &nf);
+            if (cand) cand(s, e, nf.h, nf.n, conf, start_cand ? ZT__PII_CAND_START_WORD : 0u, ud);
+            double mz = name_margin(model, &nf) - (word_cand ? gate->word : 0.0) - (start_cand ? gate->start : 0.0) -
+                        (brand == 1 ? gate->brand : 0.0);
             model_yes = mz >= 0;
+            place_yes = mz >= gate->place;
             if (model_yes && conf < 0.5) conf = mz >= 1.0 ? 0.6 : 0.5;
         }
         /* not a person */
@@ -2519,8 +2673,14 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, doubl
             word_in(nw, nl, modal_after) && !addressed)
             conf = 0;
         if (word_in(self, strlen(self), not_names)) conf = 0;
+        if (!at && brand_name(t + s, n)) conf = 0; /* round 12: "Deliveroo is late again" */
         /* round 7: after an article a name is a thing ("the Oscar went to"; "a" is also a preposition: "dile a Javier") */
         if (pl && (eq_lit(pw, "the") || eq_lit(pw, "an")) && !titled && !at) conf = 0;
+        /* round 12: German nouns are capitalised: after an article fused with a preposition or a case
+         * article ("ins B\xc3\xbcro", "mit dem Zug", "das Konto") a thing too */
+        static const char *const de_article[] = {"dem", "den", "des", "das", "ins", "im", "zum", "zur", "vom",
+                                                 "beim", "einen", "einem", "het", NULL};
+        if (pl && word_in(pw, pl, de_article) && !titled && !at) conf = 0;
         /* round 5: a field label before a number ("Karte: 4994 ...", "Amex: 3400", "NINo: PS 09") */
         if (f != 0 && !pl && !owner_id && e + 1 < len && t[e] == ':' && !starts_email(&eh, c, t, len, s, e)) {
             size_t q = e + 1;
@@ -2543,7 +2703,7 @@ static void scan_names(const struct names *nm, const struct zt_hlr *model, doubl
         if (e + 1 < len && t[e] == '\'' && (t[e + 1] | 0x20) == 't') conf = 0; /* "Don't", "Won't" */
         /* a place name is a person only with a cue or the model's yes, never after "to", "in", "from"... */
         if (word_in(self, strlen(self), places) &&
-            (word_in(pw, pl, place_before) || (!addressed && !vocative && !model_yes && !person_next)))
+            (word_in(pw, pl, place_before) || (!addressed && !vocative && !place_yes && !person_next)))
             conf = 0;
         if (conf > 0.99) conf = 0.99;
         /* round 7: "finn is asleep", "isla has the flu": a listed name that is no word, starting the message */
@@ -2643,7 +2803,7 @@ int zt_pii_detector_new(const struct zt_cfg_privacy *privacy, struct zt_pii_dete
         goto out;
     }
     d->name_model = zt__pii_name_model_builtin();
-    d->name_word_gate = ZT__PII_WORD_GATE;
+    d->name_gates = (struct name_gates){ZT__PII_WORD_GATE, ZT__PII_START_GATE, ZT__PII_BRAND_GATE, ZT__PII_PLACE_GATE};
     pcre2_set_match_limit(d->mctx, CUSTOM_MATCH_LIMIT);
     pcre2_set_depth_limit(d->mctx, CUSTOM_DEPTH_LIMIT);
     size_t n = privacy ? privacy->n_extra_patterns : 0;
@@ -2785,7 +2945,7 @@ int zt_pii_detect(const struct zt_pii_detector *d, const char *text, size_t len,
         scan_ssn(text, len, &c);
         scan_nino(text, len, &c);
         scan_address(text, len, &c);
-        scan_names(d ? d->names : NULL, d ? d->name_model : NULL, d ? d->name_word_gate : 0.0, text, len, &c, NULL,
+        scan_names(d ? d->names : NULL, d ? d->name_model : NULL, d ? &d->name_gates : NULL, text, len, &c, NULL,
                    NULL);
         scan_custom(d, text, len, &c);
     }
@@ -2804,7 +2964,22 @@ void zt__pii_set_name_model(struct zt_pii_detector *d, const struct zt_hlr *m)
 
 void zt__pii_set_name_word_gate(struct zt_pii_detector *d, double gate)
 {
-    d->name_word_gate = gate;
+    d->name_gates.word = gate;
+}
+
+void zt__pii_set_name_start_gate(struct zt_pii_detector *d, double gate)
+{
+    d->name_gates.start = gate;
+}
+
+void zt__pii_set_name_brand_gate(struct zt_pii_detector *d, double gate)
+{
+    d->name_gates.brand = gate;
+}
+
+void zt__pii_set_name_place_gate(struct zt_pii_detector *d, double gate)
+{
+    d->name_gates.place = gate;
 }
 
 int zt__pii_name_candidates(const struct zt_pii_detector *d, const char *text, size_t len, zt__pii_name_cand_fn fn,
@@ -2812,7 +2987,8 @@ int zt__pii_name_candidates(const struct zt_pii_detector *d, const char *text, s
 {
     if (!d || !d->names) return ZT_ENOTFOUND;
     struct cands c = {0};
-    scan_names(d->names, NULL, 0.0, text, len, &c, fn, ud);
+    static const struct name_gates none = {0.0, 0.0, 0.0, 0.0};
+    scan_names(d->names, NULL, &none, text, len, &c, fn, ud);
     zt_free(c.v);
     return c.err;
 }
