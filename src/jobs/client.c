@@ -362,7 +362,10 @@ int zt_job_call_send(struct zt_job_call *j, const struct zt_job_hooks *hooks, st
     o.why = "";
     o.http_status = res.status;
     o.cancelled = j->cancelled;
-    zt_strlcpy(o.transport, res.error, sizeof o.transport);
+    /* a stream the reader refused was stopped here (on_body): that is no
+     * transport failure, and the worker is not "gone" but wrong (a
+     * failover must not resume from what it streamed) */
+    if (!j->fail) zt_strlcpy(o.transport, res.error, sizeof o.transport);
     if (j->is_result) {
         o.rc = finish(j, &o.result);
         o.status = o.rc ? ZT_JOB_UNVERIFIED : ZT_JOB_VERIFIED;
