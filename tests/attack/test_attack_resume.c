@@ -2,8 +2,8 @@
  * by the gateway's failover loop (zt_job_call_send_failover, src/jobs/
  * resumable.c; docs/architecture/WIRE.md sections 3-5).
  *
- * The workers are stand-ins in this file (a few lines of sockets around the
- * real sealing code: zt_env_open, zt_job_body_decode, zt_sealed_writer_*,
+ * The workers are stand-ins in this file (zt_test_tcp around the real
+ * sealing code: zt_env_open, zt_job_body_decode, zt_sealed_writer_*,
  * zt_checkpoint_sign), so each can be made to lie in one way:
  *  - an honest worker that dies after 40 ids (checkpoints at 16 and 32, the
  *    connection then drops): the next worker is given the 40 ids and the
@@ -20,16 +20,12 @@
  *    is caught at once as BAD, and nothing is resumed from its stream (the
  *    picker is never asked for another worker). */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "zentalk/zt_alloc.h"
 #include "zentalk/zt_crypto.h"
@@ -73,10 +69,7 @@ static struct zt_identity *gw, *stranger, *sw[N_SW];
 static enum script script[N_SW];
 static struct seen seen[N_SW];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* script and seen */
-static int lfd = -1;
-static uint16_t port;
-static pthread_t thr;
-static atomic_bool stop;
+static struct zt_test_tcp *srv;
 
 static void chain_at(uint32_t n, uint8_t out[ZT_ENV_HASH_LEN])
 {
@@ -181,71 +174,24 @@ static void serve(int fd, int i, const struct zt_env_header *hdr, const uint8_t 
     zt_job_request_deinit(&job);
 }
 
-static void answer(int fd)
+static void answer(int fd, void *ud)
 {
-    static uint8_t buf[1 << 18];
-    size_t len = 0;
-    char *end = NULL;
-    while (len < sizeof buf - 1) { /* the head, then the body it announces */
-        ssize_t r = recv(fd, buf + len, sizeof buf - 1 - len, 0);
-        if (r <= 0) return;
-        len += (size_t)r;
-        buf[len] = '\0';
-        if ((end = strstr((char *)buf, "\r\n\r\n"))) break;
-    }
-    if (!end) return;
-    const char *cl = strcasestr((char *)buf, "\r\nContent-Length:");
-    size_t hl = (size_t)(end + 4 - (char *)buf), want = hl + (cl ? strtoul(cl + 17, NULL, 10) : 0);
-    while (len < want && len < sizeof buf - 1) {
-        ssize_t r = recv(fd, buf + len, sizeof buf - 1 - len, 0);
-        if (r <= 0) return;
-        len += (size_t)r;
-    }
+    (void)ud;
+    static char buf[1 << 18];
+    size_t hl, want = zt_test_http_read(fd, buf, sizeof buf, &hl);
+    if (!want) return;
     uint64_t now = (uint64_t)(zt_time_real_ms() / 1000);
     for (int i = 0; i < N_SW; i++) { /* the stand-in the envelope is sealed to */
         struct zt_env_header hdr;
         uint8_t *pt = NULL;
         size_t pt_len = 0;
-        if (zt_env_open(zt_identity_kem_sk(sw[i]), buf + hl, want - hl, now, NULL, &hdr, &pt, &pt_len) != 0) continue;
+        if (zt_env_open(zt_identity_kem_sk(sw[i]), (const uint8_t *)buf + hl, want - hl, now, NULL, &hdr, &pt,
+                        &pt_len) != 0)
+            continue;
         serve(fd, i, &hdr, pt, pt_len);
         zt_env_body_free(pt, pt_len);
         return;
     }
-}
-
-static void *accept_main(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&stop)) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd < 0) continue;
-        if (!atomic_load(&stop)) answer(fd);
-        close(fd);
-    }
-    return NULL;
-}
-
-static void standins_start(void)
-{
-    lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(lfd, 16), 0);
-    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
-    port = ntohs(a.sin_port);
-    assert_int_equal(pthread_create(&thr, NULL, accept_main, NULL), 0);
-}
-
-static void standins_stop(void)
-{
-    atomic_store(&stop, true);
-    int fd = socket(AF_INET, SOCK_STREAM, 0); /* wake accept() */
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    zt_ignore(connect(fd, (struct sockaddr *)&a, sizeof a));
-    close(fd);
-    pthread_join(thr, NULL);
-    close(lfd);
 }
 
 /* ---- the gateway's side ----------------------------------------------------- */
@@ -256,7 +202,7 @@ static void worker_of(int i, struct zt_job_worker *out)
     zt_strlcpy(out->node_id, zt_identity_id(sw[i]), sizeof out->node_id);
     memcpy(out->kem_pk, zt_identity_kem_pk(sw[i]), sizeof out->kem_pk);
     memcpy(out->sign_pk, zt_identity_sign_pk(sw[i]), sizeof out->sign_pk);
-    snprintf(out->base_url, sizeof out->base_url, "http://127.0.0.1:%u", (unsigned)port);
+    snprintf(out->base_url, sizeof out->base_url, "http://127.0.0.1:%u", (unsigned)zt_test_tcp_port(srv));
     zt_strlcpy(out->recipient_id, out->node_id, sizeof out->recipient_id);
 }
 
@@ -478,14 +424,14 @@ int main(void)
     assert_int_equal(zt_identity_generate(&gw), 0);
     assert_int_equal(zt_identity_generate(&stranger), 0);
     for (int i = 0; i < N_SW; i++) assert_int_equal(zt_identity_generate(&sw[i]), 0);
-    standins_start();
+    srv = zt_test_tcp_start(answer, NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_honest_resume),
         cmocka_unit_test(test_resume_breaks_chain),
         cmocka_unit_test(test_bad_stream_caught),
     };
     int f = cmocka_run_group_tests(tests, NULL, NULL);
-    standins_stop();
+    zt_test_tcp_stop(srv);
     zt_identity_free(gw);
     zt_identity_free(stranger);
     for (int i = 0; i < N_SW; i++) zt_identity_free(sw[i]);

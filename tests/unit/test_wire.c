@@ -185,6 +185,25 @@ static void test_checkpoint(void **state)
 
 /* The vector's stream through a v2 writer (streamed and not) and reader:
  * the ids, the text, and the output hash of the records. */
+/* A job header for job_id sealed to a fresh worker key (wsk, wpk) with a
+ * fresh reply key (rsk): what the records tests write and read under. */
+static void job_header(struct zt_env_header *h, const uint8_t job_id[16], uint8_t wsk[32], uint8_t wpk[32],
+                       uint8_t rsk[32])
+{
+    memset(h, 0, sizeof *h);
+    assert_int_equal(zt_hpke_keypair(wsk, wpk), 0);
+    assert_int_equal(zt_hpke_keypair(rsk, h->reply_pk), 0);
+    h->version = ZT_ENV_VERSION;
+    h->suite = ZT_HPKE_SUITE_CHACHA;
+    memcpy(h->job_id, job_id, 16);
+    zt_env_key_id(wpk, h->recipient_kid);
+    h->created = 1700000000;
+    h->expires = 1700000300;
+    h->max_tokens = 300;
+    memcpy(h->model, "stories", 8);
+    h->model_len = 7;
+}
+
 static void test_records(void **state)
 {
     (void)state;
@@ -197,18 +216,7 @@ static void test_records(void **state)
     assert_int_equal(zt_checkpoint_sign(&c, sk, ck, sizeof ck, &ckl), 0);
     uint8_t wsk[32], wpk[32], rsk[32];
     struct zt_env_header h;
-    memset(&h, 0, sizeof h);
-    assert_int_equal(zt_hpke_keypair(wsk, wpk), 0);
-    assert_int_equal(zt_hpke_keypair(rsk, h.reply_pk), 0);
-    h.version = ZT_ENV_VERSION;
-    h.suite = ZT_HPKE_SUITE_CHACHA;
-    memcpy(h.job_id, c.job_id, 16); /* the checkpoint names this job */
-    zt_env_key_id(wpk, h.recipient_kid);
-    h.created = 1700000000;
-    h.expires = 1700000300;
-    h.max_tokens = 300;
-    memcpy(h.model, "stories", 8);
-    h.model_len = 7;
+    job_header(&h, c.job_id, wsk, wpk, rsk); /* the checkpoint names this job */
     uint8_t ih[32] = {1};
     uint8_t want_oh[32];
     hex(str(r, "output_hash"), want_oh, 32);
@@ -287,19 +295,9 @@ static int read_script(uint32_t base, const int *steps)
     uint8_t sk[64], pk[32], wsk[32], wpk[32], rsk[32];
     crypto_sign_keypair(pk, sk);
     struct zt_env_header h;
-    memset(&h, 0, sizeof h);
-    assert_int_equal(zt_hpke_keypair(wsk, wpk), 0);
-    assert_int_equal(zt_hpke_keypair(rsk, h.reply_pk), 0);
-    h.version = ZT_ENV_VERSION;
-    h.suite = ZT_HPKE_SUITE_CHACHA;
+    static const uint8_t job_id[16] = {0x17};
+    job_header(&h, job_id, wsk, wpk, rsk);
     h.flags = ZT_ENV_FLAG_STREAM;
-    memset(h.job_id, 0x17, sizeof h.job_id);
-    zt_env_key_id(wpk, h.recipient_kid);
-    h.created = 1700000000;
-    h.expires = 1700000300;
-    h.max_tokens = 300;
-    memcpy(h.model, "stories", 8);
-    h.model_len = 7;
     uint8_t ih[32] = {2};
     struct zt_checkpoint c;
     memset(&c, 0, sizeof c);
