@@ -204,6 +204,22 @@ static void job_header(struct zt_env_header *h, const uint8_t job_id[16], uint8_
     h->model_len = 7;
 }
 
+/* The final chunk and the receipt (input hash ih, chain: the FINAL
+ * checkpoint's), signed with sk. */
+static void finish_job(struct zt_sealed_writer *w, const char *reason, uint32_t completion, const uint8_t ih[32],
+                       const uint8_t chain[32], const uint8_t sk[64], struct zt_buf *out)
+{
+    struct zt_sealed_final f = {.prompt_tokens = 3, .completion_tokens = completion};
+    zt_strlcpy(f.finish_reason, reason, sizeof f.finish_reason);
+    struct zt_env_receipt rc;
+    memset(&rc, 0, sizeof rc);
+    memcpy(rc.input_hash, ih, 32);
+    memcpy(rc.seq_chain, chain, 32);
+    rc.build_id_len = 4;
+    memcpy(rc.build_id, "test", 5);
+    assert_int_equal(zt_sealed_writer_finish(w, &f, &rc, sk, out), 0);
+}
+
 static void test_records(void **state)
 {
     (void)state;
@@ -249,14 +265,7 @@ static void test_records(void **state)
                              0);
         }
         assert_int_equal(zt_sealed_writer_checkpoint(w, ck, ckl, &out), 0);
-        struct zt_sealed_final f = {.finish_reason = "stop", .prompt_tokens = 3, .completion_tokens = 2};
-        struct zt_env_receipt rc;
-        memset(&rc, 0, sizeof rc);
-        memcpy(rc.input_hash, ih, 32);
-        memcpy(rc.seq_chain, c.chain, 32);
-        rc.build_id_len = 4;
-        memcpy(rc.build_id, "test", 5);
-        assert_int_equal(zt_sealed_writer_finish(w, &f, &rc, sk, &out), 0);
+        finish_job(w, "stop", 2, ih, c.chain, sk, &out);
         zt_sealed_writer_free(w);
         /* read it, in pieces of every size from 1 */
         for (size_t step = 1; step <= out.len; step = step < 8 ? step + 1 : step * 3) {
@@ -325,14 +334,7 @@ static int read_script(uint32_t base, const int *steps)
         assert_int_equal(zt_checkpoint_sign(&c, sk, ck, sizeof ck, &ckl), 0);
         assert_int_equal(zt_sealed_writer_checkpoint(w, ck, ckl, &out), 0);
         if (*st == 0) continue;
-        struct zt_sealed_final f = {.finish_reason = "length", .prompt_tokens = 3, .completion_tokens = n};
-        struct zt_env_receipt rc;
-        memset(&rc, 0, sizeof rc);
-        memcpy(rc.input_hash, ih, 32);
-        memcpy(rc.seq_chain, c.chain, 32);
-        rc.build_id_len = 4;
-        memcpy(rc.build_id, "test", 5);
-        assert_int_equal(zt_sealed_writer_finish(w, &f, &rc, sk, &out), 0);
+        finish_job(w, "length", n, ih, c.chain, sk, &out);
         break;
     }
     zt_sealed_writer_free(w);
