@@ -227,8 +227,10 @@ struct zt_sealed_v2_hooks {
  * raw text; text goes to the feed's callback, ids and checkpoints to h
  * (may be NULL). base: the ids the worker was given (a resume), from which
  * it counts. Every checkpoint must verify under the worker's key, name this
- * job, count base + the ids delivered before it, and the last record must
- * be a FINAL checkpoint whose chain the receipt's seq_chain equals. */
+ * job, count base + the ids delivered before it; one must come after every
+ * ZT_SEALED_CHECKPOINT_EVERY ids (a 'T' record taking the ids since the
+ * last one, or since the start, past it is ZT_EPARSE); and the last record
+ * must be a FINAL checkpoint whose chain the receipt's seq_chain equals. */
 void zt_sealed_reader_v2(struct zt_sealed_reader *r, uint32_t base, const struct zt_sealed_v2_hooks *h, void *ud);
 
 /* What a verified response said. */

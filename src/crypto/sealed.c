@@ -419,6 +419,7 @@ struct zt_sealed_reader {
     /* wire v2 */
     bool v2;
     uint32_t base, n_ids;
+    uint32_t since_ckpt;        /* ids since the last checkpoint (at most ZT_SEALED_CHECKPOINT_EVERY) */
     struct zt_sealed_v2_hooks hooks;
     void *hooks_ud;
     struct zt_buf rec;          /* a record being collected across chunks */
@@ -500,6 +501,8 @@ static int grow(struct zt_sealed_reader *r, size_t need)
     return 0;
 }
 
+_Static_assert(ZT_SEALED_CHECKPOINT_EVERY == 16, "the cadence message below names 16");
+
 /* One complete v2 record. */
 static int record(struct zt_sealed_reader *r, uint8_t type, const uint8_t *p, size_t n, zt_sealed_text_fn cb,
                   void *ud)
@@ -516,6 +519,11 @@ static int record(struct zt_sealed_reader *r, uint8_t type, const uint8_t *p, si
             r->ids[i] = (int32_t)v;
         }
         if ((uint64_t)r->n_ids + k + r->base > UINT32_MAX) return die(r, ZT_EPARSE, "too many token ids");
+        /* the cadence: a checkpoint after every ZT_SEALED_CHECKPOINT_EVERY
+         * ids, so the prefix a worker streamed is attested if it dies */
+        if (k > ZT_SEALED_CHECKPOINT_EVERY - r->since_ckpt)
+            return die(r, ZT_EPARSE, "a checkpoint is missing (one is due after every 16 token ids)");
+        r->since_ckpt += (uint32_t)k;
         r->n_ids += (uint32_t)k;
         if (k && r->hooks.tokens) r->hooks.tokens(r->hooks_ud, r->ids, k);
         size_t tl = n - 2 - 4 * k;
@@ -533,6 +541,7 @@ static int record(struct zt_sealed_reader *r, uint8_t type, const uint8_t *p, si
     if (c.n_tokens != r->base + r->n_ids) return die(r, ZT_ECRYPTO, "a checkpoint counts other tokens than the stream");
     memcpy(r->last_ckpt, p, n);
     r->last_ckpt_len = n;
+    r->since_ckpt = 0;
     r->ckpt = c;
     r->final_ckpt = (c.flags & ZT_CKPT_FLAG_FINAL) != 0;
     if (r->hooks.checkpoint) r->hooks.checkpoint(r->hooks_ud, p, n, &c);

@@ -50,6 +50,7 @@ struct zt_job_call {
     const struct zt_job_hooks *hooks;
     bool is_result, cancelled;
     int fail;
+    bool refused; /* fail is the reader's: the stream itself does not verify */
     struct zt_buf answer;  /* a non-result answer */
     struct zt_pseudo_stream ps;
     struct zt_buf scratch; /* one restored piece (wiped) */
@@ -320,7 +321,10 @@ static int on_body(void *ud, const uint8_t *p, size_t n)
     }
     if (j->hooks && j->hooks->progress) j->hooks->progress(j->hooks->ud);
     int rc = zt_sealed_reader_feed(j->call.reader, p, n, on_text, j);
-    if (rc && !j->fail) j->fail = rc;
+    if (rc && !j->fail) {
+        j->fail = rc;
+        j->refused = true;
+    }
     return j->fail ? -1 : 0; /* nothing after a bad chunk can be trusted: abort */
 }
 
@@ -362,7 +366,10 @@ int zt_job_call_send(struct zt_job_call *j, const struct zt_job_hooks *hooks, st
     o.why = "";
     o.http_status = res.status;
     o.cancelled = j->cancelled;
-    zt_strlcpy(o.transport, res.error, sizeof o.transport);
+    /* a stream the reader refused was stopped here (on_body): that is no
+     * transport failure, and the worker is not "gone" but wrong (a
+     * failover must not resume from what it streamed) */
+    if (!j->refused) zt_strlcpy(o.transport, res.error, sizeof o.transport);
     if (j->is_result) {
         o.rc = finish(j, &o.result);
         o.status = o.rc ? ZT_JOB_UNVERIFIED : ZT_JOB_VERIFIED;

@@ -151,6 +151,8 @@ struct zt_sealed_run {
     unsigned since;          /* ids since the last checkpoint */
     unsigned fault_every;    /* test only: alter every Nth id streamed (0: off) */
     unsigned delay_ms;       /* test only: a pause per id streamed (0: off) */
+    bool forge_receipt;      /* test only: sign the receipt with a key of no worker */
+    bool cut_receipt;        /* test only: leave the receipt's last bytes out */
     uint64_t n_streamed;
     zt_sealed_check_fn on_check; /* a check (verify, or a replica): its signed answer goes here too */
     void *on_check_ud;
@@ -163,7 +165,11 @@ struct zt_sealed_run {
  *   ZT_TEST_DELAY_MS=N     pause N ms per token streamed, so a test can
  *                          kill or stop a worker mid-stream
  *   ZT_TEST_NO_CHECK_REPORT=1  a checker that never reports its checks to
- *                          its orchestrators (a silent checker) */
+ *                          its orchestrators (a silent checker)
+ *   ZT_TEST_FORGE_RECEIPT=1  sign every receipt with a throwaway key (a
+ *                          forged receipt: the gateway's reader refuses it)
+ *   ZT_TEST_CUT_RECEIPT=1  end every result stream cleanly without the
+ *                          receipt's last 16 bytes (a truncated receipt) */
 static unsigned test_setting(const char *name)
 {
     const char *f = getenv(name);
@@ -270,12 +276,18 @@ void zt_sealed_run_done(struct zt_sealed_run *sr, const struct zt_job_event *ev,
     uint8_t ck[ZT_CKPT_MAX_LEN];
     size_t ck_len = 0;
     int rc = sr->v2 ? put_checkpoint(sr, ev->n_tokens, ev->hash, true, ck, &ck_len) : 0;
-    if (!rc) rc = zt_sealed_writer_finish(sr->w, &f, &r, zt_identity_sign_sk(sr->id), &sr->out);
+    uint8_t forged_pk[crypto_sign_PUBLICKEYBYTES], forged_sk[crypto_sign_SECRETKEYBYTES];
+    if (sr->forge_receipt) crypto_sign_keypair(forged_pk, forged_sk); /* test only */
+    if (!rc)
+        rc = zt_sealed_writer_finish(sr->w, &f, &r, sr->forge_receipt ? forged_sk : zt_identity_sign_sk(sr->id),
+                                     &sr->out);
+    sodium_memzero(forged_sk, sizeof forged_sk);
     if (rc) {
         zt_buf_reset(&sr->out);
         cut(sr, o, c, "finish", rc);
         return;
     }
+    if (sr->cut_receipt && sr->out.len >= 16) sr->out.len -= 16; /* test only */
     /* a check: its signed answer to the orchestrators too (before the
      * gateway has it); the receipt is the frame the writer appended last */
     size_t rlen = ZT_ENV_RECEIPT_FIXED_LEN + r.build_id_len + ZT_ENV_SIG_LEN;
@@ -471,6 +483,8 @@ int zt_sealed_worker_accept(struct zt_sealed_worker *sj, const uint8_t *env, siz
         goto out;
     }
     sr->id = sj->id;
+    sr->forge_receipt = test_setting("ZT_TEST_FORGE_RECEIPT") != 0;
+    sr->cut_receipt = test_setting("ZT_TEST_CUT_RECEIPT") != 0;
     sr->on_check = sj->on_check;
     sr->on_check_ud = sj->on_check_ud;
     zt_buf_init(&sr->out, CHUNK_BUF_MAX);

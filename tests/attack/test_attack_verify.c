@@ -20,7 +20,7 @@
  *    the draw is keyed with a secret the workers do not know);
  *  - the pick is never offered a worker that ran the job or an earlier
  *    checker (they are in its exclude list).
- * The rude checker is a few lines of sockets in this file. */
+ * The rude checker is a few lines in this file on zt_test_tcp (zt_test.h). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -47,31 +47,14 @@
 enum rude { RUDE_GARBAGE, RUDE_REFUSE_IDS };
 static atomic_int mode;
 static atomic_int served;
-static int lfd = -1;
-static uint16_t port;
-static pthread_t thr;
-static atomic_bool stop;
+static struct zt_test_tcp *srv;
 
-static void answer(int fd)
+static void answer(int fd, void *ud)
 {
+    (void)ud;
     char buf[65536];
-    size_t len = 0;
-    char *end = NULL;
-    while (len < sizeof buf - 1) { /* the head, then the body it announces */
-        ssize_t r = recv(fd, buf + len, sizeof buf - 1 - len, 0);
-        if (r <= 0) return;
-        len += (size_t)r;
-        buf[len] = '\0';
-        if ((end = strstr(buf, "\r\n\r\n"))) break;
-    }
-    if (!end) return;
-    const char *cl = strcasestr(buf, "\r\nContent-Length:");
-    size_t want = (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 17, NULL, 10) : 0);
-    while (len < want && len < sizeof buf - 1) {
-        ssize_t r = recv(fd, buf + len, sizeof buf - 1 - len, 0);
-        if (r <= 0) break;
-        len += (size_t)r;
-    }
+    size_t hl;
+    if (!zt_test_http_read(fd, buf, sizeof buf, &hl)) return;
     atomic_fetch_add(&served, 1);
     char out[512];
     if (atomic_load(&mode) == RUDE_GARBAGE) {
@@ -86,41 +69,6 @@ static void answer(int fd)
                  "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", sizeof body - 1, body);
         send(fd, out, strlen(out), MSG_NOSIGNAL);
     }
-}
-
-static void *accept_main(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&stop)) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd < 0) continue;
-        if (!atomic_load(&stop)) answer(fd);
-        close(fd);
-    }
-    return NULL;
-}
-
-static void rude_start(void)
-{
-    lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(lfd, 16), 0);
-    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
-    port = ntohs(a.sin_port);
-    assert_int_equal(pthread_create(&thr, NULL, accept_main, NULL), 0);
-}
-
-static void rude_stop(void)
-{
-    atomic_store(&stop, true);
-    int fd = socket(AF_INET, SOCK_STREAM, 0); /* wake accept() */
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    zt_ignore(connect(fd, (struct sockaddr *)&a, sizeof a));
-    close(fd);
-    pthread_join(thr, NULL);
-    close(lfd);
 }
 
 /* ---- a job and its worker's FINAL checkpoint ------------------------------------ */
@@ -224,7 +172,7 @@ static int pick(void *ud, unsigned round, const char *const *exclude, size_t n, 
     zt_strlcpy(out->node_id, zt_identity_id(w), sizeof out->node_id);
     memcpy(out->kem_pk, zt_identity_kem_pk(w), sizeof out->kem_pk);
     memcpy(out->sign_pk, zt_identity_sign_pk(w), sizeof out->sign_pk);
-    snprintf(out->base_url, sizeof out->base_url, "http://127.0.0.1:%u", (unsigned)port);
+    snprintf(out->base_url, sizeof out->base_url, "http://127.0.0.1:%u", (unsigned)zt_test_tcp_port(srv));
     zt_strlcpy(out->recipient_id, out->node_id, sizeof out->recipient_id);
     return 0;
 }
@@ -308,13 +256,13 @@ int main(void)
     assert_int_equal(zt_identity_generate(&stranger), 0);
     assert_int_equal(zt_identity_generate(&rude1), 0);
     assert_int_equal(zt_identity_generate(&rude2), 0);
-    rude_start();
+    srv = zt_test_tcp_start(answer, NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_and_replayed),
         cmocka_unit_test(test_rude_checkers),
     };
     int f = cmocka_run_group_tests(tests, NULL, NULL);
-    rude_stop();
+    zt_test_tcp_stop(srv);
     zt_identity_free(gw);
     zt_identity_free(worker);
     zt_identity_free(verifier);

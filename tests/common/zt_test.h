@@ -93,6 +93,20 @@ struct zt_test_text {
 };
 void zt_test_on_text(void *ud, const char *t, size_t len);
 
+/* ---- a loopback server of a few lines, for peers that misbehave on purpose ----
+ * zt_test_tcp_start listens on 127.0.0.1 (a free port) and hands each
+ * connection it accepts to fn(fd, ud) on its own thread, one at a time,
+ * closing it after; zt_test_tcp_stop ends the thread and the socket.
+ * zt_test_http_read reads a request's head and the body its
+ * Content-Length announces into buf (NUL-terminated): the total length,
+ * *head_len the head's (with its blank line), or 0 on a short read. */
+struct zt_test_tcp;
+typedef void (*zt_test_tcp_fn)(int fd, void *ud);
+struct zt_test_tcp *zt_test_tcp_start(zt_test_tcp_fn fn, void *ud);
+uint16_t zt_test_tcp_port(const struct zt_test_tcp *s);
+void zt_test_tcp_stop(struct zt_test_tcp *s);
+size_t zt_test_http_read(int fd, char *buf, size_t cap, size_t *head_len);
+
 /* ---- the allocation leak check around each unit test ----
  * zt_test_leak_mark() notes how many zt_alloc allocations are live
  * (zt_test_leak_base() says how many); zt_test_leak_check() ends any allocation-failure injection

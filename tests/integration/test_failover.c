@@ -19,6 +19,10 @@
  *   it: the same text.
  * The time from the signal to the next text is printed (bench_failover
  * measures it over more runs).
+ * The checkpoint a resumed worker is given (this process as G, its own
+ * picker): V (a fourth worker) is SIGKILLed after 36 ids; the job ends on
+ * W[0], whose FINAL checkpoint chains (prev) to V's last checkpoint before
+ * the cut, the one at the last multiple of 16 of the ids V streamed.
  * Verification over the wire (this process signs as G): a job generated
  * on one worker and verified teacher-forced on another (a "verify" body:
  * the prompt and the claimed ids) gives equal signed chains; a worker
@@ -52,6 +56,7 @@ struct keyed {
 };
 
 static struct keyed W[N_W], G, F, S; /* F: alters tokens (test fault flag); S: another model as "stories" */
+static struct keyed V; /* like W, not in G's peers: killed by test_resume_from_last_checkpoint */
 static bool have_model;
 static char model_path[1024];
 
@@ -102,6 +107,16 @@ static int setup(void **state)
         gp[i] = zt_strdup(zt_buf_str(&d.body));
         resp_free(&d);
     }
+    {
+        make_keyed(&V);
+        put_json_array(V.data, "peers.json", &dg, 1);
+        put_file(V.dir, "models.yaml", yaml);
+        put_file(V.dir, "gpu-pool.yaml", "gpu_pool:\n  cpu_threads: 1\n  max_batch: 2\n");
+        const char *const vargs[] = {"--config", V.dir, NULL};
+        static const char *const venv[] = {"ZENTALK_ENCRYPTION_SEALED_JOBS_CALLERS=peer", "ZT_TEST_MODE=1",
+                                           "ZT_TEST_DELAY_MS=25", NULL};
+        node_spawn(&V.n, vargs, venv, true, V.dir);
+    }
     /* F and S: workers that verification must catch */
     char other_path[1024];
     (void)find_test_model("llama-2-tiny-random.gguf", other_path, sizeof other_path);
@@ -134,8 +149,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    struct keyed *all[N_W + 3] = {&W[0], &W[1], &W[2], &G, &F, &S};
-    for (size_t i = 0; i < N_W + 3; i++) {
+    struct keyed *all[N_W + 4] = {&W[0], &W[1], &W[2], &G, &F, &S, &V};
+    for (size_t i = 0; i < N_W + 4; i++) {
         if (all[i]->stopped && all[i]->n.pid) kill(all[i]->n.pid, SIGCONT);
         if (all[i]->n.pid) node_cleanup(&all[i]->n);
         zt_identity_free(all[i]->id);
@@ -303,6 +318,126 @@ static void test_failover(void **state)
     zt_buf_deinit(&ref);
 }
 
+/* ---- the checkpoint a resumed worker is given ------------------------------------ */
+
+/* This process is the gateway (it signs as G): a job on V, which is
+ * SIGKILLed once 36 ids have come (between its checkpoints at 16 and 32
+ * and the next at 48), continues on W[0]. The second attempt's body
+ * carries V's last checkpoint before the cut: W[0]'s FINAL checkpoint
+ * chains to exactly that record (prev), whose count is the last multiple
+ * of 16 of the ids V streamed. */
+struct cut_run {
+    size_t ids;
+    bool killed;
+    uint8_t last[ZT_CKPT_MAX_LEN]; /* V's last checkpoint seen */
+    size_t last_len;
+    uint32_t last_n;
+    int v_ckpts;
+};
+
+static void cut_ids(void *ud, const int32_t *ids, size_t n)
+{
+    (void)ids;
+    struct cut_run *c = ud;
+    c->ids += n;
+    if (!c->killed && c->ids >= 36) {
+        c->killed = true;
+        assert_int_equal(kill(V.n.pid, SIGKILL), 0);
+    }
+}
+
+static void cut_ckpt(void *ud, const uint8_t *rec, size_t len, const struct zt_checkpoint *ck)
+{
+    struct cut_run *c = ud;
+    if (memcmp(ck->worker_pk, zt_identity_sign_pk(V.id), sizeof ck->worker_pk) != 0) return;
+    memcpy(c->last, rec, len);
+    c->last_len = len;
+    c->last_n = ck->n_tokens;
+    c->v_ckpts++;
+}
+
+struct one_pick {
+    int picks;
+    uint32_t v_tokens;
+    enum zt_job_attempt v_outcome;
+};
+
+static void worker_for(const struct keyed *k, struct zt_job_worker *w)
+{
+    memset(w, 0, sizeof *w);
+    zt_strlcpy(w->node_id, zt_identity_id(k->id), sizeof w->node_id);
+    memcpy(w->kem_pk, zt_identity_kem_pk(k->id), sizeof w->kem_pk);
+    memcpy(w->sign_pk, zt_identity_sign_pk(k->id), sizeof w->sign_pk);
+    zt_strlcpy(w->base_url, k->n.url, sizeof w->base_url);
+    zt_strlcpy(w->recipient_id, w->node_id, sizeof w->recipient_id);
+}
+
+static int pick_w0(void *ud, const char *const *exclude, size_t n, struct zt_job_worker *out)
+{
+    (void)exclude, (void)n;
+    struct one_pick *p = ud;
+    if (p->picks++) return ZT_ENOTFOUND;
+    worker_for(&W[0], out);
+    return 0;
+}
+
+static void report_v(void *ud, const struct zt_job_worker *w, enum zt_job_attempt a, uint32_t tokens)
+{
+    struct one_pick *p = ud;
+    if (strcmp(w->node_id, zt_identity_id(V.id)) != 0) return;
+    p->v_tokens = tokens;
+    p->v_outcome = a;
+}
+
+static void test_resume_from_last_checkpoint(void **state)
+{
+    (void)state;
+    need_model();
+    json_t *req = json_pack("{s:s,s:s,s:i,s:f}", "model", "stories", "prompt", "Once upon a time", "seed", 11,
+                            "temperature", 0.8);
+    struct zt_privacy_verdict own;
+    zt_privacy_verdict_own_data(&own);
+    struct zt_job_worker first;
+    worker_for(&V, &first);
+    struct zt_job_spec spec = {.model = "stories", .max_tokens = 64, .stream = true, .ttl_s = 300,
+                               .now = (uint64_t)(zt_time_real_ms() / 1000), .suite = ZT_HPKE_SUITE_CHACHA,
+                               .worker_id = first.node_id, .worker_kem_pk = first.kem_pk,
+                               .worker_sign_pk = first.sign_pk};
+    struct zt_job_call *j = NULL;
+    assert_int_equal(zt_job_call_new(req, ZT_JOB_COMPLETION, &own, &spec, &j), 0);
+    struct zt_job_target t = {.base_url = first.base_url, .sign_as = G.id, .recipient_id = first.node_id,
+                              .now = zt_time_real_ms() / 1000, .total_timeout_ms = 60000};
+    assert_int_equal(zt_job_call_target(j, &t), 0);
+    struct one_pick p = {0};
+    struct zt_job_picker pk = {.pick = pick_w0, .report = report_v, .ud = &p};
+    struct zt_job_failover f = {.picker = &pk, .spec = spec, .target = t, .stall_ms = 5000, .max_workers = 2};
+    struct cut_run c = {0};
+    struct zt_job_hooks h = {.ids = cut_ids, .checkpoint = cut_ckpt, .ud = &c};
+    static struct zt_job_outcome o;
+    struct zt_job_failover_stats st;
+    assert_int_equal(zt_job_call_send_failover(&j, &first, &f, &h, &o, &st), 0);
+    if (o.status != ZT_JOB_VERIFIED) fprintf(stderr, "status %d: %s (%s)\n", o.status, o.why, o.transport);
+    assert_true(c.killed);
+    assert_int_equal(o.status, ZT_JOB_VERIFIED);
+    assert_int_equal(st.workers, 2);
+    assert_string_equal(st.last_worker, zt_identity_id(W[0].id));
+    assert_int_equal(p.v_outcome, ZT_JOB_ATTEMPT_DIED);
+    /* V's checkpoints came every 16 ids; the last one before the cut */
+    assert_true(p.v_tokens >= 36 && p.v_tokens < 64);
+    assert_int_equal(c.v_ckpts, (int)(p.v_tokens / 16));
+    assert_int_equal(c.last_n, p.v_tokens / 16 * 16);
+    /* is what W[0] was given: its FINAL checkpoint chains to it */
+    uint8_t want[32];
+    zt_checkpoint_id(c.last, c.last_len, want);
+    assert_memory_equal(o.result.ckpt.prev, want, sizeof want);
+    assert_memory_equal(o.result.ckpt.worker_pk, zt_identity_sign_pk(W[0].id), 32);
+    assert_int_equal(o.result.ckpt.n_tokens, c.ids);
+    printf("V killed after %u ids; resumed from its checkpoint at %u\n", (unsigned)p.v_tokens, (unsigned)c.last_n);
+    zt_job_call_free(j);
+    zt_privacy_verdict_deinit(&own);
+    json_decref(req);
+}
+
 /* ---- verification over the wire --------------------------------------------- */
 
 struct got {
@@ -400,6 +535,7 @@ int main(int argc, char **argv)
     if (argc > 1) node_bin = argv[1];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_verify_over_wire),
+        cmocka_unit_test(test_resume_from_last_checkpoint), /* before test_failover: W[0] alive */
         cmocka_unit_test(test_failover),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, setup, teardown));

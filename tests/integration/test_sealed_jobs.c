@@ -13,7 +13,9 @@
  *    models 503; a header whose price ceiling is under the worker's price
  *    is 402 price_above_ceiling, one at its price runs;
  *  - a captured result stream, truncated or altered anywhere, is refused by
- *    the client's reader; a client that disconnects cancels the job.
+ *    the client's reader; a client that disconnects cancels the job;
+ *  - a v2 job of 40 tokens streams signed checkpoints at 16 and 32 ids and
+ *    its FINAL one at 40 (the cadence the reader requires).
  * Usage: test_sealed_jobs PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -666,6 +668,71 @@ static void test_tampered_stream(void **state)
     job_free(&j);
 }
 
+/* Wire v2: a signed checkpoint after every ZT_SEALED_CHECKPOINT_EVERY (16)
+ * ids, then the FINAL one: 40 ids give K records at 16 and 32 and FINAL at
+ * 40, each under the worker's key, naming this job and the body's hash as
+ * subject, none with a prev (a fresh job). */
+struct ckpts {
+    int n, final;
+    uint32_t at[8];
+    size_t ids;
+    uint8_t job_id[ZT_ENV_JOB_ID_LEN], subject[ZT_ENV_HASH_LEN];
+    bool same;
+};
+
+static void ck_ids(void *ud, const int32_t *ids, size_t n)
+{
+    (void)ids;
+    ((struct ckpts *)ud)->ids += n;
+}
+
+static void ck_seen(void *ud, const uint8_t *rec, size_t len, const struct zt_checkpoint *c)
+{
+    (void)rec, (void)len;
+    struct ckpts *k = ud;
+    static const uint8_t zero[ZT_ENV_HASH_LEN];
+    if (k->n < 8) k->at[k->n] = c->n_tokens;
+    k->n++;
+    k->final += (c->flags & ZT_CKPT_FLAG_FINAL) != 0;
+    k->same &= memcmp(c->job_id, k->job_id, sizeof k->job_id) == 0 &&
+               memcmp(c->subject, k->subject, sizeof k->subject) == 0 && memcmp(c->prev, zero, sizeof zero) == 0 &&
+               memcmp(c->worker_pk, desc.ed25519_pk, sizeof c->worker_pk) == 0;
+}
+
+static void test_checkpoint_cadence(void **state)
+{
+    (void)state;
+    NEED_MODEL();
+    struct job j;
+    seal(&j, "{\"v\":2,\"kind\":\"completion\",\"prompt\":\"Once upon a time\",\"seed\":11}",
+         "stories", 40, 0, 0, NULL);
+    struct resp r;
+    post(j.env, j.len, ENV_CT, &r);
+    assert_int_equal(r.status, 200);
+    struct ckpts k = {.same = true};
+    memcpy(k.job_id, j.hdr.job_id, sizeof k.job_id);
+    memcpy(k.subject, j.input_hash, sizeof k.subject);
+    struct zt_sealed_reader *rd = NULL;
+    assert_int_equal(zt_sealed_reader_new(&j.hdr, j.reply_sk, desc.kem_pk, desc.ed25519_pk, j.input_hash, &rd), 0);
+    struct zt_sealed_v2_hooks h = {.tokens = ck_ids, .checkpoint = ck_seen};
+    zt_sealed_reader_v2(rd, 0, &h, &k);
+    assert_int_equal(zt_sealed_reader_feed(rd, (const uint8_t *)r.body.data, r.body.len, NULL, NULL), 0);
+    struct zt_sealed_result res;
+    assert_int_equal(zt_sealed_reader_finish(rd, &res), 0);
+    zt_sealed_reader_free(rd);
+    assert_int_equal(res.final.completion_tokens, 40);
+    assert_int_equal(k.ids, 40);
+    assert_int_equal(k.n, 3);
+    assert_int_equal(k.at[0], 16);
+    assert_int_equal(k.at[1], 32);
+    assert_int_equal(k.at[2], 40);
+    assert_int_equal(k.final, 1);
+    assert_true(k.same);
+    assert_true(res.ckpt.flags & ZT_CKPT_FLAG_FINAL);
+    resp_free(&r);
+    job_free(&j);
+}
+
 /* A client that goes away mid-stream: the job is cancelled. */
 static void test_disconnect_cancels(void **state)
 {
@@ -766,6 +833,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_jobs),
         cmocka_unit_test(test_price_ceiling),
         cmocka_unit_test(test_tampered_stream),
+        cmocka_unit_test(test_checkpoint_cadence),
         cmocka_unit_test(test_disconnect_cancels),
         cmocka_unit_test(test_no_model),
     };

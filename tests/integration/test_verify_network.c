@@ -31,7 +31,11 @@
  *    ("unavailable") is refused, 422, counted; nothing is settled on it.
  *    The same for replicated execution through it ("replicas":1): the
  *    replica reports its signed chain too, and the verdict that drops it
- *    is refused.
+ *    is refused;
+ *  - workers that return a forged receipt (signed by another key) or a
+ *    cut one (the test-only ZT_TEST_FORGE_RECEIPT / ZT_TEST_CUT_RECEIPT)
+ *    are caught at once: their results never reach a client as good, each
+ *    is charged a failed job, and after two it gets no more work.
  * Usage: test_verify_network PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -438,6 +442,104 @@ static void test_replicas(void **state)
     assert_int_equal(bad.status, 400);
 }
 
+/* ---- workers whose receipts are forged or cut ------------------------------------ */
+
+static const char *const forge_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZT_TEST_MODE=1",
+                                        "ZT_TEST_FORGE_RECEIPT=1", NULL};
+static const char *const cut_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZT_TEST_MODE=1",
+                                      "ZT_TEST_CUT_RECEIPT=1", NULL};
+
+/* Two more workers join: F signs its receipts with a key of no worker, C
+ * cuts the last bytes of its receipts (the test-only ZT_TEST_FORGE_RECEIPT
+ * and ZT_TEST_CUT_RECEIPT). The gateway's reader refuses each such result
+ * at once: the chats they were placed on run again on another worker (the
+ * client never gets a bad result as good: 200 from an honest worker, or,
+ * when the job's three attempts are spent, 502 unverified_result); each is
+ * charged a failed job (docs/internals/orchestrator.md "Reputation", also
+ * as a checker), and after two it is under the threshold: no more work. */
+static void test_bad_receipts(void **state)
+{
+    (void)state;
+    NEED_NET();
+    struct node bad[2];
+    char bad_id[2][64];
+    memset(bad, 0, sizeof bad);
+    net_worker(&bad[0], net.cfg_dir, net.gw.url, forge_env, NULL, NULL, bad_id[0]);
+    net_worker(&bad[1], net.cfg_dir, net.gw.url, cut_env, NULL, NULL, bad_id[1]);
+    json_t *all = NULL;
+    uint64_t until = zt_time_mono_ms() + 30000;
+    for (int joined = 0; joined < 2 && zt_time_mono_ms() < until;) { /* both live in the registry */
+        if (all) zt_time_sleep_ms(100);
+        json_decref(all);
+        all = nodes();
+        joined = 0;
+        for (int b = 0; b < 2; b++)
+            joined += zt_str_eq(json_string_value(json_object_get(node_of(all, bad_id[b]), "state")), "live");
+    }
+    for (int b = 0; b < 2; b++)
+        assert_string_equal(json_string_value(json_object_get(node_of(all, bad_id[b]), "state")), "live");
+    json_decref(all);
+    long long retries0 = metric_value(net.gw.port, "zentalk_orchestrator_job_retries_total{reason=\"unverified\"}");
+    int rounds = 0, ok = 0, refused = 0;
+    bool out[2] = {false, false};
+    uint64_t t0 = zt_time_mono_ms();
+    for (; rounds < 8 && !(out[0] && out[1]); rounds++) {
+        struct call c[N_CALLS];
+        memset(c, 0, sizeof c);
+        run_calls(c, N_CALLS, 1000 + rounds * N_CALLS);
+        for (int i = 0; i < N_CALLS; i++) {
+            if (c[i].status == 502) { /* the job's attempts spent on the two */
+                assert_string_equal(c[i].code, "unverified_result");
+                refused++;
+                continue;
+            }
+            assert_int_equal(c[i].status, 200);
+            assert_true(honest(c[i].ran_on)); /* never the forged or cut result */
+            /* checked, or "skipped" when its checkers were the two (their
+             * checks fail the same way: charged, none answered) */
+            assert_true(zt_str_eq(c[i].verification, "verified") || zt_str_eq(c[i].verification, "skipped"));
+            ok++;
+        }
+        all = nodes();
+        for (int b = 0; b < 2; b++) {
+            json_t *n = node_of(all, bad_id[b]);
+            assert_non_null(n);
+            assert_false(json_is_true(json_object_get(n, "banned"))); /* charged, not banned: FAILED, not CHEAT */
+            out[b] = !json_is_true(json_object_get(n, "eligible"));
+        }
+        json_decref(all);
+    }
+    fprintf(stderr, "bad receipts: %d chats answered by honest workers, %d refused (502), %d rounds (%llu ms)\n", ok,
+            refused, rounds, (unsigned long long)(zt_time_mono_ms() - t0));
+    all = nodes();
+    for (int b = 0; b < 2; b++) {
+        json_t *n = node_of(all, bad_id[b]);
+        /* two failures: 2 / (2 + 1 + 2) = 0.4, under rep_threshold 0.5 */
+        assert_true(json_integer_value(json_object_get(n, "failed")) >= 2);
+        assert_int_equal(json_integer_value(json_object_get(n, "completed")), 0);
+        assert_true(json_real_value(json_object_get(n, "reputation")) < 0.5);
+        assert_false(json_is_true(json_object_get(n, "eligible")));
+    }
+    json_decref(all);
+    /* placed jobs moved on because of them (checks charged too, not counted there) */
+    assert_true(metric_value(net.gw.port, "zentalk_orchestrator_job_retries_total{reason=\"unverified\"}") > retries0);
+    /* no more work: a round runs on the honest workers, none reaches the two */
+    long long ran[2];
+    for (int b = 0; b < 2; b++) ran[b] = metric_value(bad[b].port, "zentalk_inference_jobs_total");
+    struct call c[N_CALLS];
+    memset(c, 0, sizeof c);
+    run_calls(c, N_CALLS, 2000);
+    for (int i = 0; i < N_CALLS; i++) {
+        assert_int_equal(c[i].status, 200);
+        assert_true(honest(c[i].ran_on));
+    }
+    for (int b = 0; b < 2; b++) {
+        assert_true(ran[b] >= 1);
+        assert_int_equal(metric_value(bad[b].port, "zentalk_inference_jobs_total"), ran[b]);
+        node_cleanup(&bad[b]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) node_bin = argv[1];
@@ -446,6 +548,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cheater_caught),
         cmocka_unit_test(test_exempt_feature),
         cmocka_unit_test(test_replicas),
+        cmocka_unit_test(test_bad_receipts), /* last: two more workers join */
     };
     return zt_test_exit(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }

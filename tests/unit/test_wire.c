@@ -4,7 +4,8 @@
  * hash chain (h0, prompt links, generated links with the top 8 logits),
  * the sampler's draw at (seed, position), a signed checkpoint record (and
  * every flipped byte refused), result records through the writer and the
- * reader (ids, text, output hash), job bodies v1, v2, resume, verify and
+ * reader (ids, text, output hash), the checkpoint cadence the reader
+ * requires (one after every 16 ids), job bodies v1, v2, resume, verify and
  * v3, continuations, and the chain comparison. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -184,6 +185,41 @@ static void test_checkpoint(void **state)
 
 /* The vector's stream through a v2 writer (streamed and not) and reader:
  * the ids, the text, and the output hash of the records. */
+/* A job header for job_id sealed to a fresh worker key (wsk, wpk) with a
+ * fresh reply key (rsk): what the records tests write and read under. */
+static void job_header(struct zt_env_header *h, const uint8_t job_id[16], uint8_t wsk[32], uint8_t wpk[32],
+                       uint8_t rsk[32])
+{
+    memset(h, 0, sizeof *h);
+    assert_int_equal(zt_hpke_keypair(wsk, wpk), 0);
+    assert_int_equal(zt_hpke_keypair(rsk, h->reply_pk), 0);
+    h->version = ZT_ENV_VERSION;
+    h->suite = ZT_HPKE_SUITE_CHACHA;
+    memcpy(h->job_id, job_id, 16);
+    zt_env_key_id(wpk, h->recipient_kid);
+    h->created = 1700000000;
+    h->expires = 1700000300;
+    h->max_tokens = 300;
+    memcpy(h->model, "stories", 8);
+    h->model_len = 7;
+}
+
+/* The final chunk and the receipt (input hash ih, chain: the FINAL
+ * checkpoint's), signed with sk. */
+static void finish_job(struct zt_sealed_writer *w, const char *reason, uint32_t completion, const uint8_t ih[32],
+                       const uint8_t chain[32], const uint8_t sk[64], struct zt_buf *out)
+{
+    struct zt_sealed_final f = {.prompt_tokens = 3, .completion_tokens = completion};
+    zt_strlcpy(f.finish_reason, reason, sizeof f.finish_reason);
+    struct zt_env_receipt rc;
+    memset(&rc, 0, sizeof rc);
+    memcpy(rc.input_hash, ih, 32);
+    memcpy(rc.seq_chain, chain, 32);
+    rc.build_id_len = 4;
+    memcpy(rc.build_id, "test", 5);
+    assert_int_equal(zt_sealed_writer_finish(w, &f, &rc, sk, out), 0);
+}
+
 static void test_records(void **state)
 {
     (void)state;
@@ -196,18 +232,7 @@ static void test_records(void **state)
     assert_int_equal(zt_checkpoint_sign(&c, sk, ck, sizeof ck, &ckl), 0);
     uint8_t wsk[32], wpk[32], rsk[32];
     struct zt_env_header h;
-    memset(&h, 0, sizeof h);
-    assert_int_equal(zt_hpke_keypair(wsk, wpk), 0);
-    assert_int_equal(zt_hpke_keypair(rsk, h.reply_pk), 0);
-    h.version = ZT_ENV_VERSION;
-    h.suite = ZT_HPKE_SUITE_CHACHA;
-    memcpy(h.job_id, c.job_id, 16); /* the checkpoint names this job */
-    zt_env_key_id(wpk, h.recipient_kid);
-    h.created = 1700000000;
-    h.expires = 1700000300;
-    h.max_tokens = 300;
-    memcpy(h.model, "stories", 8);
-    h.model_len = 7;
+    job_header(&h, c.job_id, wsk, wpk, rsk); /* the checkpoint names this job */
     uint8_t ih[32] = {1};
     uint8_t want_oh[32];
     hex(str(r, "output_hash"), want_oh, 32);
@@ -240,14 +265,7 @@ static void test_records(void **state)
                              0);
         }
         assert_int_equal(zt_sealed_writer_checkpoint(w, ck, ckl, &out), 0);
-        struct zt_sealed_final f = {.finish_reason = "stop", .prompt_tokens = 3, .completion_tokens = 2};
-        struct zt_env_receipt rc;
-        memset(&rc, 0, sizeof rc);
-        memcpy(rc.input_hash, ih, 32);
-        memcpy(rc.seq_chain, c.chain, 32);
-        rc.build_id_len = 4;
-        memcpy(rc.build_id, "test", 5);
-        assert_int_equal(zt_sealed_writer_finish(w, &f, &rc, sk, &out), 0);
+        finish_job(w, "stop", 2, ih, c.chain, sk, &out);
         zt_sealed_writer_free(w);
         /* read it, in pieces of every size from 1 */
         for (size_t step = 1; step <= out.len; step = step < 8 ? step + 1 : step * 3) {
@@ -275,6 +293,89 @@ static void test_records(void **state)
         zt_sealed_reader_free(rd);
         zt_buf_deinit(&out);
     }
+}
+
+/* The cadence (section 3): a checkpoint after every 16 ids of a worker's
+ * stream. A script is a list of steps: n > 0 a 'T' record of n ids, 0 a
+ * checkpoint at the count so far, -1 the FINAL checkpoint, final chunk
+ * and receipt (the end). Returns the reader's first error, or 0. */
+static int read_script(uint32_t base, const int *steps)
+{
+    uint8_t sk[64], pk[32], wsk[32], wpk[32], rsk[32];
+    crypto_sign_keypair(pk, sk);
+    struct zt_env_header h;
+    static const uint8_t job_id[16] = {0x17};
+    job_header(&h, job_id, wsk, wpk, rsk);
+    h.flags = ZT_ENV_FLAG_STREAM;
+    uint8_t ih[32] = {2};
+    struct zt_checkpoint c;
+    memset(&c, 0, sizeof c);
+    memcpy(c.job_id, h.job_id, sizeof c.job_id);
+    c.build_id_len = (uint8_t)zt_strlcpy(c.build_id, "test", sizeof c.build_id);
+    struct zt_buf out;
+    zt_buf_init(&out, 1 << 20);
+    struct zt_sealed_writer *w = NULL;
+    assert_int_equal(zt_sealed_writer_new(&h, wsk, true, &out, &w), 0);
+    zt_sealed_writer_v2(w);
+    uint32_t n = base;
+    int32_t ids[64];
+    for (const int *st = steps;; st++) {
+        if (*st > 0) {
+            for (int k = 0; k < *st; k++) ids[k] = (int32_t)(n + (uint32_t)k);
+            assert_int_equal(zt_sealed_writer_tokens(w, ids, (size_t)*st, "t", 1, &out), 0);
+            n += (uint32_t)*st;
+            continue;
+        }
+        uint8_t ck[ZT_CKPT_MAX_LEN];
+        size_t ckl;
+        c.flags = (uint8_t)(*st < 0 ? ZT_CKPT_FLAG_FINAL : 0);
+        c.n_tokens = n;
+        memset(c.chain, (int)n, sizeof c.chain);
+        assert_int_equal(zt_checkpoint_sign(&c, sk, ck, sizeof ck, &ckl), 0);
+        assert_int_equal(zt_sealed_writer_checkpoint(w, ck, ckl, &out), 0);
+        if (*st == 0) continue;
+        finish_job(w, "length", n, ih, c.chain, sk, &out);
+        break;
+    }
+    zt_sealed_writer_free(w);
+    struct zt_sealed_reader *rd = NULL;
+    assert_int_equal(zt_sealed_reader_new(&h, rsk, wpk, pk, ih, &rd), 0);
+    zt_sealed_reader_v2(rd, base, NULL, NULL);
+    int rc = zt_sealed_reader_feed(rd, (const uint8_t *)out.data, out.len, NULL, NULL);
+    struct zt_sealed_result res;
+    if (!rc) rc = zt_sealed_reader_finish(rd, &res);
+    if (rc) assert_non_null(strstr(zt_sealed_reader_error(rd), "checkpoint is missing"));
+    zt_sealed_reader_free(rd);
+    zt_buf_deinit(&out);
+    return rc;
+}
+
+static void test_cadence(void **state)
+{
+    (void)state;
+    /* what the worker writes: one id per record, K after each 16th */
+    static const int ok40[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+                               1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, -1};
+    assert_int_equal(read_script(0, ok40), 0);
+    static const int ok[][6] = {
+        {16, -1},          /* the FINAL checkpoint is the 16th id's */
+        {16, 0, 16, 0, -1}, /* a job of 32: K at 32, then FINAL at 32 */
+        {8, 8, 0, 5, -1},  /* ids grouped in records */
+        {-1},              /* no ids at all (a verification answer) */
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) assert_int_equal(read_script(0, ok[i]), 0);
+    /* a resumed worker counts from the ids it was given: they do not count */
+    static const int resumed[] = {16, 0, 3, -1};
+    assert_int_equal(read_script(40, resumed), 0);
+    /* a checkpoint missing: the 17th id without one, in any grouping */
+    static const int bad[][6] = {
+        {17, -1},
+        {16, 1, -1},
+        {16, 0, 16, 1, 0, -1},
+        {10, 7, 0, -1},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_int_equal(read_script(0, bad[i]), ZT_EPARSE);
+    assert_int_equal(read_script(40, bad[0]), ZT_EPARSE);
 }
 
 static void test_bodies(void **state)
@@ -396,6 +497,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_draws, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_records, zt_test_leak_setup, zt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_cadence, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_bodies, zt_test_leak_setup, zt_test_leak_teardown),
         cmocka_unit_test_setup_teardown(test_compare, zt_test_leak_setup, zt_test_leak_teardown),
     };
