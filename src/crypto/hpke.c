@@ -438,7 +438,7 @@ static int setup(struct zt_hpke_suite suite, const struct zt_hpke_params *params
     rc = check_params(params, role);
     if (rc != 0) goto out;
 
-    ctx = sodium_malloc(sizeof *ctx);
+    ctx = zt_secure_alloc(sizeof *ctx);
     if (!ctx) {
         rc = ZT_ENOMEM;
         goto out;
@@ -466,7 +466,7 @@ static int setup(struct zt_hpke_suite suite, const struct zt_hpke_params *params
     *out = ctx;
     ctx = NULL;
 out:
-    if (ctx) sodium_free(ctx); /* wipes the scratch with it */
+    zt_secure_free(ctx, sizeof *ctx); /* wipes the scratch with it */
     return rc;
 }
 
@@ -496,7 +496,7 @@ int zt_hpke_setup_receiver(struct zt_hpke_suite suite, const struct zt_hpke_para
 
 void zt_hpke_ctx_free(struct zt_hpke_ctx *ctx)
 {
-    if (ctx) sodium_free(ctx);
+    zt_secure_free(ctx, sizeof *ctx); /* wiped; kept for the next context (zt_crypto.h) */
 }
 
 uint64_t zt_hpke_ctx_seq(const struct zt_hpke_ctx *ctx)

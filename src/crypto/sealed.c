@@ -33,7 +33,7 @@ int zt_sealed_call_seal(const char *model, uint32_t max_tokens, uint64_t max_pri
     memset(&c, 0, sizeof c);
     size_t ml = model ? strlen(model) : 0;
     if (ml == 0 || ml > ZT_ENV_MODEL_MAX) return ZT_EPARSE;
-    uint8_t *reply_sk = sodium_malloc(ZT_HPKE_SK_LEN);
+    uint8_t *reply_sk = zt_secure_alloc(ZT_HPKE_SK_LEN);
     if (!reply_sk) return ZT_ENOMEM;
     int rc = zt_hpke_keypair(reply_sk, t.reply_pk);
     if (rc) goto out;
@@ -55,7 +55,7 @@ int zt_sealed_call_seal(const char *model, uint32_t max_tokens, uint64_t max_pri
     *out = c;
     memset(&c, 0, sizeof c);
 out:
-    if (reply_sk) sodium_free(reply_sk);
+    zt_secure_free(reply_sk, ZT_HPKE_SK_LEN);
     zt_sealed_call_deinit(&c);
     return rc;
 }
@@ -402,7 +402,7 @@ struct zt_sealed_reader {
     int err;          /* 0, or the error that ended it */
     const char *why;  /* static reason for err */
     struct zt_env_header job;
-    uint8_t *reply_sk; /* sodium_malloc'd until the opener exists */
+    uint8_t *reply_sk; /* guarded (zt_secure_alloc) until the opener exists */
     uint8_t worker_pk[ZT_HPKE_PK_LEN];
     uint8_t sign_pk[ZT_ENV_ED25519_PK_LEN];
     uint8_t input_hash[ZT_ENV_HASH_LEN];
@@ -476,11 +476,11 @@ int zt_sealed_reader_new(const struct zt_env_header *job, const uint8_t reply_sk
 {
     if (!job || !out) return ZT_EINVAL;
     if (zt_crypto_init() != 0) return ZT_ECRYPTO;
-    uint8_t *sk = sodium_malloc(ZT_HPKE_SK_LEN);
+    uint8_t *sk = zt_secure_alloc(ZT_HPKE_SK_LEN);
     if (!sk) return ZT_ENOMEM;
     memcpy(sk, reply_sk, ZT_HPKE_SK_LEN);
     int rc = reader_new(job, &sk, worker_kem_pk, worker_sign_pk, input_hash, out);
-    if (sk) sodium_free(sk);
+    zt_secure_free(sk, ZT_HPKE_SK_LEN);
     return rc;
 }
 
@@ -583,7 +583,7 @@ static int unit_done(struct zt_sealed_reader *r, zt_sealed_text_fn cb, void *ud)
     switch (r->state) {
     case RS_STREAM_HDR:
         rc = zt_env_result_opener_new(&r->job, r->reply_sk, r->worker_pk, r->buf, r->need, &r->o);
-        sodium_free(r->reply_sk);
+        zt_secure_free(r->reply_sk, ZT_HPKE_SK_LEN);
         r->reply_sk = NULL;
         if (rc == ZT_ENOMEM) return die(r, rc, "out of memory");
         if (rc == ZT_EPARSE) return die(r, rc, "the response does not start with a result stream header");
@@ -721,7 +721,7 @@ const char *zt_sealed_reader_error(const struct zt_sealed_reader *r)
 void zt_sealed_reader_free(struct zt_sealed_reader *r)
 {
     if (!r) return;
-    if (r->reply_sk) sodium_free(r->reply_sk);
+    zt_secure_free(r->reply_sk, ZT_HPKE_SK_LEN);
     zt_env_result_opener_free(r->o);
     if (r->pt) sodium_memzero(r->pt, r->pt_cap);
     if (r->buf) sodium_memzero(r->buf, r->cap);

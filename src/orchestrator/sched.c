@@ -1227,17 +1227,36 @@ int zt_sched_job_finished(struct zt_sched *s, const char *job_id, const char *wo
     if (rc) goto out;
     struct orch_node *n = j->node;
     if (o == ZT_SCHED_OK) {
+        /* done and the worker's completed count in one transaction (one
+         * write instead of two): a crash before its commit leaves the job
+         * running and the count as it was (the restart's worker-lost rule
+         * requeues it, as for a crash before any write); after it, both */
+        struct orch_job was = *j;
+        double lat_was = n->lat;
+        double ms = (double)(now_ms - j->started);
+        if (ms < 0) ms = 0;
         j->tokens = tokens;
-        if ((rc = job_move(s, j, ZT_JOB_STATE_DONE, NULL, now_ms, "")) != 0) {
-            j->tokens = 0;
+        bool tx = zt_store_begin(s->st) == 0;
+        if (tx) orch_undo_begin(s->r);
+        rc = job_move(s, j, ZT_JOB_STATE_DONE, NULL, now_ms, "");
+        if (!rc) orch_node_latency(n, ms / (tokens ? tokens : 1), s->o.ewma_alpha); /* saved with the count */
+        if (!rc && tx) {
+            /* a count that fails is lost, as before (the node as it was); the move commits */
+            if (orch_node_report(s->r, n, ZT_OUTCOME_COMPLETED, now_ms) != 0) orch_undo_restore(s->r);
+            rc = zt_store_commit(s->st);
+        }
+        if (tx) {
+            if (rc) zt_ignore(zt_store_rollback(s->st));
+            orch_undo_end(s->r, rc != 0);
+        }
+        if (rc) {
+            *j = was;
+            n->lat = lat_was;
             if (rc == ZT_EINVAL) job_taken(s, j); /* running -> done is legal: the row was taken */
             goto out;
         }
-        double ms = (double)(now_ms - j->started);
-        if (ms < 0) ms = 0;
-        orch_node_latency(n, ms / (tokens ? tokens : 1), s->o.ewma_alpha);
+        if (!tx) zt_ignore(orch_node_report(s->r, n, ZT_OUTCOME_COMPLETED, now_ms));
         s->job_ms = s->job_ms > 0 ? 0.9 * s->job_ms + 0.1 * ms : ms;
-        zt_ignore(orch_node_report(s->r, n, ZT_OUTCOME_COMPLETED, now_ms));
         if (state) *state = ZT_JOB_STATE_DONE;
         job_drop(s, j);
     } else {

@@ -814,6 +814,39 @@ static void test_keys(void **state)
     assert_memory_not_equal(c1, c2, 20);
 }
 
+/* zt_secure_alloc/zt_secure_free: a freed block is wiped and kept for the
+ * next block of its size only, at most ZT_SECURE_CACHE of a size. */
+static void test_secure_cache(void **state)
+{
+    (void)state;
+    assert_null(zt_secure_alloc(0));
+    zt_secure_free(NULL, 77);
+    size_t base = zt_secure_cached();
+    uint8_t *a = zt_secure_alloc(77);
+    assert_non_null(a);
+    memset(a, 0xab, 77);
+    zt_secure_free(a, 77);
+    assert_int_equal(zt_secure_cached(), base + 1);
+    uint8_t *c = zt_secure_alloc(78); /* another size: not that block */
+    assert_non_null(c);
+    assert_ptr_not_equal(c, a);
+    uint8_t *b = zt_secure_alloc(77);
+    assert_ptr_equal(b, a);
+    assert_int_equal(zt_secure_cached(), base);
+    for (size_t i = 0; i < 77; i++) assert_int_equal(b[i], 0); /* wiped when kept */
+    b[76] = 1;
+    zt_secure_free(b, 77);
+    zt_secure_free(c, 78);
+    assert_int_equal(zt_secure_cached(), base + 2);
+    /* more than the cap of one size: the rest are freed */
+    enum { MANY = ZT_SECURE_CACHE + 3 };
+    uint8_t *m[MANY];
+    for (size_t i = 0; i < MANY; i++) assert_non_null(m[i] = zt_secure_alloc(77));
+    assert_int_equal(zt_secure_cached(), base + 1);
+    for (size_t i = 0; i < MANY; i++) zt_secure_free(m[i], 77);
+    assert_int_equal(zt_secure_cached(), base + 1 + ZT_SECURE_CACHE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -828,6 +861,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unsupported_suites, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+        cmocka_unit_test(test_secure_cache),
     };
     return zt_test_exit(cmocka_run_group_tests_name("hpke", tests, NULL, NULL));
 }

@@ -579,6 +579,47 @@ static void test_resume(void **state)
     close_two(&o, &a, &b);
 }
 
+/* A completed job's done and its worker's completed count commit together
+ * (one transaction): after a reopen both are there; a job whose row was
+ * moved by someone else is not done and counts nothing. */
+static void test_done_with_count(void **state)
+{
+    (void)state;
+    struct orch o;
+    orch_open(&o, NULL, T0);
+    struct worker a, b;
+    two_workers(&o, &a, &b, 2);
+    struct zt_sched_result r1, r2;
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), T0, &r1), 0);
+    assert_int_equal(submit(&o, req("u", "tiny-chat", 10, 10), T0, &r2), 0);
+    assert_int_equal(zt_sched_job_started(o.s, r1.job_id, r1.worker, T0 + 1), 0);
+    assert_int_equal(zt_sched_job_started(o.s, r2.job_id, r2.worker, T0 + 1), 0);
+    enum zt_job_state js;
+    assert_int_equal(zt_sched_job_finished(o.s, r1.job_id, r1.worker, ZT_SCHED_OK, 7, T0 + 2, &js), 0);
+    assert_int_equal(js, ZT_JOB_STATE_DONE);
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE sched_jobs SET orch = 'elsewhere' WHERE job_id = '%s'", r2.job_id);
+    assert_int_equal(zt_store_exec(o.st, sql), 0);
+    struct zt_node_info before;
+    assert_int_equal(zt_registry_get(o.r, r2.worker, T0 + 3, &before), 0);
+    assert_int_not_equal(zt_sched_job_finished(o.s, r2.job_id, r2.worker, ZT_SCHED_OK, 7, T0 + 3, &js), 0);
+    struct zt_node_info ni;
+    assert_int_equal(zt_registry_get(o.r, r2.worker, T0 + 3, &ni), 0);
+    assert_int_equal(ni.completed, before.completed);
+    char w1[ZT_IDENTITY_ID_SIZE];
+    zt_strlcpy(w1, r1.worker, sizeof w1);
+    orch_close(&o);
+
+    orch_open(&o, NULL, T0 + 10);
+    struct zt_job_info ji;
+    assert_int_equal(zt_sched_job_get(o.s, r1.job_id, &ji), 0);
+    assert_int_equal(ji.state, ZT_JOB_STATE_DONE);
+    assert_int_equal(ji.tokens, 7);
+    assert_int_equal(zt_registry_get(o.r, w1, T0 + 10, &ni), 0);
+    assert_int_equal(ni.completed, 1); /* r1's, whichever worker ran r2 */
+    close_two(&o, &a, &b);
+}
+
 /* Threads: four clients submit, start and finish jobs at once while a
  * fifth thread heartbeats and pumps; every job ends done, no slot leaks. */
 struct thr {
@@ -1115,6 +1156,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_transitions), T(test_placement), T(test_score),  T(test_score_price), T(test_fair_queueing),
         T(test_bounded_queue), T(test_requeue), T(test_drop_list_servable), T(test_resume), T(test_threads),
+        T(test_done_with_count),
     };
     int failures = cmocka_run_group_tests_name("sched_sqlite", tests, NULL, NULL);
     /* the same on a real PostgreSQL */
@@ -1123,7 +1165,7 @@ int main(void)
         P(test_transitions),   P(test_placement), P(test_score),  P(test_fair_queueing),
         P(test_bounded_queue), P(test_requeue),   P(test_resume), P(test_threads),
         P(test_shared_queue),  P(test_adopt_for_gateway), P(test_claim_after_takeover),
-        P(test_takeover_has_entry), P(test_taken_frees_slot), P(test_claim_chain),
+        P(test_takeover_has_entry), P(test_taken_frees_slot), P(test_claim_chain), P(test_done_with_count),
     };
     failures += zt_test_pg_run("sched_postgres", pg_tests);
     return zt_test_exit(failures);
