@@ -33,7 +33,7 @@ printf 'gpu_pool:\n  cpu_threads: 1\n  max_batch: %s\n' "${NET_BATCH:-8}" >"$tmp
 url_of() {
   i=0
   while [ $i -lt 300 ]; do
-    u=$(sed -n 's/^zentalk-node listening on //p' "$1")
+    u=$(sed -n 's/^zentalk-node listening on //p' "$1" 2>/dev/null || true) # not there yet: the node's shell opens it
     [ -n "$u" ] && { echo "$u"; return 0; }
     sleep 0.1
     i=$((i + 1))
