@@ -120,7 +120,9 @@ ZT_NODISCARD int zt_orch_client_report(struct zt_orch_client *c, const char *job
 /* The attempt went well ("ok"): the orchestrator's draw for a check of it
  * (zt_verify_reason_name, "" for none) in verify; replicas: the request
  * asked for replicated execution (the lease stays open for its checks).
- * Errors as zt_orch_client_report (verify "" then). */
+ * Errors as zt_orch_client_report (verify "" then); ZT_EIO (no
+ * orchestrator answered: one restarting) leaves the report to the
+ * background senders, which send it again until one does (about 30 s). */
 ZT_NODISCARD int zt_orch_client_ok(struct zt_orch_client *c, const char *job_id, const char *worker,
                                    uint32_t tokens, bool replicas, char *verify, size_t cap);
 /* The checker of round `round` of worker's job, none of exclude[0..n):

@@ -1153,7 +1153,9 @@ static void run_sched(void *arg)
         }
         if (j->sink.restart) j->sink.restart(j->sink.ud); /* a non-streamed answer starts again */
     }
-    settle_chain(j, &o, outcome, worker);
+    /* paid: the worker that finished (ran_on), not the loop's first pick:
+     * after a failover the scheduler's picker moved j->worker on */
+    settle_chain(j, &o, outcome, j->worker.node_id);
     /* whatever happened, the job is over here: one still active in the
      * scheduler (requeued and reassigned while its first worker finished
      * after all, or left for another reason) must not hold a slot */

@@ -143,6 +143,7 @@ void zt_orch_client_free(struct zt_orch_client *r)
     pthread_mutex_lock(&r->qmu);
     r->qstop = true;
     pthread_cond_broadcast(&r->qcv);
+    pthread_cond_broadcast(&r->donecv); /* a sender waiting to send again stops waiting */
     while ((r->qn || r->busy) && pthread_cond_timedwait(&r->donecv, &r->qmu, &until) == 0) {
     }
     size_t queued = r->qn, cut = r->busy, n = r->n_threads;
@@ -437,17 +438,25 @@ void zt_orch_client_register(struct zt_orch_client *r)
 
 /* ---- checks of leased jobs (the orchestrator's verifier, this gateway's work) ---- */
 
+static void send_async(struct zt_orch_client *r, json_t *body);
+
 int zt_orch_client_ok(struct zt_orch_client *r, const char *job_id, const char *worker, uint32_t tokens,
                       bool replicas, char *verify, size_t cap)
 {
     json_t *body = json_pack("{s:s,s:s,s:s,s:I,s:b}", "job_id", job_id, "worker", worker, "event", "ok", "tokens",
                              (json_int_t)tokens, "replicas", replicas);
     json_t *a = NULL;
+    json_incref(body);
     long st = call(r, "/v1/orchestrator/report", body, CALL_TIMEOUT_MS, &a);
     const char *v = json_string_value(json_object_get(a, "verify"));
     verify[0] = '\0';
     if (st == 200 && v) zt_strlcpy(verify, v, cap);
     json_decref(a);
+    /* no orchestrator answered (one restarting): the report is sent again
+     * by the senders until one does, else the job's row stays running
+     * there and holds its worker's slot (its restart resumes it) */
+    if (!st) send_async(r, body);
+    else json_decref(body);
     return st == 200 ? 0 : st == 404 ? ZT_ENOTFOUND : st ? ZT_EINVAL : ZT_EIO;
 }
 
@@ -478,12 +487,16 @@ int zt_orch_client_check_pick(struct zt_orch_client *r, const char *job_id, cons
 }
 
 #define SEND_TRIES 3 /* a 503 (store or evidence busy: nothing used up) is sent again, after 1 s, then 2 s */
+#define SEND_TRIES_DOWN 7 /* no orchestrator answered (one restarting): after 1, 2, 4, 8, 8, 8 s (31 s) */
 
 /* POST body (taken) to the orchestrator's report route: a 503 is sent
- * again (SEND_TRIES in all, not once stopping: the orchestrator decides a
- * verdict it never gets itself); what is still refused is logged
+ * again (SEND_TRIES in all), and, by a sender thread (down), so is a
+ * report no orchestrator answered (SEND_TRIES_DOWN; never on a job's
+ * thread, which would keep its client waiting), not once stopping: the
+ * orchestrator decides a verdict it never gets itself, and an ok it never
+ * gets leaves the job running there; what is still refused is logged
  * (review7 F5: a verdict answered 503 was lost without a word). */
-static void send_event(struct zt_orch_client *r, json_t *body)
+static void send_event(struct zt_orch_client *r, json_t *body, bool down)
 {
     long st = 0;
     for (int t = 1;; t++) {
@@ -494,8 +507,13 @@ static void send_event(struct zt_orch_client *r, json_t *body)
         pthread_mutex_lock(&r->qmu);
         bool stopping = r->qstop;
         pthread_mutex_unlock(&r->qmu);
-        if (st != 503 || t == SEND_TRIES || stopping) break;
-        zt_time_sleep_ms(1000u * (unsigned)t);
+        if ((st != 503 && (st != 0 || !down)) || t == (st ? SEND_TRIES : SEND_TRIES_DOWN) || stopping) break;
+        /* the wait ends early when the client stops (it drains, then cuts) */
+        struct timespec ts = zt_time_after_ms(CLOCK_MONOTONIC, 1000u << (t < 4 ? t - 1 : 3));
+        pthread_mutex_lock(&r->qmu);
+        while (!r->qstop && pthread_cond_timedwait(&r->donecv, &r->qmu, &ts) == 0) {
+        }
+        pthread_mutex_unlock(&r->qmu);
     }
     if (st != 200 && st != 202) {
         pthread_mutex_lock(&r->qmu);
@@ -531,7 +549,7 @@ static void *sender_main(void *arg)
         r->busy++;
         pthread_mutex_unlock(&r->qmu);
         if (late) json_decref(body);
-        else send_event(r, body);
+        else send_event(r, body, true);
         pthread_mutex_lock(&r->qmu);
         r->busy--;
         if (late) r->n_dropped++;
@@ -567,7 +585,7 @@ static void send_async(struct zt_orch_client *r, json_t *body)
     if (queued) return;
     zt_log_rl(ZT_LOG_WARN, 10, "orchestrator_verdict_inline",
               "reason=\"queue full (%d), no sender, or stopping\" action=sent_on_the_job_thread", SENDS_QUEUED_MAX);
-    send_event(r, body); /* it waits (up to the orchestrator's verdict wait) */
+    send_event(r, body, false); /* it waits (up to the orchestrator's verdict wait) */
     pthread_mutex_lock(&r->qmu);
     r->n_sent++;
     pthread_mutex_unlock(&r->qmu);
@@ -584,8 +602,10 @@ void zt_orch_client_verdict_counts(struct zt_orch_client *r, uint64_t *sent, uin
 
 void zt_orch_client_check_failed(struct zt_orch_client *r, const char *job_id, const char *checker, bool stalled)
 {
-    send_event(r, json_pack("{s:s,s:s,s:s,s:b}", "job_id", job_id, "worker", checker, "event", "check_failed",
-                            "stalled", stalled));
+    send_event(r,
+               json_pack("{s:s,s:s,s:s,s:b}", "job_id", job_id, "worker", checker, "event", "check_failed", "stalled",
+                         stalled),
+               false);
 }
 
 /* ---- the verdict (docs/api.md POST /v1/orchestrator/report, event verdict) ---- */

@@ -130,7 +130,10 @@ static int p_wait(void *ud, const char *job_id, long wait_ms, char worker[static
 {
     struct zt_sched_result sr;
     int rc = remote_lease(ud, NULL, job_id, wait_ms, &sr);
-    if (rc == ZT_EIO) return 0; /* the orchestrator unreachable for now: the caller's deadline decides */
+    if (rc == ZT_EIO) { /* the orchestrator unreachable for now (restarting): the caller's deadline decides */
+        zt_time_sleep_ms(wait_ms < 250 ? (unsigned)(wait_ms > 0 ? wait_ms : 0) : 250u); /* not a busy loop */
+        return 0;
+    }
     if (rc || sr.state == ZT_JOB_STATE_FAILED) return -1;
     if (sr.state != ZT_JOB_STATE_ASSIGNED) return 0;
     zt_strlcpy(worker, sr.worker, ZT_IDENTITY_ID_SIZE);

@@ -877,7 +877,13 @@ void node_id_of(uint16_t port, char *out, size_t cap, char **desc)
 
 long chat_text(uint16_t port, const char *body, bool stream, struct zt_buf *text, char *ran_on, size_t cap)
 {
-    struct http_opts o = {.ctype = "application/json", .body = body, .timeout_ms = 120000};
+    return chat_text_auth(port, NULL, body, stream, text, ran_on, cap);
+}
+
+long chat_text_auth(uint16_t port, const char *auth, const char *body, bool stream, struct zt_buf *text, char *ran_on,
+                    size_t cap)
+{
+    struct http_opts o = {.ctype = "application/json", .body = body, .timeout_ms = 120000, .auth = auth};
     struct resp r;
     memset(&r, 0, sizeof r);
     long st = http_req(port, "POST", "/v1/chat/completions", &o, &r) == 0 ? r.status : 0;

@@ -195,6 +195,9 @@ void node_id_of(uint16_t port, char *out, size_t cap, char **desc);
  * the worker it ran on (zentalk.ran_on) in ran_on; an SSE error record
  * makes it 502. A status other than 200 is printed with its body. */
 long chat_text(uint16_t port, const char *body, bool stream, struct zt_buf *text, char *ran_on, size_t cap);
+/* The same with an Authorization value (NULL: none). */
+long chat_text_auth(uint16_t port, const char *auth, const char *body, bool stream, struct zt_buf *text, char *ran_on,
+                    size_t cap);
 
 /* ---- a loopback network (issue 11) ---------------------------------------- */
 /* A fresh config dir (tmp_dir with tag) whose models.yaml serves

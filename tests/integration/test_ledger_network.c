@@ -33,13 +33,21 @@
  *    ledger history`, `zentalk payouts list|export|confirm` (the export
  *    the same bytes as the node's file), the payout metrics;
  *  - a slash of the stake on the paid job, seen in /v1/rewards and
- *    `zentalk ledger history stake:NODE`.
+ *    `zentalk ledger history stake:NODE`;
+ *  - none charged twice (issue 11): two staked workers slowed by the
+ *    test-only ZT_TEST_DELAY_MS; a paid stream whose worker is killed with
+ *    SIGKILL mid-stream completes on the other with the uninterrupted
+ *    run's text; exactly one settlement, the user's debit equal to the
+ *    uninterrupted run's, all of the cost to the worker that finished
+ *    (ran_on), nothing to the killed one, the fee once, escrow empty, the
+ *    audit clean.
  * Usage: test_ledger_network PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
 #include "keyed.h"
 #include "wallet.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,13 +71,18 @@
 static const char *cli_bin;
 static char model_path[1024];
 static char cfg_dir[256];
-static struct node gw, wk;
-static char wk_id[64];
+static struct node gw, wk, slow[2]; /* slow: the failover test's */
+static char wk_id[64], slow_id[2][64];
 
 #define WK_WALLET "0x00000000000000000000000000000000000000aa"
 #define PASS_VAR "ZT_TEST_PAYOUT_PASS"
 static char key_env[400], key_addr[43];
+/* verification off (the fee account pays the checks: test_ledger_cheat's
+ * subject) and no result cache (a wallet's repeated request would be a
+ * cache hit): the failover test counts every base unit of one job */
 static const char *const gw_env[] = {"ZENTALK_CHAIN_ENABLED=true",
+                                     "ZENTALK_ORCHESTRATOR_VERIFICATION_ENABLED=false",
+                                     "ZENTALK_PRIVACY_RESULT_CACHE=off",
                                      "ZENTALK_ENCRYPTION_JWT_SECRET=" SECRET,
                                      "ZENTALK_CHAIN_RPC_URL=http://127.0.0.1:9",
                                      "ZENTALK_CHAIN_WALLET_ADDRESS=0x0000000000000000000000000000000000000001",
@@ -129,6 +142,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
+    for (int i = 0; i < 2; i++)
+        if (slow[i].pid > 0) node_cleanup(&slow[i]);
     if (wk.pid > 0) node_cleanup(&wk);
     if (gw.pid > 0) node_cleanup(&gw);
     if (cfg_dir[0]) rm_rf(cfg_dir);
@@ -589,12 +604,172 @@ static void test_paid_chat(void **state)
     books_close(&b);
 }
 
+/* ---- a paid stream whose worker is killed: charged once ----------------------- */
+
+struct paid_stream {
+    const char *auth;
+    long status;
+    struct zt_buf text;
+    char ran_on[64];
+};
+
+static void *paid_stream_thread(void *arg)
+{
+    struct paid_stream *ps = arg;
+    static const char body[] = "{\"model\":\"stories\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
+                               "\"max_tokens\":40,\"temperature\":0,\"stream\":true}";
+    ps->status = chat_text_auth(gw.port, ps->auth, body, true, &ps->text, ps->ran_on, sizeof ps->ran_on);
+    return NULL;
+}
+
+/* The slowed worker of the running job among the orchestrator's last 5
+ * (as admin), or -1. */
+static int running_worker(const char *admin)
+{
+    struct resp r;
+    http_auth(gw.port, "GET", "/v1/orchestrator/jobs?limit=5", admin, NULL, NULL, &r);
+    json_t *j = r.status == 200 ? resp_json(&r) : NULL; /* 429: the admin's rate limit, asked again later */
+    resp_free(&r);
+    int w = -1;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(j, "jobs"), i, x) {
+        const char *id = json_string_value(json_object_get(x, "worker"));
+        if (zt_str_eq(json_string_value(json_object_get(x, "state")), "running"))
+            w = zt_str_eq(id, slow_id[0]) ? 0 : zt_str_eq(id, slow_id[1]) ? 1 : -1;
+    }
+    json_decref(j);
+    return w;
+}
+
+struct snap {
+    zt_u128 user, fee, escrow, prov[2];
+    long long settled;
+};
+
+static void snap_take(struct books *b, struct snap *x)
+{
+    x->user = balance(b, ZT_LEDGER_USER, ADDRESS);
+    x->fee = balance(b, ZT_LEDGER_FEE, NULL);
+    x->escrow = balance(b, ZT_LEDGER_ESCROW, NULL);
+    for (int i = 0; i < 2; i++) x->prov[i] = balance(b, ZT_LEDGER_PROVIDER, slow_id[i]);
+    x->settled = metric_value(gw.port, "zentalk_ledger_jobs_settled_total");
+}
+
+/* Wait (at most 10 s) for the settlement count to reach want, then the books. */
+static void snap_settled(struct books *b, long long want, struct snap *x)
+{
+    assert_true(metric_wait_at_least(gw.port, "zentalk_ledger_jobs_settled_total", want, 10000) >= want);
+    snap_take(b, x);
+}
+
+static void test_paid_failover(void **state)
+{
+    (void)state;
+    if (!model_path[0]) zt_skip("stories260K.gguf not found (tests/models)");
+    if (wk.pid <= 0) zt_skip("runs after test_paid_chat");
+    char admin[1024], token[256], auth[300];
+    jwt_bearer("ops", "admin", admin, sizeof admin);
+    /* two workers slowed by the test-only ZT_TEST_DELAY_MS (25 ms a token),
+     * at the first worker's prices, staked; the first worker leaves */
+    static const char *const slow_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300",
+                                           "ZENTALK_CHAIN_PRICE_PROMPT_PER_1K=0.5",
+                                           "ZENTALK_CHAIN_PRICE_COMPLETION_PER_1K=0.75", "ZT_TEST_MODE=1",
+                                           "ZT_TEST_DELAY_MS=25", NULL};
+    for (int i = 0; i < 2; i++) {
+        const char *const wargs[] = {"--config", cfg_dir, "--roles", "worker", "--join", gw.url, NULL};
+        node_spawn(&slow[i], wargs, slow_env, true, NULL);
+        node_id_of(slow[i].port, slow_id[i], sizeof slow_id[i], NULL);
+        char body[300];
+        snprintf(body, sizeof body, "{\"node\":\"%s\",\"amount\":\"100000000000000000000\",\"key\":\"fo-%d\"}",
+                 slow_id[i], i);
+        json_decref(post_json(gw.port, "/v1/admin/ledger/deposit", admin, body, 200));
+    }
+    assert_int_equal(kill(wk.pid, SIGTERM), 0);
+    assert_int_equal(node_wait(&wk, 20000), 0);
+    node_cleanup(&wk);
+    for (int i = 0; i < 200 && live_workers() != 2; i++) zt_time_sleep_ms(100);
+    assert_int_equal(live_workers(), 2);
+    wallet_login(gw.port, ADDRESS, SKHEX, token, sizeof token);
+    snprintf(auth, sizeof auth, "Bearer %s", token);
+    struct books b;
+    books_open(&b);
+    /* the reference: the same paid stream, uninterrupted */
+    struct snap s0, s1, s2;
+    snap_take(&b, &s0);
+    struct paid_stream ref = {.auth = auth};
+    zt_buf_init(&ref.text, 1 << 16);
+    paid_stream_thread(&ref);
+    assert_int_equal(ref.status, 200);
+    assert_true(ref.text.len > 0);
+    int ri = zt_str_eq(ref.ran_on, slow_id[0]) ? 0 : 1;
+    assert_string_equal(ref.ran_on, slow_id[ri]);
+    snap_settled(&b, s0.settled + 1, &s1);
+    zt_u128 debit = s0.user - s1.user, cost = s1.prov[ri] - s0.prov[ri], fee = s1.fee - s0.fee;
+    if (!(cost > 0 && fee > 0 && debit == cost + fee)) {
+        char d[ZT_U128_STR_LEN], c[ZT_U128_STR_LEN], f[ZT_U128_STR_LEN];
+        zt_u128_format(debit, d);
+        zt_u128_format(cost, c);
+        zt_u128_format(fee, f);
+        fail_msg("the uninterrupted stream on %s: debit %s, its worker +%s, fee +%s", ref.ran_on, d, c, f);
+    }
+    assert_true(s1.escrow == 0);
+    /* the same stream, its worker killed once it streams */
+    struct paid_stream ps = {.auth = auth};
+    zt_buf_init(&ps.text, 1 << 16);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, paid_stream_thread, &ps), 0);
+    int vi = -1;
+    for (int i = 0; i < 200 && vi < 0; i++) { /* under server.rate_limit_rps (20) */
+        vi = running_worker(admin);
+        if (vi < 0) zt_time_sleep_ms(60);
+    }
+    if (vi < 0) {
+        pthread_join(t, NULL);
+        fail_msg("no worker was seen running the stream: %ld %s", ps.status, zt_buf_str(&ps.text));
+    }
+    int fi = 1 - vi;
+    zt_time_sleep_ms(200); /* some text first */
+    assert_int_equal(kill(slow[vi].pid, SIGKILL), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(ps.status, 200);
+    assert_string_equal(zt_buf_str(&ps.text), zt_buf_str(&ref.text));
+    assert_string_equal(ps.ran_on, slow_id[fi]);
+    /* charged once: one settlement, the user's debit one uninterrupted
+     * job's, all of it to the worker that finished (ran_on), nothing to
+     * the killed one (docs/internals/ledger.md), the fee once */
+    snap_settled(&b, s1.settled + 1, &s2);
+    zt_time_sleep_ms(300); /* a second settlement would come with the first */
+    assert_int_equal(metric_value(gw.port, "zentalk_ledger_jobs_settled_total"), s1.settled + 1);
+    snap_take(&b, &s2);
+    if (s1.user - s2.user != debit || s2.prov[fi] - s1.prov[fi] != cost || s2.prov[vi] != s1.prov[vi] ||
+        s2.fee - s1.fee != fee) {
+        char d[ZT_U128_STR_LEN], d0[ZT_U128_STR_LEN], pf[ZT_U128_STR_LEN], pv[ZT_U128_STR_LEN], c[ZT_U128_STR_LEN];
+        zt_u128_format(s1.user - s2.user, d);
+        zt_u128_format(debit, d0);
+        zt_u128_format(s2.prov[fi] - s1.prov[fi], pf);
+        zt_u128_format(s2.prov[vi] - s1.prov[vi], pv);
+        zt_u128_format(cost, c);
+        fail_msg("after the failover: debit %s (uninterrupted %s), finisher +%s (cost %s), killed worker +%s", d, d0,
+                 pf, c, pv);
+    }
+    assert_true(s2.escrow == 0);
+    char why[256];
+    int rc = zt_ledger_audit(b.l, why, sizeof why);
+    if (rc) fail_msg("audit: %s", why);
+    books_close(&b);
+    zt_buf_deinit(&ref.text);
+    zt_buf_deinit(&ps.text);
+    node_cleanup(&slow[vi]);
+}
+
 int main(int argc, char **argv)
 {
     if (!harness_start(argc, argv, "test_ledger_network")) return 2;
     cli_bin = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paid_chat),
+        cmocka_unit_test(test_paid_failover),
     };
     return zt_test_exit(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }

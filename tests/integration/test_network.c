@@ -17,10 +17,17 @@
  *    and data: the remaining worker is live again without a restart of its
  *    own (its session restored from the store, or re-joined after a 404),
  *    and chats run on it;
- *  - a stream whose worker is killed with SIGKILL mid-stream (two workers
- *    slowed by the test-only ZT_TEST_DELAY_MS) is continued by the other
+ *  - a stream whose worker is killed with SIGKILL mid-stream (three workers
+ *    slowed by the test-only ZT_TEST_DELAY_MS) is continued by another
  *    worker the scheduler picks: the client's stream completes and its text
- *    equals an uninterrupted run byte for byte.
+ *    equals an uninterrupted run byte for byte; the job's row is done on
+ *    that worker after 2 attempts; /metrics counts the failover
+ *    (zentalk_orchestrator_job_retries_total{reason="unreachable"});
+ *  - the same with SIGSTOP (a stalled worker whose connection stays open):
+ *    after the stall deadline (encryption.remote_stall_ms, 1 s here) the
+ *    stopped worker is charged timed out, the job requeued and continued
+ *    on the other worker (never the stopped one again: 2 attempts), the
+ *    text byte for byte the reference's, counted as reason="timeout".
  * Usage: test_network PATH/zentalk-node PATH/zentalk */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -40,13 +47,16 @@
 static const char *cli_bin;
 static char model_path[1024];
 static char cfg_dir[256];
-static struct node gw, wk[N_WORKERS + 2]; /* the last two: slowed, for the stream test */
-static char wk_id[N_WORKERS + 2][64];
+#define N_SLOW 3 /* slowed workers of the stream tests */
+static struct node gw, wk[N_WORKERS + N_SLOW];
+static char wk_id[N_WORKERS + N_SLOW][64];
 
 /* verification off: this test checks placement and failover with the
- * receipt alone (test_verify_network checks verification) */
+ * receipt alone (test_verify_network checks verification); a stall
+ * deadline of 1 s for the SIGSTOP stream */
 static const char *const gw_env[] = {"ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=2000",
-                                     "ZENTALK_ORCHESTRATOR_VERIFICATION_ENABLED=false", NULL};
+                                     "ZENTALK_ORCHESTRATOR_VERIFICATION_ENABLED=false",
+                                     "ZENTALK_ENCRYPTION_REMOTE_STALL_MS=1000", NULL};
 static const char *const wk_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", NULL};
 
 /* GET /v1/orchestrator/nodes (the test is on loopback: admin). */
@@ -113,7 +123,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < N_WORKERS + 2; i++)
+    for (int i = 0; i < N_WORKERS + N_SLOW; i++)
         if (wk[i].pid > 0) node_cleanup(&wk[i]);
     if (gw.pid > 0) node_cleanup(&gw);
     if (cfg_dir[0]) rm_rf(cfg_dir);
@@ -180,7 +190,7 @@ static int run_chats(struct call *c, int n, int seed0)
 
 static int worker_index(const char *id)
 {
-    for (int i = 0; i < N_WORKERS + 2; i++)
+    for (int i = 0; i < N_WORKERS + N_SLOW; i++)
         if (zt_str_eq(wk_id[i], id)) return i;
     return -1;
 }
@@ -387,58 +397,132 @@ static void *stream_thread(void *arg)
     return NULL;
 }
 
+/* The newest job at the orchestrator: its state, worker and attempts. */
+static void newest_job(char *state, char *worker, size_t n, long *attempts)
+{
+    struct resp r;
+    http(gw.port, "GET", "/v1/orchestrator/jobs?limit=1", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = resp_json(&r);
+    json_t *x = json_array_get(json_object_get(j, "jobs"), 0);
+    assert_non_null(x);
+    zt_strlcpy(state, json_string_value(json_object_get(x, "state")), n);
+    zt_strlcpy(worker, json_string_value(json_object_get(x, "worker")), n);
+    *attempts = (long)json_integer_value(json_object_get(x, "attempts"));
+    json_decref(j);
+    resp_free(&r);
+}
+
+/* A worker's count of one outcome in the registry (GET /v1/orchestrator/nodes). */
+static long node_count(const char *id, const char *what)
+{
+    json_t *j = nodes();
+    size_t i;
+    json_t *x;
+    long v = -1;
+    json_array_foreach(json_object_get(j, "nodes"), i, x) {
+        if (zt_str_eq(json_string_value(json_object_get(x, "node_id")), id))
+            v = (long)json_integer_value(json_object_get(x, what));
+    }
+    json_decref(j);
+    return v;
+}
+
+/* The reference stream again, its worker sent sig once it streams: the
+ * client's stream completes with want's text byte for byte, and runs to
+ * its end on another slowed worker (ran_on, returned). The worker's index
+ * is returned in *victim. */
+static int stream_with_signal(int sig, const struct zt_buf *want, int *victim)
+{
+    struct stream_call sc;
+    pthread_t t;
+    struct zt_buf got;
+    zt_buf_init(&got, 1u << 20);
+    char ran[64] = "", vid[64] = "";
+    assert_int_equal(pthread_create(&t, NULL, stream_thread, &sc), 0);
+    for (int i = 0; i < 200 && !vid[0]; i++) {
+        orch_running_worker(gw.port, vid, sizeof vid);
+        if (!vid[0]) zt_time_sleep_ms(10);
+    }
+    assert_true(vid[0] != '\0');
+    zt_time_sleep_ms(200); /* some text first (25 ms a token) */
+    int vi = worker_index(vid);
+    assert_true(vi >= N_WORKERS);
+    uint64_t t0 = zt_time_mono_ms();
+    assert_int_equal(kill(wk[vi].pid, sig), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(sc.rc, 0);
+    assert_int_equal(sc.r.status, 200);
+    bool done = sse_text(zt_buf_str(&sc.r.body), &got, ran, sizeof ran);
+    if (!done || !zt_str_eq(zt_buf_str(&got), zt_buf_str(want)))
+        fprintf(stderr, "want: %s\ngot:  %s\nbody: %.400s\n", zt_buf_str(want), zt_buf_str(&got), zt_buf_str(&sc.r.body));
+    fprintf(stderr, "%s: the stream ended %llu ms after the signal, on worker %d (was %d)\n",
+            sig == SIGKILL ? "SIGKILL" : "SIGSTOP", (unsigned long long)(zt_time_mono_ms() - t0), worker_index(ran), vi);
+    assert_true(done);
+    assert_string_equal(zt_buf_str(&got), zt_buf_str(want));
+    int fi = worker_index(ran);
+    assert_true(fi >= N_WORKERS && fi != vi);
+    resp_free(&sc.r);
+    zt_buf_deinit(&got);
+    *victim = vi;
+    return fi;
+}
+
 static void test_stream_resumes_on_kill(void **state)
 {
     (void)state;
     NEED_NET();
     if (wk[2].pid <= 0) zt_skip("runs after test_orchestrator_restart (worker 2 is the one left)");
-    /* two slowed workers, and the fast one leaves */
+    /* three slowed workers, and the fast one leaves */
     static const char *const slow_env[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZT_TEST_MODE=1",
                                            "ZT_TEST_DELAY_MS=25", NULL};
-    spawn_worker_env(3, slow_env);
-    spawn_worker_env(4, slow_env);
+    for (int i = N_WORKERS; i < N_WORKERS + N_SLOW; i++) spawn_worker_env(i, slow_env);
     assert_int_equal(kill(wk[2].pid, SIGTERM), 0);
     assert_int_equal(node_wait(&wk[2], 20000), 0);
     node_cleanup(&wk[2]);
-    assert_int_equal(wait_live(2, 20000), 2);
+    assert_int_equal(wait_live(N_SLOW, 20000), N_SLOW);
     /* the reference: uninterrupted */
     struct stream_call ref;
     stream_thread(&ref);
     assert_int_equal(ref.r.status, 200);
-    struct zt_buf want, got;
+    struct zt_buf want;
     zt_buf_init(&want, 1u << 20);
-    zt_buf_init(&got, 1u << 20);
-    char ran_ref[64] = "", ran[64] = "";
+    char ran_ref[64] = "";
     assert_true(sse_text(zt_buf_str(&ref.r.body), &want, ran_ref, sizeof ran_ref));
     resp_free(&ref.r);
     assert_true(want.len > 0);
-    /* the same stream, its worker killed once it runs */
-    struct stream_call sc;
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, stream_thread, &sc), 0);
-    char victim[64] = "";
-    for (int i = 0; i < 200 && !victim[0]; i++) {
-        orch_running_worker(gw.port, victim, sizeof victim);
-        if (!victim[0]) zt_time_sleep_ms(10);
-    }
-    assert_true(victim[0] != '\0');
-    zt_time_sleep_ms(200); /* some text first (25 ms a token) */
-    int vi = worker_index(victim);
-    assert_true(vi == 3 || vi == 4);
-    assert_int_equal(kill(wk[vi].pid, SIGKILL), 0);
-    pthread_join(t, NULL);
-    assert_int_equal(sc.rc, 0);
-    assert_int_equal(sc.r.status, 200);
-    bool done = sse_text(zt_buf_str(&sc.r.body), &got, ran, sizeof ran);
-    if (!done || !zt_str_eq(zt_buf_str(&got), zt_buf_str(&want)))
-        fprintf(stderr, "want: %s\ngot:  %s\nbody: %.400s\n", zt_buf_str(&want), zt_buf_str(&got), zt_buf_str(&sc.r.body));
-    assert_true(done);
-    assert_string_equal(zt_buf_str(&got), zt_buf_str(&want));
-    assert_int_equal(worker_index(ran), vi == 3 ? 4 : 3);
-    resp_free(&sc.r);
+    long long unreach0 = metric_value(gw.port, "zentalk_orchestrator_job_retries_total{reason=\"unreachable\"}");
+    long long timeout0 = metric_value(gw.port, "zentalk_orchestrator_job_retries_total{reason=\"timeout\"}");
+    assert_true(unreach0 >= 0 && timeout0 >= 0);
+    /* SIGKILL: the connection drops; the scheduler's next worker continues
+     * the stream; counted as a failover ("unreachable") */
+    char st[64], wid[64];
+    long attempts;
+    int vk, fk = stream_with_signal(SIGKILL, &want, &vk);
+    assert_true(metric_value(gw.port, "zentalk_orchestrator_job_retries_total{reason=\"unreachable\"}") >= unreach0 + 1);
+    newest_job(st, wid, sizeof st, &attempts);
+    assert_string_equal(st, "done");
+    assert_string_equal(wid, wk_id[fk]);
+    assert_int_equal(attempts, 2);
+    node_cleanup(&wk[vk]);
+    /* SIGSTOP: the worker stalls with its connection open; after the stall
+     * deadline (1 s) the job is charged to it (timed out), requeued and
+     * continued on the other worker; counted as a failover ("timeout") */
+    long stalled0[N_WORKERS + N_SLOW];
+    for (int i = N_WORKERS; i < N_WORKERS + N_SLOW; i++) stalled0[i] = i == vk ? 0 : node_count(wk_id[i], "timed_out");
+    int vs, fs = stream_with_signal(SIGSTOP, &want, &vs);
+    assert_true(vs != vk && fs != vk);
+    assert_true(metric_value(gw.port, "zentalk_orchestrator_job_retries_total{reason=\"timeout\"}") >= timeout0 + 1);
+    newest_job(st, wid, sizeof st, &attempts);
+    assert_string_equal(st, "done");
+    assert_string_equal(wid, wk_id[fs]);
+    assert_int_equal(attempts, 2);
+    /* charged by the stall (and by its expiry, should the 2 s expiry come first under load) */
+    assert_true(node_count(wk_id[vs], "timed_out") >= stalled0[vs] + 1);
+    assert_int_equal(node_count(wk_id[fs], "timed_out"), stalled0[fs]);
+    assert_int_equal(kill(wk[vs].pid, SIGCONT), 0);
+    node_cleanup(&wk[vs]);
     zt_buf_deinit(&want);
-    zt_buf_deinit(&got);
-    node_cleanup(&wk[vi]);
 }
 
 int main(int argc, char **argv)

@@ -26,6 +26,15 @@
  *   orchestrator holds the verdict up to 5 s for the checker's report
  *   (verdict_waits), yet the answer ("verified", with the check) comes at
  *   once: the gateway sends its verdict on its own thread;
+ * - the same orchestrator killed with SIGKILL and restarted (same data
+ *   and port) while 6 streams hold its 4 slots and wait: it is restarted
+ *   once the running ones ended at their workers (their gateway's ok
+ *   reports found nobody and are sent again); each stream completes with
+ *   the reference text or gets a clear 502/503 (the restart's races,
+ *   docs/internals/orchestrator.md), the workers ran each completed job
+ *   once and no other, every row ended (done once per completed stream),
+ *   none left running; while it was down the gateway asked for it a few
+ *   times a second, not in a busy loop;
  * - node.orchestrator with two orchestrators (the workers joined both):
  *   after the first is killed with SIGKILL, chats through the gateway are
  *   placed by the second;
@@ -437,6 +446,147 @@ static void test_orchestrator_failover(void **state)
     rm_rf(cfg);
 }
 
+/* ---- the same orchestrator killed and restarted while jobs wait ---------------- */
+
+#define N_RESTART 6
+
+/* The orchestrator's job rows (its last 100) in state. */
+static long restart_rows(const char *state)
+{
+    struct resp r;
+    http(orch.port, "GET", "/v1/orchestrator/jobs?limit=100", NULL, NULL, &r);
+    json_t *j = resp_json(&r);
+    resp_free(&r);
+    long n = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(j, "jobs"), i, x) n += zt_str_eq(json_string_value(json_object_get(x, "state")), state);
+    json_decref(j);
+    return n;
+}
+
+static void test_orchestrator_restart_queued(void **state)
+{
+    (void)state;
+    char cfg[256];
+    worker_config(cfg, sizeof cfg, "remotegw4");
+    const char *const oargs[] = {"--roles", "orchestrator", NULL};
+    const char *const oenv[] = {"ZENTALK_ORCHESTRATOR_HEARTBEAT_EXPIRY_MS=3000",
+                                "ZENTALK_ORCHESTRATOR_VERIFICATION_ENABLED=false", NULL};
+    node_spawn(&orch, oargs, oenv, true, NULL);
+    node_id_of(orch.port, orch_id, sizeof orch_id, NULL);
+    char pinned[300], odir[256], listen[64];
+    snprintf(pinned, sizeof pinned, "%s#%s", orch.url, orch_id);
+    zt_strlcpy(odir, orch.dir, sizeof odir);
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", (unsigned)orch.port);
+    const char *const gargs[] = {"--roles", "gateway", "--orchestrator", pinned, NULL};
+    const char *const genv[] = {"ZENTALK_ENCRYPTION_REMOTE_STALL_MS=3000", "ZENTALK_ENCRYPTION_REMOTE_TIMEOUT_S=40",
+                                NULL};
+    node_spawn(&gw, gargs, genv, true, NULL);
+    const char *const wenv[] = {"ZENTALK_NODE_HEARTBEAT_INTERVAL_MS=300", "ZT_TEST_MODE=1", "ZT_TEST_DELAY_MS=40",
+                                NULL};
+    for (int i = 0; i < 2; i++) {
+        const char *const wargs[] = {"--config", cfg, "--roles", "worker", "--join", orch.url, NULL};
+        node_spawn(&wk[i], wargs, wenv, true, NULL);
+        node_id_of(wk[i].port, wk_id[i], sizeof wk_id[i], NULL);
+    }
+    uint64_t until = zt_time_mono_ms() + 20000;
+    wait_live(orch.port, until);
+    struct zt_buf ref;
+    zt_buf_init(&ref, 1 << 16);
+    char ran[64];
+    assert_int_equal(chat(true, &ref, ran, sizeof ran), 200);
+    assert_true(ref.len > 0);
+    /* more streams than slots (2 workers x 2): some run, the rest wait */
+    struct stream_call sc[N_RESTART];
+    pthread_t t[N_RESTART];
+    for (int i = 0; i < N_RESTART; i++) {
+        memset(&sc[i], 0, sizeof sc[i]);
+        zt_buf_init(&sc[i].text, 1 << 16);
+        assert_int_equal(pthread_create(&t[i], NULL, stream_thread, &sc[i]), 0);
+    }
+    until = zt_time_mono_ms() + 20000;
+    while ((restart_rows("running") < 2 || restart_rows("queued") < 1) && zt_time_mono_ms() < until)
+        zt_time_sleep_ms(20);
+    long run_at_kill = restart_rows("running"), wait_at_kill = restart_rows("queued");
+    assert_true(run_at_kill >= 2);
+    assert_true(wait_at_kill >= 1);
+    uint64_t t_kill = zt_time_mono_ms();
+    assert_int_equal(kill(orch.pid, SIGKILL), 0);
+    assert_int_equal(node_wait(&orch, 10000), 128 + SIGKILL);
+    node_cleanup(&orch);
+    /* restarted once the running jobs have ended at their workers: their
+     * gateway's ok reports found no orchestrator */
+    until = zt_time_mono_ms() + 20000;
+    long long ended_at_workers = 0;
+    while (ended_at_workers < 1 + run_at_kill && zt_time_mono_ms() < until) {
+        zt_time_sleep_ms(20);
+        ended_at_workers = 0;
+        for (int i = 0; i < 2; i++) ended_at_workers += metric_value(wk[i].port, "zentalk_inference_jobs_total");
+    }
+    zt_time_sleep_ms(300); /* their ok reports tried (and found nobody) */
+    uint64_t down_ms = zt_time_mono_ms() - t_kill;
+    const char *const rargs[] = {"--roles", "orchestrator", "--listen", listen, NULL};
+    node_spawn(&orch, rargs, oenv, true, odir);
+    printf("orchestrator killed with %ld jobs running and %ld waiting, restarted in %llu ms\n", run_at_kill,
+           wait_at_kill, (unsigned long long)(zt_time_mono_ms() - t_kill));
+    for (int i = 0; i < N_RESTART; i++) pthread_join(t[i], NULL);
+    printf("orchestrator restarted: every stream ended %llu ms after the kill\n",
+           (unsigned long long)(zt_time_mono_ms() - t_kill));
+    /* a stream completes with the uninterrupted text, or, in the races
+     * orchestrator.md lists for a restart, its client gets a clear error
+     * (503 no_worker, 502 worker_refused or worker_unreachable) and its job
+     * never ran */
+    int ok = 0;
+    for (int i = 0; i < N_RESTART; i++) {
+        if (sc[i].status != 200 || !zt_str_eq(zt_buf_str(&sc[i].text), zt_buf_str(&ref)))
+            printf("stream %d: status %ld text \"%s\"\n", i, sc[i].status, zt_buf_str(&sc[i].text));
+        if (sc[i].status != 200) {
+            assert_true(sc[i].status == 503 || sc[i].status == 502);
+            continue;
+        }
+        ok++;
+        assert_string_equal(zt_buf_str(&sc[i].text), zt_buf_str(&ref));
+        assert_true(zt_str_eq(sc[i].ran_on, wk_id[0]) || zt_str_eq(sc[i].ran_on, wk_id[1]));
+    }
+    printf("after the restart: %d of %d streams completed (%ld were running at the kill, %lld of them ended at "
+           "their workers before the restart)\n",
+           ok, N_RESTART, run_at_kill, ended_at_workers - 1);
+    assert_true(ok >= 1);
+    /* each job that completed ran once, and no other ran (the workers'
+     * counts); every row ended, done once for each completed one: none
+     * left running (the ok reports of the jobs that ended while it was
+     * down came again) */
+    long long ran_jobs = 0;
+    for (int i = 0; i < 2; i++) ran_jobs += metric_value(wk[i].port, "zentalk_inference_jobs_total");
+    assert_int_equal(ran_jobs, ok + 1);
+    until = zt_time_mono_ms() + 10000;
+    while (restart_rows("done") < ok + 1 && zt_time_mono_ms() < until) zt_time_sleep_ms(50);
+    assert_int_equal(restart_rows("done"), ok + 1);
+    assert_int_equal(restart_rows("failed"), N_RESTART - ok);
+    assert_int_equal(restart_rows("running") + restart_rows("assigned") + restart_rows("queued"), 0);
+    /* while it was down the waiting jobs asked for it a few times a second
+     * (every 250 ms), not in a busy loop (thousands of calls a second) */
+    struct zt_buf lg;
+    zt_buf_init(&lg, 1 << 24);
+    node_collect_stderr(&gw, &lg);
+    long calls = 0;
+    for (const char *p = zt_buf_str(&lg); (p = strstr(p, "orchestrator_call_failed")) != NULL; p++) calls++;
+    for (const char *p = zt_buf_str(&lg); (p = strstr(p, "log_suppressed count=")) != NULL; p++)
+        calls += strtol(p + strlen("log_suppressed count="), NULL, 10);
+    zt_buf_deinit(&lg);
+    printf("the gateway's failed calls while the orchestrator was down (%llu ms): %ld\n", (unsigned long long)down_ms,
+           calls);
+    assert_true(calls <= (long)(down_ms / 100) * N_RESTART);
+    for (int i = 0; i < N_RESTART; i++) zt_buf_deinit(&sc[i].text);
+    zt_buf_deinit(&ref);
+    node_stop(&gw, 20000);
+    for (int i = 0; i < 2; i++) node_stop(&wk[i], 20000);
+    node_stop(&orch, 20000);
+    memset(&orch, 0, sizeof orch);
+    rm_rf(cfg);
+}
+
 /* ---- a shared store: the second orchestrator continues the first's jobs ---- */
 
 #define N_STREAMS 8
@@ -642,6 +792,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_remote_gateway),
         cmocka_unit_test(test_answer_before_verdict),
         cmocka_unit_test(test_orchestrator_failover),
+        cmocka_unit_test(test_orchestrator_restart_queued),
         cmocka_unit_test(test_takeover_continues),
         cmocka_unit_test(test_takeover_worker_dies),
     };
