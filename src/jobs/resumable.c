@@ -164,6 +164,7 @@ int zt_job_call_send_failover(struct zt_job_call **job, const struct zt_job_work
     unsigned n_tried = 0;
     uint8_t given[ZT_CKPT_MAX_LEN]; /* the checkpoint the running call was given */
     size_t given_len = 0;
+    bool none_left = false;
     int rc;
     for (;;) {
         zt_strlcpy(tried[n_tried], w.node_id, sizeof tried[0]);
@@ -186,10 +187,13 @@ int zt_job_call_send_failover(struct zt_job_call **job, const struct zt_job_work
             out->why = "the resumed worker's checkpoints do not continue the job's";
         }
         if (f->picker && f->picker->report) f->picker->report(f->picker->ud, &w, a, r.attempt_ids);
-        if (a == ZT_JOB_ATTEMPT_OK || !f->picker || n_tried >= max || !may_fail_over(a, out)) break;
+        if (a == ZT_JOB_ATTEMPT_OK || !f->picker || !may_fail_over(a, out)) break;
+        none_left = true; /* unless a next worker is found below */
+        if (n_tried >= max) break;
         /* the next worker: same body, the ids so far, the last checkpoint */
         struct zt_job_worker next;
         if (f->picker->pick(f->picker->ud, excl, n_tried, &next) != 0) break;
+        none_left = false;
         r.failed_ms = zt_time_mono_ms();
         struct zt_job_spec spec = f->spec;
         int64_t now = zt_time_real_ms() / 1000; /* a later envelope and signature */
@@ -217,6 +221,7 @@ int zt_job_call_send_failover(struct zt_job_call **job, const struct zt_job_work
         zt_strlcpy(st->last_worker, w.node_id, sizeof st->last_worker);
         st->n_ids = (uint32_t)r.n_ids;
         st->resume_ms = r.resume_ms;
+        st->none_left = none_left && !rc;
     }
     zt_free(r.ids);
     return rc;
