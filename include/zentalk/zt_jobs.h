@@ -417,6 +417,13 @@ struct zt_job_picker {
      * it did, and may be paid for: each id is counted for one worker). May
      * be NULL. */
     void (*report)(void *ud, const struct zt_job_worker *w, enum zt_job_attempt outcome, uint32_t tokens);
+    /* What w's attempt says of w (after report; may be NULL): ok (a
+     * verified result), or !ok: w died, stalled, refused the job for a
+     * reason not the request's own (HTTP 400/413/422 are the request's) or
+     * returned a bad result. Not called when the caller stopped the
+     * attempt (its client went away, the node stops) or the request's own
+     * fault was refused: those say nothing of w. */
+    void (*health)(void *ud, const struct zt_job_worker *w, bool ok);
     void *ud;
 };
 

@@ -82,15 +82,20 @@ static int route_pick(void *ud, const char *const *exclude, size_t n, struct zt_
 static const char *const ATTEMPT_NAMES[] = {"ok", "died", "stalled", "refused", "bad"};
 
 /* Each attempt in the log: which worker did how many of the job's tokens
- * (every id is counted for the one worker that streamed it); and in the
- * failure memory, which steers the next picks: this node's own attempts
- * are all that feed it. */
+ * (every id is counted for the one worker that streamed it). */
 static void route_report(void *ud, const struct zt_job_worker *w, enum zt_job_attempt a, uint32_t tokens)
 {
     struct zt_route_picker *rp = ud;
-    zt_peers_note(rp->peers, w->node_id, a == ZT_JOB_ATTEMPT_OK, zt_time_real_ms() / 1000);
     zt_log(a == ZT_JOB_ATTEMPT_OK ? ZT_LOG_INFO : ZT_LOG_WARN, "job_attempt", "worker=%s model=%s outcome=%s tokens=%u",
            w->node_id, rp->model, (unsigned)a < 5 ? ATTEMPT_NAMES[a] : "?", (unsigned)tokens);
+}
+
+/* The failure memory, which steers the next picks: fed by this node's own
+ * attempts alone (an attempt its caller stopped says nothing). */
+static void route_health(void *ud, const struct zt_job_worker *w, bool ok)
+{
+    struct zt_route_picker *rp = ud;
+    zt_peers_note(rp->peers, w->node_id, ok, zt_time_real_ms() / 1000);
 }
 
 void zt_route_picker_init(struct zt_route_picker *rp, struct zt_peers *peers, const char *model, const char *pin,
@@ -105,5 +110,5 @@ void zt_route_picker_init(struct zt_route_picker *rp, struct zt_peers *peers, co
         rp->has_relay = true;
     }
     rp->now = now;
-    rp->picker = (struct zt_job_picker){.pick = route_pick, .report = route_report, .ud = rp};
+    rp->picker = (struct zt_job_picker){.pick = route_pick, .report = route_report, .health = route_health, .ud = rp};
 }

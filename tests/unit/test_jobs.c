@@ -404,7 +404,7 @@ static void test_peers_failure_memory(void **state)
 
 /* The router's picks (the first one and the failover picker's) take a
  * peer its own attempts found failed after every healthy one: the
- * picker's report feeds the memory. */
+ * picker's health hook feeds the memory (its report only logs). */
 static void test_route_failure_memory(void **state)
 {
     (void)state;
@@ -419,7 +419,9 @@ static void test_route_failure_memory(void **state)
     zt_route_picker_init(&rp, peers, "tiny", NULL, NULL, now);
     struct zt_job_worker jw;
     zt_route_worker(&w, NULL, &jw);
-    rp.picker.report(rp.picker.ud, &jw, ZT_JOB_ATTEMPT_DIED, 5);
+    rp.picker.report(rp.picker.ud, &jw, ZT_JOB_ATTEMPT_DIED, 5); /* the log only */
+    assert_false(zt_peers_held(peers, n[0], now));
+    rp.picker.health(rp.picker.ud, &jw, false);
     assert_true(zt_peers_held(peers, n[0], now));
     /* the next job starts on a healthy peer */
     assert_int_equal(zt_route_decide(peers, "tiny", false, NULL, 0, now, &w, NULL), ZT_ROUTE_REMOTE);
@@ -429,20 +431,19 @@ static void test_route_failure_memory(void **state)
     struct zt_job_worker next;
     assert_int_equal(rp.picker.pick(rp.picker.ud, excl, 1, &next), 0);
     assert_string_equal(next.node_id, n[2]);
-    rp.picker.report(rp.picker.ud, &next, ZT_JOB_ATTEMPT_STALLED, 0);
+    rp.picker.health(rp.picker.ud, &next, false);
     /* only held ones left: the held one is still tried */
     assert_int_equal(rp.picker.pick(rp.picker.ud, excl, 1, &next), 0);
     assert_string_equal(next.node_id, n[0]);
     const char *excl3[] = {n[1], n[0], n[2]};
     assert_int_equal(rp.picker.pick(rp.picker.ud, excl3, 3, &next), ZT_ENOTFOUND);
-    /* a refusal and a bad result hold too; an ok clears */
+    /* an ok clears */
     zt_route_worker(&w, NULL, &jw);
-    rp.picker.report(rp.picker.ud, &jw, ZT_JOB_ATTEMPT_BAD, 3);
+    rp.picker.health(rp.picker.ud, &jw, false);
     assert_true(zt_peers_held(peers, n[1], now));
-    rp.picker.report(rp.picker.ud, &jw, ZT_JOB_ATTEMPT_OK, 3);
+    rp.picker.health(rp.picker.ud, &jw, true);
     assert_false(zt_peers_held(peers, n[1], now));
-    rp.picker.report(rp.picker.ud, &next, ZT_JOB_ATTEMPT_REFUSED, 0);
-    rp.picker.report(rp.picker.ud, &next, ZT_JOB_ATTEMPT_OK, 9);
+    rp.picker.health(rp.picker.ud, &next, true);
     assert_int_equal(zt_route_decide(peers, "tiny", false, NULL, 0, now, &w, NULL), ZT_ROUTE_REMOTE);
     assert_string_equal(w.node_id, n[0]);
     zt_peers_free(peers);
