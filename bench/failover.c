@@ -79,7 +79,9 @@ static void on_piece(struct resp *r, void *ud)
 /* Stop at a failure: the nodes' directories (and logs) are kept. */
 static _Noreturn void give_up(void)
 {
-    fprintf(stderr, "the gateway's log: %s/node.log (the workers': /tmp/zt-bench-failover-*/node.log)\n", G.dir);
+    fprintf(stderr, "the gateway's log: %s/node.log; kept (each with its node.log):", G.dir);
+    for (int i = 0; i < n_w; i++) fprintf(stderr, " %s", W[i].dir);
+    fprintf(stderr, " %s\n", G.dir);
     exit(1);
 }
 

@@ -440,9 +440,10 @@ struct zt_job_failover_stats {
     char last_worker[ZT_IDENTITY_ID_SIZE];
     uint32_t n_ids;                     /* ids streamed in all */
     uint64_t resume_ms;                 /* the last failover: failure seen -> next worker's first record */
-    bool none_left;                     /* the last worker died or stalled (or refused, not for the
-                                           request's fault) and no other was left: the picker had
-                                           none, or max_workers had the job */
+    bool none_left;                     /* after a failover (workers > 1), the last worker died or
+                                           stalled (or refused, not for the request's fault) and no
+                                           other was left: the picker had none, or max_workers had
+                                           the job */
 };
 
 /* Send *job (made by zt_job_call_new and targeted at first) and, when its

@@ -243,7 +243,7 @@ int zt_job_call_send_failover(struct zt_job_call **job, const struct zt_job_work
         zt_strlcpy(st->last_worker, w.node_id, sizeof st->last_worker);
         st->n_ids = (uint32_t)r.n_ids;
         st->resume_ms = r.resume_ms;
-        st->none_left = none_left && !rc;
+        st->none_left = none_left && !rc && n_tried > 1; /* one worker alone: its own failure says it */
     }
     zt_free(r.ids);
     return rc;
