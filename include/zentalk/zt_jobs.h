@@ -417,6 +417,13 @@ struct zt_job_picker {
      * it did, and may be paid for: each id is counted for one worker). May
      * be NULL. */
     void (*report)(void *ud, const struct zt_job_worker *w, enum zt_job_attempt outcome, uint32_t tokens);
+    /* What w's attempt says of w (after report; may be NULL): ok (a
+     * verified result), or !ok: w died, stalled, refused the job for a
+     * reason not the request's own (HTTP 400/413/422 are the request's) or
+     * returned a bad result. Not called when the caller stopped the
+     * attempt (its client went away, the node stops) or the request's own
+     * fault was refused: those say nothing of w. */
+    void (*health)(void *ud, const struct zt_job_worker *w, bool ok);
     void *ud;
 };
 
@@ -433,6 +440,10 @@ struct zt_job_failover_stats {
     char last_worker[ZT_IDENTITY_ID_SIZE];
     uint32_t n_ids;                     /* ids streamed in all */
     uint64_t resume_ms;                 /* the last failover: failure seen -> next worker's first record */
+    bool none_left;                     /* after a failover (workers > 1), the last worker died or
+                                           stalled (or refused, not for the request's fault) and no
+                                           other was left: the picker had none, or max_workers had
+                                           the job */
 };
 
 /* Send *job (made by zt_job_call_new and targeted at first) and, when its

@@ -18,6 +18,7 @@
 #ifndef ZT_PEERS_H
 #define ZT_PEERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,9 @@
 
 #define ZT_PEERS_FILE_MAX ((size_t)8 << 20) /* bytes of a peers file */
 #define ZT_PEERS_MAX 4096                   /* descriptors in one file */
+#define ZT_PEERS_HOLD_S 30                  /* a failed peer is picked after the healthy ones this long, */
+#define ZT_PEERS_HOLD_DOUBLINGS 4           /* doubled per failure in a row up to 30 s << 4 = 8 min */
+#define ZT_PEERS_HELD_MAX 256               /* failed peers remembered at once */
 
 /* One trusted peer (a copy; the caller owns it). */
 struct zt_peer {
@@ -67,12 +71,30 @@ ZT_NODISCARD int zt_peers_load_file(struct zt_peers *p, const char *path, int64_
 ZT_NODISCARD int zt_peers_lookup(struct zt_peers *p, const char *node_id, int64_t now,
                                  struct zt_peer *out);
 
-/* The worker for a job on model: the first peer (by node id) whose
- * descriptor lists the worker role and model by name and has not expired;
- * with pin (a node id; NULL or "" = any) only that peer qualifies. Fills
- * *out. ZT_ENOTFOUND: none. (A descriptor listing no models serves none.) */
+/* The worker for a job on model: the first peer (by node id; the static
+ * peers, then the discovered ones) whose descriptor lists the worker role
+ * and model by name and has not expired, and that is not held
+ * (zt_peers_note); a held peer only when no other one qualifies. With pin
+ * (a node id; NULL or "" = any) only that peer qualifies, held or not.
+ * Fills *out. ZT_ENOTFOUND: none. (A descriptor listing no models serves
+ * none.) */
 ZT_NODISCARD int zt_peers_pick(struct zt_peers *p, const char *model, const char *pin, int64_t now,
                                struct zt_peer *out);
+
+/* The failure memory: how this node's own attempt to run a job on node_id
+ * ended (ok: a verified result; !ok: it died, stalled, refused or returned
+ * a bad result). A failure holds the peer from now (unix seconds, as for a
+ * pick) for ZT_PEERS_HOLD_S seconds, doubled for each failure in a row
+ * (again after its hold ended) up to ZT_PEERS_HOLD_DOUBLINGS times: picks
+ * take it after every peer that is not held; an ok attempt clears it. At most ZT_PEERS_HELD_MAX peers
+ * are held; past that the hold that ends first is forgotten. Its own lock
+ * (a pick reads an unlocked count first, so a registry with nobody held
+ * pays nothing); a reload or a new discovery keeps it. Feed it only with
+ * attempts this node made itself: it is what steers its picks. */
+void zt_peers_note(struct zt_peers *p, const char *node_id, bool ok, int64_t now);
+
+/* Whether node_id is held at now (zt_peers_note). */
+bool zt_peers_held(struct zt_peers *p, const char *node_id, int64_t now);
 
 /* Called by zt_peers_lookup() for a node id it does not hold (fn(ud,
  * node_id, NULL)) and by zt_peers_pick() when no peer serves a model

@@ -521,6 +521,14 @@ static const char *answer_outcome(struct zt_gw_job *j, const struct zt_job_outco
     struct zt_gw_verdict v;
     zt_gw_outcome_answer(o, answer, alen, j->worker.node_id, j->via[0] ? j->via : NULL,
                          zt_job_pool_stopping(j->r->pool), msg, sizeof msg, &v);
+    if (v.code[0] && j->fst.none_left && !zt_job_pool_stopping(j->r->pool)) { /* not the last worker's fault alone */
+        char last[400];
+        zt_strlcpy(last, msg, sizeof last);
+        snprintf(msg, sizeof msg, "no worker left for model %.64s: %u tried, the last one failed too (%.380s)", j->model,
+                 j->fst.workers, last);
+        v.status = 503;
+        zt_strlcpy(v.code, "no_worker_left", sizeof v.code);
+    }
     if (!v.code[0]) answer_ok(j, &o->result);
     else answer_error(j, v.status, v.code, msg);
     return v.outcome;
@@ -628,7 +636,7 @@ int zt_gw_job_target(struct zt_gw_job *j, const char *relay, const char *pin, in
     zt_route_picker_init(&j->rp, j->r->peers, j->model, pin, j->via[0] ? &to : NULL, now);
     zt_route_worker(&j->worker, j->via[0] ? &to : NULL, &j->first);
     struct zt_job_spec spec = j->fo.spec;
-    set_failover(j, &j->rp.picker, &spec, &target, 16); /* static peers: dead ones are tried too */
+    set_failover(j, &j->rp.picker, &spec, &target, 16); /* static peers: held (failed lately) ones last */
     zt_strlcpy(job_id, zt_job_call_id(j->job), 2 * ZT_ENV_JOB_ID_LEN + 1);
     return 0;
 }

@@ -36,6 +36,7 @@ struct run {
     uint64_t failed_ms;              /* when the last failure was seen (0: none) */
     uint64_t resume_ms;
     bool stalled;                    /* this attempt hit the stall deadline */
+    bool user_stopped;               /* the caller's hooks stopped this attempt */
 };
 
 static void mark(struct run *r)
@@ -49,7 +50,9 @@ static int h_text(void *ud, const char *t, size_t n)
 {
     struct run *r = ud;
     mark(r);
-    return r->user && r->user->text ? r->user->text(r->user->ud, t, n) : 0;
+    int e = r->user && r->user->text ? r->user->text(r->user->ud, t, n) : 0;
+    if (e) r->user_stopped = true; /* e.g. the client went away */
+    return e;
 }
 
 static void h_ids(void *ud, const int32_t *ids, size_t n)
@@ -88,7 +91,10 @@ static void h_ckpt(void *ud, const uint8_t *rec, size_t len, const struct zt_che
 static bool h_cancelled(void *ud)
 {
     struct run *r = ud;
-    if (r->user && r->user->cancelled && r->user->cancelled(r->user->ud)) return true;
+    if (r->user && r->user->cancelled && r->user->cancelled(r->user->ud)) {
+        r->user_stopped = true;
+        return true;
+    }
     uint64_t now = zt_time_mono_ms(), stall = r->f->stall_ms > 0 ? (uint64_t)r->f->stall_ms : 0;
     if (stall && r->last_ms && now - r->last_ms > stall) {
         r->stalled = true;
@@ -124,6 +130,19 @@ static bool may_fail_over(enum zt_job_attempt a, const struct zt_job_outcome *o)
         /* the request's own faults would be refused everywhere */
         return o->http_status != 400 && o->http_status != 413 && o->http_status != 422;
     return a == ZT_JOB_ATTEMPT_DIED || a == ZT_JOB_ATTEMPT_STALLED;
+}
+
+/* What the attempt says of its worker's health (zt_job_picker.health):
+ * 1 ok, 0 failed by the worker (it died, stalled, refused the job for a
+ * reason not the request's own, or returned a bad result), -1 nothing
+ * (the caller stopped it, or the request's own fault was refused). */
+static int health(const struct run *r, enum zt_job_attempt a, const struct zt_job_outcome *o)
+{
+    if (a == ZT_JOB_ATTEMPT_OK) return 1;
+    if (r->user_stopped || (o->status == ZT_JOB_CANCELLED && !r->stalled)) return -1;
+    if (a == ZT_JOB_ATTEMPT_REFUSED && (o->http_status == 400 || o->http_status == 413 || o->http_status == 422))
+        return -1;
+    return 0;
 }
 
 static int target(struct zt_job_call *j, const struct zt_job_failover *f, const struct zt_job_worker *w, int64_t now)
@@ -164,6 +183,7 @@ int zt_job_call_send_failover(struct zt_job_call **job, const struct zt_job_work
     unsigned n_tried = 0;
     uint8_t given[ZT_CKPT_MAX_LEN]; /* the checkpoint the running call was given */
     size_t given_len = 0;
+    bool none_left = false;
     int rc;
     for (;;) {
         zt_strlcpy(tried[n_tried], w.node_id, sizeof tried[0]);
@@ -172,6 +192,7 @@ int zt_job_call_send_failover(struct zt_job_call **job, const struct zt_job_work
         r.attempt_ids = 0;
         r.last_ms = 0;
         r.stalled = false;
+        r.user_stopped = false;
         rc = zt_job_call_send(*job, &h, out);
         if (rc) break;
         if (!rc && r.oom) {
@@ -186,10 +207,15 @@ int zt_job_call_send_failover(struct zt_job_call **job, const struct zt_job_work
             out->why = "the resumed worker's checkpoints do not continue the job's";
         }
         if (f->picker && f->picker->report) f->picker->report(f->picker->ud, &w, a, r.attempt_ids);
-        if (a == ZT_JOB_ATTEMPT_OK || !f->picker || n_tried >= max || !may_fail_over(a, out)) break;
+        int well = health(&r, a, out);
+        if (f->picker && f->picker->health && well >= 0) f->picker->health(f->picker->ud, &w, well == 1);
+        if (a == ZT_JOB_ATTEMPT_OK || !f->picker || !may_fail_over(a, out)) break;
+        none_left = true; /* unless a next worker is found below */
+        if (n_tried >= max) break;
         /* the next worker: same body, the ids so far, the last checkpoint */
         struct zt_job_worker next;
         if (f->picker->pick(f->picker->ud, excl, n_tried, &next) != 0) break;
+        none_left = false;
         r.failed_ms = zt_time_mono_ms();
         struct zt_job_spec spec = f->spec;
         int64_t now = zt_time_real_ms() / 1000; /* a later envelope and signature */
@@ -217,6 +243,7 @@ int zt_job_call_send_failover(struct zt_job_call **job, const struct zt_job_work
         zt_strlcpy(st->last_worker, w.node_id, sizeof st->last_worker);
         st->n_ids = (uint32_t)r.n_ids;
         st->resume_ms = r.resume_ms;
+        st->none_left = none_left && !rc && n_tried > 1; /* one worker alone: its own failure says it */
     }
     zt_free(r.ids);
     return rc;

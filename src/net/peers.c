@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,16 @@ struct zt_peers {
     size_t dn;
     void (*unknown)(void *, const char *, const char *); /* zt_peers_set_unknown_hook */
     void *unknown_ud;
+    /* the failure memory (zt_peers_note): peers this node's own attempts
+     * found failed, held until `until`; its own lock, taken briefly inside
+     * a pick's read lock (never the other way round) */
+    pthread_mutex_t held_lock;
+    struct held {
+        char node_id[ZT_IDENTITY_ID_SIZE];
+        int64_t until;   /* unix seconds: held before it */
+        unsigned fails;  /* failures in a row (the hold doubles with each) */
+    } held[ZT_PEERS_HELD_MAX];
+    atomic_size_t n_held; /* entries in use, held[0..n_held): read unlocked by a pick's fast path */
 };
 
 struct peer_models {
@@ -56,7 +67,12 @@ int zt_peers_new(struct zt_peers **out)
 {
     struct zt_peers *p = zt_calloc(1, sizeof *p);
     if (!p) return ZT_ENOMEM;
+    atomic_init(&p->n_held, 0);
     int rc = pthread_rwlock_init(&p->lock, NULL) != 0 ? ZT_ENOMEM : 0;
+    if (!rc && pthread_mutex_init(&p->held_lock, NULL) != 0) {
+        pthread_rwlock_destroy(&p->lock);
+        rc = ZT_ENOMEM;
+    }
     return ZT_HAND_OUT(rc, p, zt_free, out); /* no lock to destroy */
 }
 
@@ -64,6 +80,7 @@ void zt_peers_free(struct zt_peers *p)
 {
     if (!p) return;
     pthread_rwlock_destroy(&p->lock);
+    pthread_mutex_destroy(&p->held_lock);
     models_free(p->m, p->n);
     zt_free(p->v);
     models_free(p->dm, p->dn);
@@ -408,12 +425,68 @@ static bool lists_model(const struct peer_models *m, const char *model)
     return false;
 }
 
-static bool pick_in(const struct zt_peer *v, const struct peer_models *m, size_t n, const char *model,
-                    const char *pin, int64_t now, struct zt_peer *out)
+/* ---- the failure memory --------------------------------------------------- */
+
+/* The entry of node_id, or NULL; under held_lock. */
+static struct held *held_find(struct zt_peers *p, const char *node_id)
+{
+    size_t n = atomic_load(&p->n_held);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(p->held[i].node_id, node_id) == 0) return &p->held[i];
+    return NULL;
+}
+
+void zt_peers_note(struct zt_peers *p, const char *node_id, bool ok, int64_t now)
+{
+    if (!p || !node_id || !node_id[0] || strlen(node_id) >= ZT_IDENTITY_ID_SIZE) return;
+    pthread_mutex_lock(&p->held_lock);
+    struct held *h = held_find(p, node_id);
+    size_t n = atomic_load(&p->n_held);
+    if (ok) {
+        if (h) { /* an ok attempt clears it: the last entry takes its place */
+            *h = p->held[n - 1];
+            memset(&p->held[n - 1], 0, sizeof *h);
+            atomic_store(&p->n_held, n - 1);
+        }
+    } else {
+        if (!h && n < ZT_PEERS_HELD_MAX) {
+            h = &p->held[n];
+            atomic_store(&p->n_held, n + 1);
+        } else if (!h) { /* full: the hold that ends first (an expired one) is forgotten */
+            h = &p->held[0];
+            for (size_t i = 1; i < n; i++)
+                if (p->held[i].until < h->until) h = &p->held[i];
+        }
+        if (strcmp(h->node_id, node_id) != 0) {
+            zt_strlcpy(h->node_id, node_id, sizeof h->node_id);
+            h->fails = 0;
+        }
+        if (h->fails < ZT_PEERS_HOLD_DOUBLINGS + 1) h->fails++;
+        h->until = now + ((int64_t)ZT_PEERS_HOLD_S << (h->fails - 1)); /* held from now */
+    }
+    pthread_mutex_unlock(&p->held_lock);
+}
+
+bool zt_peers_held(struct zt_peers *p, const char *node_id, int64_t now)
+{
+    if (!p || !node_id || atomic_load(&p->n_held) == 0) return false; /* nobody held: no lock */
+    pthread_mutex_lock(&p->held_lock);
+    const struct held *h = held_find(p, node_id);
+    bool held = h && now < h->until;
+    pthread_mutex_unlock(&p->held_lock);
+    return held;
+}
+
+/* ---- picking ------------------------------------------------------------ */
+
+/* held: false = only peers not held; true = only held ones. */
+static bool pick_in(struct zt_peers *p, const struct zt_peer *v, const struct peer_models *m, size_t n,
+                    const char *model, const char *pin, bool held, int64_t now, struct zt_peer *out)
 {
     for (size_t i = 0; i < n; i++) {
         if (pin && pin[0] && strcmp(pin, v[i].node_id) != 0) continue;
         if (now >= v[i].expires || !m[i].worker || !lists_model(&m[i], model)) continue;
+        if (!(pin && pin[0]) && zt_peers_held(p, v[i].node_id, now) != held) continue;
         *out = v[i];
         return true;
     }
@@ -424,7 +497,12 @@ int zt_peers_pick(struct zt_peers *p, const char *model, const char *pin, int64_
 {
     if (!p || !model || !model[0]) return ZT_ENOTFOUND;
     pthread_rwlock_rdlock(&p->lock);
-    bool found = pick_in(p->v, p->m, p->n, model, pin, now, out) || pick_in(p->dv, p->dm, p->dn, model, pin, now, out);
+    /* healthy peers first (static, then discovered); a held peer only when
+     * no healthy one serves the model; a pin is taken held or not */
+    bool found = false;
+    for (int held = 0; held < 2 && !found; held++)
+        found = pick_in(p, p->v, p->m, p->n, model, pin, held, now, out) ||
+                pick_in(p, p->dv, p->dm, p->dn, model, pin, held, now, out);
     if (!found && !(pin && pin[0]) && p->unknown) p->unknown(p->unknown_ud, NULL, model); /* nobody serves it */
     pthread_rwlock_unlock(&p->lock);
     return found ? 0 : ZT_ENOTFOUND;

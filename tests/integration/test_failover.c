@@ -14,9 +14,13 @@
  *   tokens);
  *   SIGSTOP of the worker serving the next stream: the same after the
  *   stall deadline;
- *   one more stream: G's first choice is dead (connection refused), its
- *   second stopped (no answer within remote_timeout_s), the third serves
- *   it: the same text.
+ *   one more stream: the dead worker and the stopped one failed G's own
+ *   attempts, so G holds them (zt_peers_note) and sends the job to the
+ *   live one at the first attempt (one job_attempt line): the same text;
+ *   with the last one killed too, a stream finds no worker left: G tries
+ *   the held ones (the dead one refuses the connection, the stopped one
+ *   does not answer within remote_timeout_s) and answers 503
+ *   no_worker_left, naming it.
  * The time from the signal to the next text is printed (bench_failover
  * measures it over more runs).
  * The checkpoint a resumed worker is given (this process as G, its own
@@ -303,7 +307,7 @@ static void test_failover(void **state)
         zt_buf_deinit(&text);
         victim = ran; /* the next stream starts on the worker that finished this one */
     }
-    /* the dead one and the stopped one are passed over */
+    /* the dead one and the stopped one are held: not tried again */
     struct zt_buf text;
     zt_buf_init(&text, 1 << 20);
     uint32_t ct3 = 0;
@@ -313,9 +317,24 @@ static void test_failover(void **state)
     assert_memory_equal(text.data, ref.data, ref.len);
     assert_int_equal(worker_of(json_string_value(json_object_get(zt, "ran_on"))), victim);
     json_decref(zt);
+    (void)attempt_tokens(&lines);
+    assert_int_equal(lines, 1); /* the live worker at the first attempt */
     printf("past a dead and a stopped worker: whole answer in %llu ms\n", (unsigned long long)(zt_time_mono_ms() - t0));
     zt_buf_deinit(&text);
     zt_buf_deinit(&ref);
+    /* no worker left: a clear 503, not a result that "did not verify" */
+    assert_int_equal(kill(W[victim].n.pid, SIGKILL), 0);
+    struct resp r;
+    struct http_opts o = {.ctype = "application/json", .body = REQ, .timeout_ms = 120000};
+    assert_int_equal(http_req(G.n.port, "POST", "/v1/completions", &o, &r), 0);
+    const char *body = zt_buf_str(&r.body);
+    if (!strstr(body, "no_worker_left")) fprintf(stderr, "no worker left: %ld %s\n", r.status, body);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(body, "\"no_worker_left\""));
+    assert_non_null(strstr(body, "no worker left for model stories: 3 tried"));
+    resp_free(&r);
+    (void)attempt_tokens(&lines);
+    assert_int_equal(lines, 3); /* each held one once */
 }
 
 /* ---- the checkpoint a resumed worker is given ------------------------------------ */

@@ -3,7 +3,8 @@
  * another feature or other texts: refused; masked: the masked texts go
  * out, and the worker's decoder reads them back); the client refuses the
  * same before sealing anything; the texts the gate must see; the
- * local-first decision's local cases; the job pool's slots. */
+ * local-first decision's local cases; the static peers' failure memory
+ * and pick order; the job pool's slots. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdatomic.h>
@@ -288,6 +289,167 @@ static void test_route_scheduled(void **state)
     zt_identity_free(id);
 }
 
+/* Three worker peers serving "tiny", loaded at now; ids[] sorted as the
+ * registry sorts them (by node id). */
+static struct zt_peers *three_workers(int64_t now, struct zt_identity *ids[3], char names[3][ZT_IDENTITY_ID_SIZE])
+{
+    const char *roles[] = {"worker"};
+    const char *models[] = {"tiny"};
+    char text[16384] = "[";
+    for (int i = 0; i < 3; i++) {
+        char *d = NULL;
+        assert_int_equal(zt_identity_generate(&ids[i]), 0);
+        assert_int_equal(zt_identity_descriptor(ids[i], roles, 1, models, 1, "http://10.0.0.1:8080", now + 3600, &d), 0);
+        size_t l = strlen(text);
+        snprintf(text + l, sizeof text - l, "%s%s", i ? "," : "", d);
+        zt_free(d);
+        snprintf(names[i], ZT_IDENTITY_ID_SIZE, "%s", zt_identity_id(ids[i]));
+    }
+    size_t l = strlen(text);
+    snprintf(text + l, sizeof text - l, "]");
+    for (int i = 1; i < 3; i++) /* sort the names by id */
+        for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            char t[ZT_IDENTITY_ID_SIZE];
+            memcpy(t, names[j], sizeof t);
+            memcpy(names[j], names[j - 1], sizeof t);
+            memcpy(names[j - 1], t, sizeof t);
+        }
+    struct zt_peers *peers = NULL;
+    assert_int_equal(zt_peers_new(&peers), 0);
+    size_t kept = 0;
+    assert_int_equal(zt_peers_load_text(peers, text, strlen(text), now, &kept, NULL, NULL), 0);
+    assert_int_equal(kept, 3);
+    return peers;
+}
+
+/* The failure memory (zt_peers_note): a failed peer is picked after every
+ * healthy one, a held one only when no other serves the model, a pin
+ * takes it anyway; an ok clears it; the hold ends, doubles per failure in
+ * a row up to its cap; the table is bounded (the hold that ends first is
+ * forgotten); ids that cannot be node ids are ignored. */
+static void test_peers_failure_memory(void **state)
+{
+    (void)state;
+    int64_t t = 1800000000;
+    struct zt_identity *ids[3];
+    char n[3][ZT_IDENTITY_ID_SIZE];
+    struct zt_peers *p = three_workers(t, ids, n);
+    struct zt_peer w;
+    assert_int_equal(zt_peers_pick(p, "tiny", NULL, t, &w), 0);
+    assert_string_equal(w.node_id, n[0]);
+    zt_peers_note(p, n[0], false, t);
+    assert_true(zt_peers_held(p, n[0], t));
+    assert_true(zt_peers_held(p, n[0], t + ZT_PEERS_HOLD_S - 1));
+    assert_false(zt_peers_held(p, n[0], t + ZT_PEERS_HOLD_S));
+    assert_false(zt_peers_held(p, n[1], t));
+    assert_int_equal(zt_peers_pick(p, "tiny", NULL, t, &w), 0);
+    assert_string_equal(w.node_id, n[1]); /* healthy first */
+    zt_peers_note(p, n[1], false, t);
+    assert_int_equal(zt_peers_pick(p, "tiny", NULL, t, &w), 0);
+    assert_string_equal(w.node_id, n[2]);
+    zt_peers_note(p, n[2], false, t);
+    assert_int_equal(zt_peers_pick(p, "tiny", NULL, t, &w), 0);
+    assert_string_equal(w.node_id, n[0]); /* all held: still tried, in id order */
+    assert_int_equal(zt_peers_pick(p, "tiny", n[2], t, &w), 0);
+    assert_string_equal(w.node_id, n[2]); /* a pin, held or not */
+    assert_int_equal(zt_peers_pick(p, "other", NULL, t, &w), ZT_ENOTFOUND);
+    zt_peers_note(p, n[2], true, t); /* an ok clears it */
+    assert_false(zt_peers_held(p, n[2], t));
+    assert_int_equal(zt_peers_pick(p, "tiny", NULL, t, &w), 0);
+    assert_string_equal(w.node_id, n[2]);
+    assert_int_equal(zt_peers_pick(p, "tiny", NULL, t + ZT_PEERS_HOLD_S, &w), 0);
+    assert_string_equal(w.node_id, n[0]); /* its hold ended */
+    /* failures in a row double the hold, up to the cap */
+    zt_peers_note(p, n[0], false, t + ZT_PEERS_HOLD_S);
+    assert_true(zt_peers_held(p, n[0], t + 3 * ZT_PEERS_HOLD_S - 1));
+    assert_false(zt_peers_held(p, n[0], t + 3 * ZT_PEERS_HOLD_S));
+    for (int i = 0; i < 10; i++) zt_peers_note(p, n[0], false, t);
+    int64_t cap = (int64_t)ZT_PEERS_HOLD_S << ZT_PEERS_HOLD_DOUBLINGS;
+    assert_true(zt_peers_held(p, n[0], t + cap - 1));
+    assert_false(zt_peers_held(p, n[0], t + cap));
+    zt_peers_note(p, n[0], true, t);
+    zt_peers_note(p, n[0], false, t); /* after an ok: a first failure again */
+    assert_false(zt_peers_held(p, n[0], t + ZT_PEERS_HOLD_S));
+    /* not node ids: ignored */
+    char longer[2 * ZT_IDENTITY_ID_SIZE];
+    memset(longer, 'z', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    zt_peers_note(p, longer, false, t);
+    zt_peers_note(p, "", false, t);
+    zt_peers_note(p, NULL, false, t);
+    zt_peers_note(NULL, n[1], false, t);
+    assert_false(zt_peers_held(p, longer, t));
+    assert_false(zt_peers_held(p, NULL, t));
+    assert_false(zt_peers_held(NULL, n[1], t));
+    /* bounded: with the table full, the hold that ends first is forgotten */
+    zt_peers_note(p, n[1], true, t);
+    zt_peers_note(p, n[2], true, t);
+    zt_peers_note(p, n[0], true, t);
+    for (int i = 0; i < ZT_PEERS_HELD_MAX; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "zt1fake%05d", i);
+        zt_peers_note(p, id, false, t + i);
+    }
+    assert_true(zt_peers_held(p, "zt1fake00000", t));
+    zt_peers_note(p, n[1], false, t + ZT_PEERS_HELD_MAX);
+    assert_true(zt_peers_held(p, n[1], t + ZT_PEERS_HELD_MAX));
+    assert_false(zt_peers_held(p, "zt1fake00000", t)); /* the first to end: gone */
+    assert_true(zt_peers_held(p, "zt1fake00001", t));
+    char last[32];
+    snprintf(last, sizeof last, "zt1fake%05d", ZT_PEERS_HELD_MAX - 1);
+    assert_true(zt_peers_held(p, last, t));
+    zt_peers_free(p);
+    for (int i = 0; i < 3; i++) zt_identity_free(ids[i]);
+}
+
+/* The router's picks (the first one and the failover picker's) take a
+ * peer its own attempts found failed after every healthy one: the
+ * picker's health hook feeds the memory (its report only logs). */
+static void test_route_failure_memory(void **state)
+{
+    (void)state;
+    int64_t now = zt_time_real_ms() / 1000;
+    struct zt_identity *ids[3];
+    char n[3][ZT_IDENTITY_ID_SIZE];
+    struct zt_peers *peers = three_workers(now, ids, n);
+    struct zt_peer w;
+    assert_int_equal(zt_route_decide(peers, "tiny", false, NULL, 0, now, &w, NULL), ZT_ROUTE_REMOTE);
+    assert_string_equal(w.node_id, n[0]);
+    struct zt_route_picker rp;
+    zt_route_picker_init(&rp, peers, "tiny", NULL, NULL, now);
+    struct zt_job_worker jw;
+    zt_route_worker(&w, NULL, &jw);
+    rp.picker.report(rp.picker.ud, &jw, ZT_JOB_ATTEMPT_DIED, 5); /* the log only */
+    assert_false(zt_peers_held(peers, n[0], now));
+    rp.picker.health(rp.picker.ud, &jw, false);
+    assert_true(zt_peers_held(peers, n[0], now));
+    /* the next job starts on a healthy peer */
+    assert_int_equal(zt_route_decide(peers, "tiny", false, NULL, 0, now, &w, NULL), ZT_ROUTE_REMOTE);
+    assert_string_equal(w.node_id, n[1]);
+    /* the failover after n[1]: n[2], not the held n[0] first */
+    const char *excl[] = {n[1]};
+    struct zt_job_worker next;
+    assert_int_equal(rp.picker.pick(rp.picker.ud, excl, 1, &next), 0);
+    assert_string_equal(next.node_id, n[2]);
+    rp.picker.health(rp.picker.ud, &next, false);
+    /* only held ones left: the held one is still tried */
+    assert_int_equal(rp.picker.pick(rp.picker.ud, excl, 1, &next), 0);
+    assert_string_equal(next.node_id, n[0]);
+    const char *excl3[] = {n[1], n[0], n[2]};
+    assert_int_equal(rp.picker.pick(rp.picker.ud, excl3, 3, &next), ZT_ENOTFOUND);
+    /* an ok clears */
+    zt_route_worker(&w, NULL, &jw);
+    rp.picker.health(rp.picker.ud, &jw, false);
+    assert_true(zt_peers_held(peers, n[1], now));
+    rp.picker.health(rp.picker.ud, &jw, true);
+    assert_false(zt_peers_held(peers, n[1], now));
+    rp.picker.health(rp.picker.ud, &next, true);
+    assert_int_equal(zt_route_decide(peers, "tiny", false, NULL, 0, now, &w, NULL), ZT_ROUTE_REMOTE);
+    assert_string_equal(w.node_id, n[0]);
+    zt_peers_free(peers);
+    for (int i = 0; i < 3; i++) zt_identity_free(ids[i]);
+}
+
 static void bump(void *arg)
 {
     zt_time_sleep_ms(20);
@@ -364,6 +526,8 @@ int main(void)
         cmocka_unit_test(test_client_refuses_before_sealing),
         cmocka_unit_test(test_route_local),
         cmocka_unit_test(test_route_scheduled),
+        cmocka_unit_test(test_peers_failure_memory),
+        cmocka_unit_test(test_route_failure_memory),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_pool_reuses_threads),
     };
