@@ -54,7 +54,7 @@ const char *zt__clf_worn_dir(int k)
 {
     static const char *const dirs[ZT__CLF_N_WRITERS] = {"heldout",  "heldout3", "heldout4", "heldout5",
                                                         "heldout6", "heldout7", "heldout8", "heldout9",
-                                                        "heldout10"};
+                                                        "heldout10", "heldout11"};
     return k >= 1 && k <= ZT__CLF_N_WRITERS ? dirs[k - 1] : NULL;
 }
 
@@ -286,6 +286,12 @@ size_t zt__clf_n_trained(const struct zt__clf_example *ex, size_t n)
 int zt__clf_train(const struct zt__clf_example *ex, size_t n, const struct zt_hlr_params *p, uint8_t **out,
                   size_t *out_len)
 {
+    return zt__clf_train_as(ZT__CLF_SPAM_CHAT, ex, n, p, out, out_len);
+}
+
+int zt__clf_train_as(enum zt__clf_which which, const struct zt__clf_example *ex, size_t n,
+                     const struct zt_hlr_params *p, uint8_t **out, size_t *out_len)
+{
     if (!ex || !n || !p) return ZT_EINVAL;
     for (size_t i = 0; i < n; i++)
         if (ex[i].weight < -1 || ex[i].weight > 64) return ZT_EINVAL;
@@ -303,7 +309,10 @@ int zt__clf_train(const struct zt__clf_example *ex, size_t n, const struct zt_hl
             label[r] = ex[i].label != 0;
             size_t k = 0;
             /* a text that is not UTF-8 has no features (the classifier cannot score it either) */
-            if (zt__spam_features(ex[i].text, ex[i].len, fv_cb, &f, &k) == ZT_ENOMEM || f.oom) goto out;
+            int frc = zt__spam_features(ex[i].text, ex[i].len, fv_cb, &f, &k);
+            if (frc == ZT_ENOMEM || f.oom) goto out;
+            if (frc == 0 && k && ZT__CLF_ADDR(which)) zt__clf_addr_features(ex[i].text, ex[i].len, fv_cb, &f, &k);
+            if (f.oom) goto out;
         }
     start[m] = f.n;
     rc = zt_hlr_train(f.h, start, label, m, p, out, out_len);
