@@ -1,7 +1,7 @@
 /* zt-train-clf: the trainer of the learned chat classifiers (learned.h).
  *
  *   zt-train-clf write [SRC_DIR]   retrain the models from SRC_DIR/tests/data/tune/ and the
- *                                  worn held-out sets (tests/data/heldout/, heldout3/ ... heldout10/), and
+ *                                  worn held-out sets (tests/data/heldout/, heldout3/ ... heldout11/), and
  *                                  write SRC_DIR/src/features/models/NAME.clf and
  *                                  SRC_DIR/src/privacy/models/names.clf (the person-name
  *                                  scorer: needs the names asset of `make data`)
@@ -55,7 +55,7 @@ static int write_models(const char *src)
         size_t n = 0, nb = 0, len = 0;
         uint8_t *out = NULL;
         int rc = zt__clf_examples((enum zt__clf_which)w, src, &ex, &n, &bufs, &nb);
-        if (rc == 0) rc = zt__clf_train_as((enum zt__clf_which)w, ex, n, zt__clf_recipe((enum zt__clf_which)w), &out, &len);
+        if (rc == 0) rc = zt__clf_train(ex, n, zt__clf_recipe((enum zt__clf_which)w), &out, &len);
         zt__clf_examples_free(ex, bufs, nb);
         if (rc) {
             fprintf(stderr, "zt-train-clf: %s: error %d\n", zt__clf_name((enum zt__clf_which)w), rc);
@@ -261,12 +261,9 @@ static int cv(const char *src)
             uint8_t *file = NULL;
             size_t fl = 0;
             struct zt_hlr m;
-            enum zt__clf_which fw = (enum zt__clf_which)w;
-            if (getenv("ZT_CV_ADDR")) fw = strtol(getenv("ZT_CV_ADDR"), NULL, 10) ? ZT__CLF_HARASS : ZT__CLF_SPAM_CHAT;
-            if (zt__clf_train_as(fw, tr, nt, rp, &file, &fl) != 0 || zt_hlr_parse(file, fl, &m) != 0) return 1;
+            if (zt__clf_train(tr, nt, rp, &file, &fl) != 0 || zt_hlr_parse(file, fl, &m) != 0) return 1;
             for (size_t i = 0; i < n; i++)
-                if (fold_of(&ex[i], i, by_round) == k &&
-                    zt__clf_score_as(fw, &m, ex[i].text, ex[i].len, &mz[i], &act[i]) != 0)
+                if (fold_of(&ex[i], i, by_round) == k && zt__clf_score(&m, ex[i].text, ex[i].len, &mz[i], &act[i]) != 0)
                     mz[i] = -1e9;
             zt_free(file);
         }
@@ -433,8 +430,7 @@ static int train_override(enum zt__clf_which w, const char *src, uint8_t **file,
     char **bufs = NULL;
     size_t n = 0, nb = 0, fl = 0;
     int rc = zt__clf_examples_with(w, src, &d, &ex, &n, &bufs, &nb);
-    if (getenv("ZT_CV_ADDR")) w = strtol(getenv("ZT_CV_ADDR"), NULL, 10) ? ZT__CLF_HARASS : ZT__CLF_SPAM_CHAT;
-    if (rc == 0) rc = zt__clf_train_as(w, ex, n, &prm, file, &fl);
+    if (rc == 0) rc = zt__clf_train(ex, n, &prm, file, &fl);
     zt__clf_examples_free(ex, bufs, nb);
     return rc ? rc : zt_hlr_parse(*file, fl, m);
 }
@@ -455,15 +451,12 @@ static int score(void)
         ms = &trained[0];
         mh = &trained[1];
     }
-    enum zt__clf_which fh = ZT__CLF_HARASS; /* the harassment model's feature set */
-    if (getenv("ZT_SCORE_TRAIN") && getenv("ZT_CV_ADDR") && strtol(getenv("ZT_CV_ADDR"), NULL, 10) == 0)
-        fh = ZT__CLF_SPAM_CHAT;
     char line[4096];
     while (fgets(line, sizeof line, stdin)) {
         line[strcspn(line, "\r\n")] = '\0';
         double a = 0, b = 0;
         bool act = false;
-        if (zt__clf_score(ms, line, strlen(line), &a, &act) != 0 || zt__clf_score_as(fh, mh, line, strlen(line), &b, NULL) != 0)
+        if (zt__clf_score(ms, line, strlen(line), &a, &act) != 0 || zt__clf_margin(mh, line, strlen(line), &b) != 0)
             continue;
         double sp = 0, sn = 0;
         if (zt__clf_margin(zt__clf_builtin(ZT__CLF_SENT_POS), line, strlen(line), &sp) != 0 ||

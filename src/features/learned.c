@@ -116,22 +116,15 @@ static bool bare_action(const char *t, size_t len)
     return false;
 }
 
-int zt__clf_score_as(enum zt__clf_which which, const struct zt_hlr *m, const char *text, size_t len, double *margin,
-                     bool *actionable)
+int zt__clf_score(const struct zt_hlr *m, const char *text, size_t len, double *margin, bool *actionable)
 {
     struct sum s = {.m = m};
     size_t n = 0;
     int rc = zt__spam_features(text, len, sum_cb, &s, &n);
     if (rc) return rc;
-    if (ZT__CLF_ADDR(which) && n) zt__clf_addr_features(text, len, sum_cb, &s, &n);
     *margin = zt_hlr_margin(m, s.q, n); /* the empty text has no features: never a yes */
     if (actionable) *actionable = s.act || bare_action(text, len);
     return 0;
-}
-
-int zt__clf_score(const struct zt_hlr *m, const char *text, size_t len, double *margin, bool *actionable)
-{
-    return zt__clf_score_as(ZT__CLF_SPAM_CHAT, m, text, len, margin, actionable);
 }
 
 int zt__clf_margin(const struct zt_hlr *m, const char *text, size_t len, double *margin)

@@ -18,7 +18,8 @@ static const struct zt_hlr_params recipes[ZT__CLF_N] = {
     /* round 10 (tuning and worn sets): thresholds by leave-one-writer-out
      * cross-validation (ZT_CV_WRITERS=1), spam 1.0 -> 0.5, harassment -0.5 -> 1.5 (the must-allow cases of test_moderation);
      * round 11 (nine writers): spam 0.5 -> -0.5 (rules or model: mean F1 0.970 -> 0.977, worst 0.931 -> 0.948,
-     * ordinary chat 3 -> 5 of 8,729); harassment kept (below 1.5 must-allow cases of test_moderation flag) */
+     * ordinary chat 3 -> 5 of 8,729); harassment kept (below 1.5 must-allow cases of test_moderation flag);
+     * round 12 (ten writers, heldout11 added): both kept (docs/features/learned.md "Round 12") */
     [ZT__CLF_SPAM_CHAT] = {.log2 = 15, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 1.0, .threshold = -0.5,
                            .seed = 16},
     [ZT__CLF_HARASS] = {.log2 = 15, .epochs = 12, .lr = 0.5, .l2 = 1e-4, .pos_weight = 2.0, .threshold = 1.5,
@@ -286,12 +287,6 @@ size_t zt__clf_n_trained(const struct zt__clf_example *ex, size_t n)
 int zt__clf_train(const struct zt__clf_example *ex, size_t n, const struct zt_hlr_params *p, uint8_t **out,
                   size_t *out_len)
 {
-    return zt__clf_train_as(ZT__CLF_SPAM_CHAT, ex, n, p, out, out_len);
-}
-
-int zt__clf_train_as(enum zt__clf_which which, const struct zt__clf_example *ex, size_t n,
-                     const struct zt_hlr_params *p, uint8_t **out, size_t *out_len)
-{
     if (!ex || !n || !p) return ZT_EINVAL;
     for (size_t i = 0; i < n; i++)
         if (ex[i].weight < -1 || ex[i].weight > 64) return ZT_EINVAL;
@@ -309,10 +304,7 @@ int zt__clf_train_as(enum zt__clf_which which, const struct zt__clf_example *ex,
             label[r] = ex[i].label != 0;
             size_t k = 0;
             /* a text that is not UTF-8 has no features (the classifier cannot score it either) */
-            int frc = zt__spam_features(ex[i].text, ex[i].len, fv_cb, &f, &k);
-            if (frc == ZT_ENOMEM || f.oom) goto out;
-            if (frc == 0 && k && ZT__CLF_ADDR(which)) zt__clf_addr_features(ex[i].text, ex[i].len, fv_cb, &f, &k);
-            if (f.oom) goto out;
+            if (zt__spam_features(ex[i].text, ex[i].len, fv_cb, &f, &k) == ZT_ENOMEM || f.oom) goto out;
         }
     start[m] = f.n;
     rc = zt_hlr_train(f.h, start, label, m, p, out, out_len);

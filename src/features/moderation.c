@@ -691,7 +691,7 @@ static int harassment_rules(struct acc *a, const struct words *ws, const char *t
      * higher (round 11, when the model learned doxxing: "his name is Dan,
      * he lives on Oak Close, we met at the fair"). */
     double mz = -1.0;
-    if (learned && zt__clf_score_as(ZT__CLF_HARASS, zt__clf_builtin(ZT__CLF_HARASS), text, len, &mz, NULL) == 0) {
+    if (learned && zt__clf_margin(zt__clf_builtin(ZT__CLF_HARASS), text, len, &mz) == 0) {
         int person = zt__clf_person(text, len);
         mz -= person == 2 ? 0.0 : person == 1 ? ZT__CLF_HARASS_GATE3 : ZT__CLF_HARASS_GATE;
     } else mz = -1.0;
