@@ -59,15 +59,17 @@ int zt__clf_score(const struct zt_hlr *m, const char *text, size_t len, double *
  * person (zt__clf_addressed()) only at a margin this much higher: set by
  * cross-validation (`zt-train-clf cv`, ZT_CV_GATE), where it cut the
  * model's yes to self-deprecation and to plain statements that share
- * insults' words, at no loss of recall worth the name. */
-#define ZT__CLF_HARASS_GATE 2.0
+ * insults' words, at no loss of recall worth the name. Round 12: 2.0 ->
+ * 2.75 with the threshold 1.5 -> 0.75, so such a text needs the same logit
+ * as before (3.5; test_moderation's "fuck" is profanity, not harassment). */
+#define ZT__CLF_HARASS_GATE 2.75
 
 /* Round 11: a text that names a third person but no second one ("his name
  * is Dan, he lives on Oak Close") needs a margin this much higher
- * (`zt-train-clf cv`, ZT_CV_GATE3). Round 12 (ten writers): 1.75 -> 2.0,
- * the lowest step that keeps "Dan" allowed with the retrained model (CV
- * cost 0.001 mean F1). */
-#define ZT__CLF_HARASS_GATE3 2.0
+ * (`zt-train-clf cv`, ZT_CV_GATE3). Round 12 (ten writers, threshold
+ * 0.75): 1.75 -> 2.75, a logit of 3.5 as for a text naming nobody: the
+ * retrained model scores "Dan" 0.10 over the old 3.25. */
+#define ZT__CLF_HARASS_GATE3 2.75
 
 /* The text names a second or third person ("you", "your", "her", "them",
  * "tu", "dich", "você", "jij", ...: the languages of the tuning sets). */
