@@ -360,6 +360,12 @@ static int cv(const char *src)
                 full_decision(mod, ex, n, fold_ix, fold_m, off, gate, gate3, say);
                 snprintf(what, sizeof what, "whole check, >= %+.2f", off);
                 report_writers(what, ex, n, say, getenv("ZT_CV_ROWS") != NULL);
+                /* ZT_CV_VERBOSE: the whole check's misses at the offset ZT_CV_VOFF (0) */
+                double voff = getenv("ZT_CV_VOFF") ? atof(getenv("ZT_CV_VOFF")) : 0.0;
+                if (getenv("ZT_CV_VERBOSE") && fabs(off - voff) < 0.01)
+                    for (size_t i = 0; i < n; i++)
+                        if (fold_ix[i] >= 0 && say[i] != (ex[i].label == 1))
+                            printf("    whole miss label=%d writer=%d %s\n", ex[i].label, ex[i].writer, ex[i].text);
             }
         }
         for (int k = 0; k < ZT__CLF_N_WRITERS; k++) zt_free(fold_file[k]);
