@@ -1,7 +1,7 @@
 /* zt-train-clf: the trainer of the learned chat classifiers (learned.h).
  *
  *   zt-train-clf write [SRC_DIR]   retrain the models from SRC_DIR/tests/data/tune/ and the
- *                                  worn held-out sets (tests/data/heldout/, heldout3/ ... heldout10/), and
+ *                                  worn held-out sets (tests/data/heldout/, heldout3/ ... heldout11/), and
  *                                  write SRC_DIR/src/features/models/NAME.clf and
  *                                  SRC_DIR/src/privacy/models/names.clf (the person-name
  *                                  scorer: needs the names asset of `make data`)
@@ -27,6 +27,9 @@
  *                                  ZT_CV_DOXX, ZT_CV_SHORT, ZT_CV_NEGW, ZT_CV_ALLOWW: the
  *                                  data recipe (learned.h's struct zt__clf_data);
  *                                  ZT_CV_MODEL=spam|harass: that model only;
+ *                                  ZT_CV_FULL=1 (with ZT_CV_WRITERS=1): also the whole
+ *                                  moderation decision with each writer's model
+ *                                  (gates, banter and reported-speech damping; round 12);
  *                                  ZT_CV_ROUNDS=1: round 1 against rounds 2-4;
  *                                  ZT_CV_ROUNDS=4: round 4 tested on rounds 1-3 (and 6);
  *                                  ZT_CV_ROUNDS=6: round 6 tested on rounds 1-4
@@ -79,6 +82,36 @@ static int write_models(const char *src)
     return 0;
 }
 
+/* The policy of the cross-validation: every category flagged at the default
+ * threshold, detection unsure, English also checked. */
+static void cv_policy(struct zt_moderation_policy *p)
+{
+    static const char *const also[] = {"en"};
+    memset(p, 0, sizeof *p);
+    p->threshold = 0.7;
+    for (int c = 0; c < ZT_MOD_N_CATEGORIES; c++) p->actions[c] = ZT_MOD_FLAG;
+    p->lang_unsure = true;
+    p->also_langs = also;
+    p->n_also_langs = 1;
+}
+
+/* Round 12: the whole moderation decision (rules, the learned model of the
+ * row's fold with its gates, banter and reported-speech damping) of every
+ * tested row at margin offset off (-1: not available). */
+static void full_decision(const struct zt_moderation *mod, const struct zt__clf_example *ex, size_t n,
+                          const int *fold, const struct zt_hlr *models, double off, double gate, double gate3, int *out)
+{
+    struct zt_moderation_policy p;
+    cv_policy(&p);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = 0;
+        if (fold[i] < 0 || ex[i].len > ZT_MODERATION_MAX_TEXT) continue;
+        struct zt__mod_learned l = {.m = &models[fold[i]], .offset = off, .gate = gate, .gate3 = gate3};
+        struct zt_moderation_result r;
+        if (zt__moderation_check_with(mod, ex[i].text, ex[i].len, &p, &l, &r) == 0) out[i] = r.action != ZT_MOD_ALLOW;
+    }
+}
+
 /* The rules' verdict on every example (-1: not available). */
 static void rules(enum zt__clf_which w, const struct zt__clf_example *ex, size_t n, int *out)
 {
@@ -98,14 +131,8 @@ static void rules(enum zt__clf_which w, const struct zt__clf_example *ex, size_t
         struct zt_moderation *m = NULL;
         snprintf(path, sizeof path, "%s/%s", dir ? dir : "data/assets", ZT_MODERATION_ASSET);
         if (zt_moderation_load(path, &m) != 0) return;
-        static const char *const also[] = {"en"};
         struct zt_moderation_policy p;
-        memset(&p, 0, sizeof p);
-        p.threshold = 0.7;
-        for (int c = 0; c < ZT_MOD_N_CATEGORIES; c++) p.actions[c] = ZT_MOD_FLAG;
-        p.lang_unsure = true;
-        p.also_langs = also;
-        p.n_also_langs = 1;
+        cv_policy(&p);
         for (size_t i = 0; i < n; i++) {
             struct zt_moderation_result r;
             if (ex[i].len <= ZT_MODERATION_MAX_TEXT &&
@@ -258,6 +285,14 @@ static int cv(const char *src)
         double gate = w == ZT__CLF_SPAM_CHAT ? ZT__CLF_SPAM_GATE : ZT__CLF_HARASS_GATE;
         if (getenv("ZT_CV_GATE")) gate = atof(getenv("ZT_CV_GATE"));
         for (size_t i = 0; i < n; i++) tested[i] = fold_of(&ex[i], i, by_round) < folds;
+        /* ZT_CV_FULL=1 (harassment, leave one writer out): keep each fold's model
+         * for the whole moderation decision */
+        bool full = w == ZT__CLF_HARASS && by_round == 4 && getenv("ZT_CV_FULL");
+        uint8_t *fold_file[ZT__CLF_N_WRITERS] = {NULL};
+        struct zt_hlr fold_m[ZT__CLF_N_WRITERS];
+        int *fold_ix = full ? zt_calloc(n, sizeof *fold_ix) : NULL;
+        if (full && !fold_ix) return 1;
+        for (size_t i = 0; full && i < n; i++) fold_ix[i] = tested[i] ? fold_of(&ex[i], i, by_round) : -1;
         for (int k = 0; k < folds; k++) {
             size_t nt = 0;
             for (size_t i = 0; i < n; i++)
@@ -269,13 +304,23 @@ static int cv(const char *src)
             for (size_t i = 0; i < n; i++)
                 if (fold_of(&ex[i], i, by_round) == k && zt__clf_score(&m, ex[i].text, ex[i].len, &mz[i], &act[i]) != 0)
                     mz[i] = -1e9;
-            zt_free(file);
+            if (full) {
+                fold_file[k] = file;
+                fold_m[k] = m;
+            } else zt_free(file);
         }
         rules((enum zt__clf_which)w, ex, n, rul);
         /* need[i]: the gate's extra margin (none with an actionable cue; for
          * harassment none with a second person, gate3 with a third person only) */
         double gate3 = w == ZT__CLF_HARASS ? ZT__CLF_HARASS_GATE3 : 0.0;
         if (getenv("ZT_CV_GATE3")) gate3 = atof(getenv("ZT_CV_GATE3"));
+        struct zt_moderation *mod = NULL;
+        if (full) {
+            const char *dir = getenv("ZENTALK_ASSETS_DIR");
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", dir ? dir : "data/assets", ZT_MODERATION_ASSET);
+            if (zt_moderation_load(path, &mod) != 0) mod = NULL;
+        }
         for (size_t i = 0; i < n; i++) {
             if (w != ZT__CLF_HARASS) {
                 need[i] = act[i] ? 0.0 : gate;
@@ -315,7 +360,21 @@ static int cv(const char *src)
                 if (lowo) report_writers(what, ex, n, say, getenv("ZT_CV_ROWS") != NULL);
                 else rep(what, ex, n, say, tested);
             }
+            if (full && mod) {
+                full_decision(mod, ex, n, fold_ix, fold_m, off, gate, gate3, say);
+                snprintf(what, sizeof what, "whole check, >= %+.2f", off);
+                report_writers(what, ex, n, say, getenv("ZT_CV_ROWS") != NULL);
+                /* ZT_CV_VERBOSE: the whole check's misses at the offset ZT_CV_VOFF (0) */
+                double voff = getenv("ZT_CV_VOFF") ? atof(getenv("ZT_CV_VOFF")) : 0.0;
+                if (getenv("ZT_CV_VERBOSE") && fabs(off - voff) < 0.01)
+                    for (size_t i = 0; i < n; i++)
+                        if (fold_ix[i] >= 0 && say[i] != (ex[i].label == 1))
+                            printf("    whole miss label=%d writer=%d %s\n", ex[i].label, ex[i].writer, ex[i].text);
+            }
         }
+        for (int k = 0; k < ZT__CLF_N_WRITERS; k++) zt_free(fold_file[k]);
+        zt_free(fold_ix);
+        zt_moderation_free(mod);
         if (getenv("ZT_CV_VERBOSE"))
             for (size_t i = 0; i < n; i++)
                 if (tested[i] && (mz[i] >= need[i]) != (ex[i].label == 1))

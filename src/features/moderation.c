@@ -648,7 +648,8 @@ static bool reported_speech(const struct zt__mod_word *w, size_t n, const char *
 
 /* The shape rules of moderation_harass.c (insults, exclusion, incitement,
  * threats, doxxing) as harassment matches shown by their rule name. */
-static int harassment_rules(struct acc *a, const struct words *ws, const char *text, size_t len, bool learned)
+static int harassment_rules(struct acc *a, const struct words *ws, const char *text, size_t len,
+                            const struct zt__mod_learned *learned)
 {
     struct zt__mod_word stack[64];
     struct zt__mod_word *w = ws->n <= 64 ? stack : zt_malloc(ws->n * sizeof *w);
@@ -691,15 +692,16 @@ static int harassment_rules(struct acc *a, const struct words *ws, const char *t
      * higher (round 11, when the model learned doxxing: "his name is Dan,
      * he lives on Oak Close, we met at the fair"). */
     double mz = -1.0;
-    if (learned && zt__clf_margin(zt__clf_builtin(ZT__CLF_HARASS), text, len, &mz) == 0) {
+    if (learned && zt__clf_margin(learned->m, text, len, &mz) == 0) {
         int person = zt__clf_person(text, len);
-        mz -= person == 2 ? 0.0 : person == 1 ? ZT__CLF_HARASS_GATE3 : ZT__CLF_HARASS_GATE;
+        mz -= (person == 2 ? 0.0 : person == 1 ? learned->gate3 : learned->gate) + learned->offset;
     } else mz = -1.0;
     if (mz >= 0) {
         if (!damp_known) damp = reported_speech(w, ws->n, text, len) ? REPORTED : 1.0;
         double wl = damp / (1.0 + exp(-(mz + ZT__MOD_LEARNED_AT)));
         /* round 6: "you absolute clown, you left your keys in the door again 😂", "wreck you in ranked" */
-        if (h.friendly || h.game || (h.praise && h.n == 0)) wl *= BANTER;
+        /* round 12: "you're hopeless at directions, follow me", "come as you are" */
+        if (h.friendly || h.game || ((h.praise || h.mild) && h.n == 0)) wl *= BANTER;
         add_match(a, "learned", ZT_MOD_HARASSMENT, wl, "learned", 7, false, false);
     }
     /* Round 6: in reported speech the matches are one quote seen several
@@ -889,7 +891,7 @@ static void check_links(struct acc *a, const char *text, size_t len)
 }
 
 static int check(const struct zt_moderation *m, const char *text, size_t len, const struct zt_moderation_policy *policy,
-                 bool learned, struct zt_moderation_result *out)
+                 const struct zt__mod_learned *learned, struct zt_moderation_result *out)
 {
     if (len > ZT_MODERATION_MAX_TEXT) return ZT_ETOOBIG;
     char *f = NULL, *key = NULL, *tmp = NULL;
@@ -1000,13 +1002,23 @@ out:
 int zt_moderation_check(const struct zt_moderation *m, const char *text, size_t len,
                         const struct zt_moderation_policy *policy, struct zt_moderation_result *out)
 {
-    return check(m, text, len, policy, true, out);
+    const struct zt__mod_learned builtin = {.m = zt__clf_builtin(ZT__CLF_HARASS),
+                                            .gate = ZT__CLF_HARASS_GATE,
+                                            .gate3 = ZT__CLF_HARASS_GATE3};
+    return check(m, text, len, policy, &builtin, out);
+}
+
+int zt__moderation_check_with(const struct zt_moderation *m, const char *text, size_t len,
+                              const struct zt_moderation_policy *policy, const struct zt__mod_learned *learned,
+                              struct zt_moderation_result *out)
+{
+    return check(m, text, len, policy, learned, out);
 }
 
 int zt__moderation_check_rules(const struct zt_moderation *m, const char *text, size_t len,
                                const struct zt_moderation_policy *policy, struct zt_moderation_result *out)
 {
-    return check(m, text, len, policy, false, out);
+    return check(m, text, len, policy, NULL, out);
 }
 
 /* ---- builder ---------------------------------------------------------------------- */

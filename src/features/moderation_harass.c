@@ -188,7 +188,10 @@ static void insults(const struct zt__mod_word *w, size_t n, bool friendly, struc
             /* round 6: a judgement of a skill is not an insult ("you're hopeless at
              * directions", "you're trash at this game") */
             for (size_t k = i + 1; k < n && k <= j && !hit; k++)
-                if (is_insult(&w[k])) hit = !(k + 1 < n && eqw(&w[k + 1], "at"));
+                if (is_insult(&w[k])) {
+                    hit = !(k + 1 < n && eqw(&w[k + 1], "at"));
+                    h->mild |= !hit; /* round 12: the learned model's yes counts less too */
+                }
             if (hit && !neg) {
                 /* "you know it was stupid" never gets here: skip_fill stops at "know" */
                 count++;
@@ -1581,6 +1584,11 @@ void zt__mod_harass(const struct zt__mod_word *w, size_t n, const char *raw, siz
     h->praise = false;
     for (size_t i = 0; i < n && !h->praise; i++)
         h->praise = in(&w[i], praise) && !(i + 1 < n && eqw(&w[i + 1], "of")); /* "what kind of ..." */
+    /* round 12: "as you are" ending the message is a manner, not a judgement
+     * ("come as you are", "stay just as you are"; not "as dumb as you are") */
+    h->mild = n >= 3 && eqw(&w[n - 3], "as") && in(&w[n - 2], YOU) &&
+              (eqw(&w[n - 1], "are") || eqw(&w[n - 1], "were") || eqw(&w[n - 1], "re")) &&
+              !(n >= 5 && eqw(&w[n - 5], "as"));
     insults(w, n, h->friendly, h);
     exclusion(w, n, h);
     incitement(w, n, h);

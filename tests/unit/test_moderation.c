@@ -423,6 +423,32 @@ static void test_harassment_rules(void **state)
         if (r9[i].rule) expect(r9[i].text, ZT_MOD_HARASSMENT, r9[i].rule);
         else expect_allow(r9[i].text);
     }
+    /* round 12 (issue 16): the learned model's threshold 1.5 -> 0.75 for a text that
+     * names a second person (its gates 2.75: a text naming nobody or a third person
+     * needs the same logit as before); second-person insults it now flags, and the
+     * friendly second person it must not: thanks, praise, advice, a judgement of a
+     * skill and "as you are" at the end (damped like banter) */
+    static const struct {
+        const char *text, *rule; /* rule NULL: allowed */
+    } r12[] = {
+        {"you really think anyone wants your opinion?", "learned"},
+        {"you're so annoying it's unreal", "learned"},
+        {"nobody is as useless as you are", "learned"},
+        {"you're welcome", NULL},
+        {"you're welcome, any time", NULL},
+        {"you're the best, thank you so much", NULL},
+        {"you're a lifesaver", NULL},
+        {"you look tired, get some rest", NULL},
+        {"you're right, my bad", NULL},
+        {"you are hopeless at parking, let me do it", NULL},
+        {"stay just as you are", NULL},
+        {"fuck", NULL}, /* profanity (flag), never harassment (block): below */
+    };
+    for (size_t i = 0; i < sizeof r12 / sizeof r12[0]; i++) {
+        if (r12[i].rule) expect(r12[i].text, ZT_MOD_HARASSMENT, r12[i].rule);
+        else if (strcmp(r12[i].text, "fuck") != 0) expect_allow(r12[i].text);
+        else assert_false(check(r12[i].text).matched[ZT_MOD_HARASSMENT]);
+    }
     /* quoted or reported abuse */
     expect_allow("my brother said \"you're useless\" to the ref and got a yellow card");
     expect_allow("the chorus goes \"I'm coming for you\" over and over");
