@@ -652,6 +652,10 @@ static void takeover_run(bool kill_worker)
     assert_true(ref.len > 0);
     char cond[300];
     snprintf(cond, sizeof cond, "orch = '%s' AND state = 3", oa_id);
+    /* the gateway answers, then reports ok from a background sender (it
+     * retries while no orchestrator answers): the row is done soon after */
+    until = zt_time_mono_ms() + 10000;
+    while (pg_count(cond) < 1 && zt_time_mono_ms() < until) zt_time_sleep_ms(20);
     assert_int_equal(pg_count(cond), 1);
 
     /* more streams than slots (2 workers x 2): some run, the rest wait at A */
