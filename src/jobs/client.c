@@ -323,7 +323,10 @@ static int on_body(void *ud, const uint8_t *p, size_t n)
     int rc = zt_sealed_reader_feed(j->call.reader, p, n, on_text, j);
     if (rc && !j->fail) {
         j->fail = rc;
-        j->refused = true;
+        /* the reader refused the stream: a bad result (never resumed from).
+         * Out of memory is this gateway's own failure, not the worker's
+         * (review12 F1): the attempt ends as cut, and the job may fail over. */
+        j->refused = rc != ZT_ENOMEM;
     }
     return j->fail ? -1 : 0; /* nothing after a bad chunk can be trusted: abort */
 }
